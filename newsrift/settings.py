@@ -1,0 +1,65 @@
+"""One settings object for every process, read from ``NEWSRIFT_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Defaults run everything on 127.0.0.1 from the repository checkout."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSRIFT_", frozen=True, extra="ignore")
+
+    home: Path = REPO_ROOT / ".newsrift"
+    """Where local services, their data and logs, and worker state live."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_port: int = 9092
+    kafka_controller_port: int = 9093
+    kafka_version: str = "4.4.0"
+    kafka_heap: str = "512m"
+
+    es_url: str = "http://127.0.0.1:9200"
+    es_port: int = 9200
+    es_transport_port: int = 9300
+    es_version: str = "9.5.4"
+    es_fallback_version: str = "8.19.21"
+    es_heap: str = "1g"
+    java_home: Path | None = None
+    """A Java 21+ for Elasticsearch 9; found under /usr/lib/jvm when unset."""
+
+    topic_prefix: str = ""
+    """Prefixed to every topic name; tests use it to get topics of their own."""
+    index_prefix: str = "newsrift"
+    partitions: int = 3
+    replication: int = 1
+
+    app_id: str = "newsrift"
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    store: str = "memory://"
+    """Faust table store; tables are rebuilt from their changelog topics on start."""
+
+    index_batch: int = 500
+    index_flush_seconds: float = 1.0
+
+    webhook_url: str | None = None
+    webhook_slack: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    alert_email_from: str = "newsrift@localhost"
+    alert_email_to: str | None = None
+    watchlist: Path = REPO_ROOT / ".newsrift" / "watchlists.json"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,86 @@
+"""The one Faust app, its topics and tables. Agents live in each stage's ``agent.py`` and stay thin."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from newsrift.settings import get_settings
+from pipeline import topics as names
+from pipeline.streaming import dead_letter, encode, log_event
+
+log = logging.getLogger("newsrift.worker")
+settings = get_settings()
+
+app = faust.App(
+    settings.app_id,
+    broker=f"kafka://{settings.kafka_bootstrap}",
+    store=settings.store,
+    key_serializer="raw",
+    value_serializer="raw",
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication,
+    # Faust's web server listens on every interface by default; loopback unless configured.
+    web_bind=settings.web_host,
+    web_host=settings.web_host,
+    web_port=settings.web_port,
+    producer_acks=-1,
+    consumer_auto_offset_reset="earliest",
+    broker_commit_every=100,
+    broker_commit_interval=1.0,
+    stream_buffer_maxsize=512,
+    table_standby_replicas=0,
+)
+
+
+def _topic(name: str, partitions: int | None = None) -> faust.TopicT:
+    return app.topic(
+        settings.topic(name), key_type=bytes, value_type=bytes, partitions=partitions or settings.partitions
+    )
+
+
+raw_articles_topic = _topic(names.RAW_ARTICLES)
+articles_topic = _topic(names.ARTICLES)
+assign_topic = _topic(names.ASSIGN, partitions=1)
+placements_topic = _topic(names.PLACEMENTS)
+events_topic = _topic(names.EVENTS)
+claims_topic = _topic(names.CLAIMS)
+disputes_topic = _topic(names.DISPUTES)
+alerts_topic = _topic(names.ALERTS)
+
+_dlq_topics: dict[str, faust.TopicT] = {}
+
+
+def dlq_topic(source_topic: str) -> faust.TopicT:
+    """The dead-letter twin of a (prefixed) source topic name."""
+    if source_topic not in _dlq_topics:
+        _dlq_topics[source_topic] = app.topic(
+            names.dlq(source_topic), key_type=bytes, value_type=bytes, partitions=1
+        )
+    return _dlq_topics[source_topic]
+
+
+async def send_to_dlq(stage: str, event: Any, error: BaseException | str) -> None:
+    """Dead-letter the current message with its reason, and log it (never the body)."""
+    msg = event.message
+    env = dead_letter(
+        stage=stage, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+        key=event.key if isinstance(event.key, bytes) else None,
+        value=event.value if isinstance(event.value, bytes) else None, error=error,
+    )
+    log_event(log, "dead_lettered", logging.WARNING, stage=stage, topic=msg.topic, partition=msg.partition,
+              offset=msg.offset, error=str(error)[:300])
+    await dlq_topic(msg.topic).send(key=event.key if isinstance(event.key, bytes) else None, value=encode(env))
+
+
+def load_agents() -> faust.App:
+    """Import every stage's agent module (they register on ``app``) and return the app."""
+    from pipeline.alerts import agent as _alerts  # noqa: F401
+    from pipeline.disputes import agent as _disputes  # noqa: F401
+    from pipeline.events import agent as _events  # noqa: F401
+    from pipeline.index import agent as _index  # noqa: F401
+    from pipeline.normalize import agent as _normalize  # noqa: F401
+
+    return app

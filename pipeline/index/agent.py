@@ -1,0 +1,63 @@
+"""index_documents: every output topic -> Elasticsearch, in bulk, idempotently, through aliases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pipeline import topics as names
+from pipeline.app import app, send_to_dlq, settings
+from pipeline.errors import NewsriftError
+from pipeline.index.core import BulkAction, IndexNames, actions_for
+from pipeline.index.es import connect, ensure_indices
+from pipeline.index.writer import backoff, write_bulk
+from pipeline.streaming import decode_json, log_event
+
+log = logging.getLogger("newsrift.index")
+index_names = IndexNames(settings.index_prefix)
+KIND_BY_TOPIC = {
+    settings.topic(names.ARTICLES): "articles",
+    settings.topic(names.PLACEMENTS): "placements",
+    settings.topic(names.CLAIMS): "claims",
+    settings.topic(names.EVENTS): "events",
+    settings.topic(names.DISPUTES): "disputes",
+    settings.topic(names.ALERTS): "alerts",
+}
+index_topics = app.topic(*KIND_BY_TOPIC, key_type=bytes, value_type=bytes)
+
+
+async def _install_until_ready() -> Any:
+    attempt = 0
+    while True:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, ensure_indices, settings, index_names)
+            return connect(settings, asynchronous=True)
+        except Exception as e:  # Elasticsearch not up yet: wait, the messages stay in Kafka meanwhile
+            delay = backoff(attempt, cap=30)
+            log_event(log, "index_setup_retry", logging.WARNING, error=str(e)[:200], delay=f"{delay:.1f}")
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+@app.agent(index_topics)
+async def index_documents(stream: Any) -> None:
+    es = await _install_until_ready()
+    async for batch in stream.take_events(settings.index_batch, within=settings.index_flush_seconds):
+        actions: list[BulkAction] = []
+        origin: dict[int, Any] = {}
+        for event in batch:
+            try:
+                kind = KIND_BY_TOPIC[event.message.topic]
+                for action in actions_for(kind, decode_json(event.value), index_names):
+                    origin[id(action)] = event
+                    actions.append(action)
+            except (NewsriftError, KeyError, TypeError, ValueError) as e:
+                await send_to_dlq("index_documents", event, e)
+        if not actions:
+            continue
+        failed = await write_bulk(es, actions)
+        for action, reason in failed:
+            await send_to_dlq("index_documents", origin[id(action)], f"Elasticsearch rejected {action.index}/"
+                              f"{action.doc_id}: {reason}")
+        log_event(log, "indexed", docs=len(actions) - len(failed), rejected=len(failed))

@@ -1,0 +1,196 @@
+"""Elasticsearch documents and bulk actions from pipeline values (pure), plus template and alias installation.
+
+Writes go through aliases (``<prefix>-articles`` -> ``<prefix>-articles-v1``) so a mapping change is a reindex into
+``-v2`` and an alias flip. Document ids are the records' deterministic ids, so re-delivery never duplicates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pipeline.model import Article, Claim, Dispute, Event, format_time
+
+__all__ = [
+    "INDEX_KINDS",
+    "TEMPLATE_DIR",
+    "BulkAction",
+    "IndexNames",
+    "article_action",
+    "claim_action",
+    "dispute_action",
+    "event_action",
+    "install_templates",
+    "load_template",
+    "placement_action",
+]
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "schemas" / "elasticsearch"
+INDEX_KINDS = ("articles", "claims", "events", "disputes", "alerts")
+
+
+@dataclass(frozen=True)
+class IndexNames:
+    prefix: str = "newsrift"
+    version: int = 1
+
+    def alias(self, kind: str) -> str:
+        return f"{self.prefix}-{kind}"
+
+    def index(self, kind: str) -> str:
+        return f"{self.prefix}-{kind}-v{self.version}"
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """One bulk operation: ``op`` is index (whole document) or update (partial, created when missing)."""
+
+    op: str
+    index: str
+    doc_id: str
+    doc: Mapping[str, Any]
+
+    def lines(self) -> list[dict[str, Any]]:
+        if self.op == "update":
+            return [{"update": {"_index": self.index, "_id": self.doc_id}}, {"doc": self.doc, "doc_as_upsert": True}]
+        return [{"index": {"_index": self.index, "_id": self.doc_id}}, dict(self.doc)]
+
+
+def load_template(kind: str) -> dict[str, Any]:
+    data = json.loads((TEMPLATE_DIR / f"{kind}.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _ts(*candidates: datetime | None) -> str | None:
+    for c in candidates:
+        if c is not None:
+            return format_time(c)
+    return None
+
+
+def article_action(names: IndexNames, article: Article, claim_count: int) -> BulkAction:
+    doc = article.to_json()
+    doc["entities"] = [{"text": e.text, "label": e.label} for e in article.entities]
+    doc["claim_count"] = claim_count
+    doc["@timestamp"] = _ts(article.published, article.ingested_at)
+    # Partial update: the placement (event, duplicate_of) may already be there from the assign stage.
+    return BulkAction("update", names.alias("articles"), article.article_id, doc)
+
+
+def placement_action(names: IndexNames, placement: Mapping[str, Any]) -> BulkAction:
+    doc = {
+        "article_id": placement["article_id"],
+        "event_id": placement["event_id"],
+        "duplicate_of": placement.get("duplicate_of"),
+        "carriers": list(placement.get("carriers") or []),
+    }
+    if placement.get("similarity") is not None:
+        doc["similarity"] = placement["similarity"]
+    return BulkAction("update", names.alias("articles"), placement["article_id"], doc)
+
+
+def claim_action(names: IndexNames, claim: Claim) -> BulkAction:
+    doc = claim.to_json()
+    doc["@timestamp"] = _ts(claim.published)
+    return BulkAction("index", names.alias("claims"), claim.claim_id, doc)
+
+
+def event_action(names: IndexNames, event: Event) -> BulkAction:
+    doc = event.to_json()
+    doc["article_count"] = len(event.article_ids)
+    doc["@timestamp"] = _ts(event.last_seen, event.first_seen)
+    return BulkAction("index", names.alias("events"), event.event_id, doc)
+
+
+def dispute_action(names: IndexNames, dispute: Dispute) -> BulkAction:
+    doc = dispute.to_json()
+    doc["side_count"] = len(dispute.sides)
+    doc["speakers"] = sorted({s.speaker for s in dispute.sides})
+    doc["outlets"] = sorted({o for s in dispute.sides for o in s.outlets})
+    doc["@timestamp"] = _ts(dispute.last_updated, dispute.first_seen)
+    return BulkAction("index", names.alias("disputes"), dispute.dispute_id, doc)
+
+
+def bulk_body(actions: Iterable[BulkAction]) -> list[dict[str, Any]]:
+    body: list[dict[str, Any]] = []
+    for a in actions:
+        body.extend(a.lines())
+    return body
+
+
+def install_templates(es: Any, names: IndexNames, kinds: Iterable[str] = INDEX_KINDS) -> list[str]:
+    """Put every index template, then make sure each alias points at its versioned index; safe to repeat."""
+    created: list[str] = []
+    for kind in kinds:
+        if not (TEMPLATE_DIR / f"{kind}.json").exists():
+            continue
+        tpl = load_template(kind)
+        es.indices.put_index_template(
+            name=names.alias(kind),
+            index_patterns=[f"{names.alias(kind)}-v*"],
+            template=tpl["template"],
+            priority=100,
+            meta=tpl.get("_meta"),
+        )
+        index = names.index(kind)
+        if not es.indices.exists(index=index):
+            try:
+                es.indices.create(index=index, aliases={names.alias(kind): {"is_write_index": True}})
+                created.append(index)
+            except Exception as e:  # another worker created it first
+                if "resource_already_exists" not in str(e):
+                    raise
+    return created
+
+
+def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[BulkAction]:
+    """The bulk actions for one message of a topic kind (articles, placements, claims, events, disputes, alerts)."""
+    if kind == "articles":
+        article = Article.from_json(data["article"])
+        return [article_action(names, article, len(data.get("claims") or []))]
+    if kind == "placements":
+        return [placement_action(names, data)]
+    if kind == "claims":
+        return [claim_action(names, Claim.from_json(data))]
+    if kind == "events":
+        return [event_action(names, event_from_json(data))]
+    if kind == "disputes":
+        return [dispute_action(names, dispute_from_json(data["dispute"] if "dispute" in data else data))]
+    if kind == "alerts":
+        doc = dict(data)
+        doc.setdefault("@timestamp", doc.get("created_at"))
+        return [BulkAction("index", names.alias("alerts"), str(data["alert_id"]), doc)]
+    raise ValueError(f"no index for topic kind {kind!r}")
+
+
+def event_from_json(d: Mapping[str, Any]) -> Event:
+    from pipeline.model import parse_time
+
+    return Event(
+        event_id=d["event_id"], title=d.get("title") or "", article_ids=tuple(d.get("article_ids") or ()),
+        first_seen=parse_time(d.get("first_seen")), last_seen=parse_time(d.get("last_seen")),
+        merged_into=d.get("merged_into"),
+    )
+
+
+def dispute_from_json(d: Mapping[str, Any]) -> Dispute:
+    from pipeline.model import DisputeSide, parse_time
+
+    sides = tuple(
+        DisputeSide(
+            claim_id=s["claim_id"], article_id=s["article_id"], speaker=s["speaker"], quote=s["quote"],
+            start=int(s["start"]), end=int(s["end"]), outlets=tuple(s.get("outlets") or ()),
+            polarity=s.get("polarity", "asserts"), published=parse_time(s.get("published")),
+        )
+        for s in d["sides"]
+    )
+    return Dispute(
+        dispute_id=d["dispute_id"], event_id=d["event_id"], kind=d["kind"], topic=d["topic"], sides=sides,
+        confidence=float(d["confidence"]), status=d.get("status", "new"), first_seen=parse_time(d.get("first_seen")),
+        last_updated=parse_time(d.get("last_updated")), notes=tuple(d.get("notes") or ()),
+    )

@@ -1,0 +1,90 @@
+"""Every Kafka topic newsrift uses, with its partition count, created explicitly before any worker starts.
+
+Broker auto-creation is off (Faust crash-loops on a topic auto-created with another partition count), so
+``ensure_topics`` is the one place topics come from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from newsrift.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RAW_ARTICLES = "news.articles.raw.v1"
+ARTICLES = "news.articles.v1"
+ASSIGN = "news.assign.v1"
+PLACEMENTS = "news.placements.v1"
+EVENTS = "news.events.v1"
+CLAIMS = "news.claims.v1"
+DISPUTES = "news.disputes.v1"
+ALERTS = "news.alerts.v1"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int | None  # None: settings.partitions
+    key: str
+    doc: str
+    dlq: bool = True
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(RAW_ARTICLES, None, "article_id", "feed items as connectors saw them"),
+    TopicSpec(ARTICLES, None, "article_id", "normalised articles with entities and claims (no event yet)"),
+    # One partition on purpose: reprint detection and event clustering need every recent article in one place.
+    TopicSpec(ASSIGN, 1, "constant", "articles in one global order for the reprint and event stage"),
+    TopicSpec(PLACEMENTS, None, "article_id", "where an article landed: event_id, duplicate_of, carriers"),
+    TopicSpec(EVENTS, None, "event_id", "event records (upserts), merges recorded"),
+    TopicSpec(CLAIMS, None, "event_id", "claims with their event, keyed so one partition holds an event"),
+    TopicSpec(DISPUTES, None, "dispute_id", "dispute changes (new, new side, new kind, status)"),
+    TopicSpec(ALERTS, None, "alert_id", "alerts for dispute changes, one per change"),
+)
+
+
+def dlq(name: str) -> str:
+    return f"{name}.dlq"
+
+
+def all_topic_names(settings: Settings) -> list[tuple[str, int]]:
+    out: list[tuple[str, int]] = []
+    for spec in TOPICS:
+        parts = spec.partitions or settings.partitions
+        out.append((settings.topic(spec.name), parts))
+        if spec.dlq:
+            out.append((settings.topic(dlq(spec.name)), 1))
+    return out
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create missing topics; an existing topic with another partition count is an error, not a silent mismatch."""
+    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.errors import TopicAlreadyExistsError
+
+    from pipeline.errors import ConfigError
+
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id=f"{settings.app_id}-admin")
+    created: list[str] = []
+    try:
+        wanted = all_topic_names(settings)
+        existing = set(admin.list_topics())
+        new = [NewTopic(n, p, settings.replication) for n, p in wanted if n not in existing]
+        if new:
+            try:
+                admin.create_topics(new, timeout_ms=30000)
+            except TopicAlreadyExistsError:
+                pass  # another process won the race; the partition check below still runs
+            created = [t.name for t in new]
+        described = admin.describe_topics([n for n, _ in wanted])
+        counts = {d["name"]: len(d["partitions"]) for d in described}
+        for name, parts in wanted:
+            if counts.get(name, parts) != parts:
+                raise ConfigError(f"topic {name} has {counts[name]} partitions, newsrift expects {parts}")
+    finally:
+        admin.close()
+    for name in created:
+        log.info("event=topic_created topic=%s", name)
+    return created

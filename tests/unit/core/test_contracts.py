@@ -1,0 +1,101 @@
+"""Contract tests: what the code writes is what schemas/ describes, and the schemas reject what they should."""
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jsonschema
+import pytest
+from referencing import Registry, Resource
+
+from pipeline.index.core import IndexNames, actions_for, load_template
+from pipeline.model import Article, Claim, Dispute, DisputeSide, Entity, Event, Quantity, RawArticle
+
+SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
+T = datetime(2018, 2, 14, 12, tzinfo=timezone.utc)
+
+
+def _registry() -> Registry:
+    reg = Registry()
+    for p in SCHEMAS.glob("*.schema.json"):
+        reg = reg.with_resource(p.name, Resource.from_contents(json.loads(p.read_text())))
+    return reg
+
+
+def validate(name: str, doc: object) -> None:
+    schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema, registry=_registry(), format_checker=jsonschema.FormatChecker()).validate(doc)
+
+
+CLAIM = Claim(
+    claim_id="c1", article_id="a1", outlet_id="o1", speaker="US Department of Defense", speaker_type="government",
+    cue="said", text="over 100 casualties", start=3, end=40, quantities=(
+        Quantity(text="over 100 casualties", low=100, high=None, approx="over", counted="casualties"),),
+    published=T,
+)
+ARTICLE = Article(article_id="a1", outlet_id="o1", url="u", title="t", text="some text", content_hash="h",
+                  published=T, entities=(Entity("Pentagon", "ORG", 0, 8),))
+DISPUTE = Dispute(dispute_id="d1", event_id="e1", kind="non_confirmation", topic="Russian deaths", confidence=0.7,
+                  sides=(DisputeSide("c1", "a1", "Kremlin reporters", "q1", 0, 2, ("o1",)),
+                         DisputeSide("c2", "a2", "James Mattis", "q2", 0, 2, ("o2",), "no_knowledge")))
+
+
+@pytest.mark.parametrize(("schema", "doc"), [
+    ("raw_article.v1", RawArticle(article_id="a", outlet_id="o", url="u", title="t", published=T).to_json()),
+    ("article.v1", ARTICLE.to_json()),
+    ("claim.v1", CLAIM.to_json()),
+    ("event.v1", Event("e1", "title", ("a1",), T, T).to_json()),
+    ("dispute.v1", DISPUTE.to_json()),
+    ("analyzed_article.v1", {"article": ARTICLE.to_json(), "claims": [CLAIM.to_json()]}),
+])
+def test_records_match_their_schema(schema: str, doc: dict) -> None:
+    validate(schema, doc)
+
+
+def test_schemas_reject_unknown_fields_and_bad_enums() -> None:
+    bad = CLAIM.to_json() | {"surprise": 1}
+    with pytest.raises(jsonschema.ValidationError):
+        validate("claim.v1", bad)
+    with pytest.raises(jsonschema.ValidationError):
+        validate("claim.v1", CLAIM.to_json() | {"polarity": "maybe"})
+    with pytest.raises(jsonschema.ValidationError):
+        validate("dispute.v1", DISPUTE.to_json() | {"sides": DISPUTE.to_json()["sides"][:1]})
+
+
+def test_records_roundtrip_through_json() -> None:
+    assert Claim.from_json(json.loads(json.dumps(CLAIM.to_json()))) == CLAIM
+    assert Article.from_json(json.loads(json.dumps(ARTICLE.to_json()))) == ARTICLE
+
+
+def _mapping_fields(props: dict, prefix: str = "") -> set[str]:
+    out = set()
+    for name, spec in props.items():
+        out.add(prefix + name)
+        if "properties" in spec:
+            out |= _mapping_fields(spec["properties"], prefix + name + ".")
+    return out
+
+
+@pytest.mark.parametrize("kind", ["articles", "claims", "events", "disputes"])
+def test_index_documents_only_use_mapped_fields(kind: str) -> None:
+    """Mappings are dynamic:strict, so a field the code writes but the template lacks would be rejected."""
+    tpl = load_template(kind)["template"]["mappings"]
+    assert tpl["dynamic"] == "strict"
+    fields = _mapping_fields(tpl["properties"])
+    names = IndexNames("x")
+    msg = {
+        "articles": {"article": ARTICLE.to_json(), "claims": [CLAIM.to_json()]},
+        "claims": CLAIM.to_json(),
+        "events": Event("e1", "t", ("a1",), T, T).to_json(),
+        "disputes": DISPUTE.to_json(),
+    }[kind]
+    for action in actions_for(kind, msg, names):
+        def walk(d: dict, prefix: str = "") -> None:
+            for k, v in d.items():
+                assert prefix + k in fields, f"{kind}: {prefix + k} is not in the template"
+                if isinstance(v, dict):
+                    walk(v, prefix + k + ".")
+                if isinstance(v, list) and v and isinstance(v[0], dict):
+                    for item in v:
+                        walk(item, prefix + k + ".")
+        walk(dict(action.doc))
