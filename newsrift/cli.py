@@ -98,6 +98,15 @@ def worker(
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()
 
 
+@app.command("lag")
+def lag_cmd() -> None:
+    """How many messages each stage still has to process (consumer lag of the worker's group)."""
+    from newsrift.lag import consumer_lag
+
+    for topic, n in consumer_lag(get_settings()).items():
+        typer.echo(f"{topic} lag={n}")
+
+
 # -------------------------------------------------------------------------------------------------------- search
 
 
