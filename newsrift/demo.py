@@ -28,7 +28,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_worker(settings: Settings, log_path: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start_worker(
+    settings: Settings, log_path: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = settings_env(settings) | (extra_env or {})
     with log_path.open("ab") as out:

@@ -32,8 +32,8 @@ def build_query(kind: str, query: str) -> dict[str, Any]:
 
 
 def run_search(settings: Settings, query: str, kind: str = "articles", size: int = 10) -> list[dict[str, Any]]:
-    from elasticsearch import Elasticsearch, NotFoundError
     from elasticsearch import ConnectionError as ESConnectionError
+    from elasticsearch import Elasticsearch, NotFoundError
 
     es = Elasticsearch(settings.es_url, request_timeout=15)
     try:

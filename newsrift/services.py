@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import NewsriftError
 from newsrift.settings import REPO_ROOT, Settings
+from pipeline.errors import NewsriftError
 
 DEPLOY_LOCAL = REPO_ROOT / "deploy" / "local"
 ES_MAVEN = "org.elasticsearch.distribution.integ-test-zip:elasticsearch"
@@ -154,7 +154,7 @@ def _wait(check: Callable[[], bool], timeout: float, proc_alive: Callable[[], bo
 
 
 def _http_json(url: str, timeout: float = 2.0) -> Any:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback URL built by us
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.loads(resp.read())
 
 
@@ -294,7 +294,7 @@ class Kafka(_Service):
         if (self.dist / ".complete").exists():
             return
         if shutil.which("mvn") is None:
-            raise ServiceError("kafka: Maven (mvn) is needed to fetch the broker jars; install it (apt-get install maven)")
+            raise ServiceError("kafka: Maven (mvn) is needed to fetch the broker jars (apt-get install maven)")
         self.lib.mkdir(parents=True, exist_ok=True)
         _run(
             ["mvn", "-B", "-q", "-f", str(DEPLOY_LOCAL / "kafka" / "pom.xml"),

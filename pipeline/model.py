@@ -21,8 +21,8 @@ __all__ = [
     "Event",
     "Quantity",
     "RawArticle",
-    "parse_time",
     "format_time",
+    "parse_time",
     "stable_id",
 ]
 
@@ -164,7 +164,7 @@ class Article(_Json):
 
 @dataclass(frozen=True)
 class Quantity(_Json):
-    """A number with what it counts: "over 100 casualties" -> low=100, high=None, approx="over", counted="casualties"."""
+    """A number and what it counts: "over 100 casualties" -> low=100, high=None, approx=over, counted=casualties."""
 
     text: str
     low: float | None

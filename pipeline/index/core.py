@@ -156,7 +156,7 @@ def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[B
     if kind == "placements":
         return [placement_action(names, data)]
     if kind == "claims":
-        return [claim_action(names, Claim.from_json(data))]
+        return [claim_action(names, Claim.from_json(dict(data)))]
     if kind == "events":
         return [event_action(names, event_from_json(data))]
     if kind == "disputes":

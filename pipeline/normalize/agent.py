@@ -11,8 +11,8 @@ from typing import Any
 from pipeline.app import app, articles_topic, raw_articles_topic, send_to_dlq
 from pipeline.errors import NewsriftError
 from pipeline.model import RawArticle
-from pipeline.normalize.pipeline import analyse_batch
 from pipeline.normalize.core import normalise
+from pipeline.normalize.pipeline import analyse_batch
 from pipeline.streaming import decode, encode, log_event
 
 log = logging.getLogger("newsrift.worker")

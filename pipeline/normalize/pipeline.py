@@ -29,7 +29,7 @@ def analyse_batch(articles: Sequence[Article]) -> list[dict[str, Any] | Exceptio
                 for article, claims, entities in extract_many([a]):
                     article = dataclasses.replace(article, entities=tuple(entities))
                     results[a.article_id] = {"article": article.to_json(), "claims": [c.to_json() for c in claims]}
-            except Exception as e:  # noqa: BLE001 - reported per article on the dead-letter topic
+            except Exception as e:
                 results[a.article_id] = {"error": ProcessingError(f"claim extraction failed: {e!r}")}
     for a in articles:
         if a.language not in (None, "en"):

@@ -31,7 +31,7 @@ class Webhook:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.calls.append(json.loads(body))
                 self.send_response(200)
@@ -55,7 +55,7 @@ def sinks() -> Iterator[tuple[Webhook, list[Any], int]]:
     mails: list[Any] = []
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             mails.append(envelope)
             return "250 OK"
 

@@ -24,7 +24,8 @@ def _registry() -> Registry:
 
 def validate(name: str, doc: object) -> None:
     schema = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
-    jsonschema.Draft202012Validator(schema, registry=_registry(), format_checker=jsonschema.FormatChecker()).validate(doc)
+    checker = jsonschema.FormatChecker()
+    jsonschema.Draft202012Validator(schema, registry=_registry(), format_checker=checker).validate(doc)
 
 
 CLAIM = Claim(
