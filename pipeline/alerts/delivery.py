@@ -1,0 +1,167 @@
+"""Getting an alert to a sink exactly once: dedupe, per-sink rate limit, retries with backoff, dead letter.
+
+"Never lost, never spammed": a delivered or dead-lettered (sink, alert_id) pair is remembered in a state mapping
+(a Faust table in streaming, a dict or file in batch), so replays and restarts deliver nothing twice; a sink that
+stays down gets ``retries`` more tries with exponential backoff and then the alert goes to the dead-letter callback
+(the agent writes it to ``news.alerts.v1.dlq``). A crash between a successful send and the dedupe write can still
+repeat one delivery; receivers can drop it by the Idempotency-Key / Message-ID the sinks send.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, MutableMapping
+from datetime import datetime, timedelta, timezone
+from typing import Any, Literal
+
+from pipeline.alerts.model import Alert
+from pipeline.alerts.sinks import DeliveryError, Sink
+from pipeline.model import format_time, parse_time
+
+__all__ = ["AlertDedupe", "DeadLetter", "Deliverer", "DeliveryResult", "RateLimiter"]
+
+log = logging.getLogger(__name__)
+DeliveryResult = Literal["delivered", "duplicate", "dead_lettered"]
+DeadLetter = Callable[[Alert, str, BaseException], None]
+_SEP = "\x1f"
+
+
+class AlertDedupe:
+    """Which (sink, alert id) pairs are done, kept in a JSON-valued mapping so it survives restarts."""
+
+    def __init__(self, state: MutableMapping[str, Any], *, keep_for: timedelta | None = timedelta(days=30)) -> None:
+        self.state = state
+        self.keep_for = keep_for
+
+    @staticmethod
+    def _key(sink: str, alert_id: str) -> str:
+        return f"{sink}{_SEP}{alert_id}"
+
+    def seen(self, alert_id: str, sink: str = "*") -> bool:
+        return self._key(sink, alert_id) in self.state
+
+    def mark(self, alert_id: str, outcome: str, sink: str = "*", now: datetime | None = None) -> None:
+        # One top-level assignment per mark: that is what a Faust table's changelog records.
+        self.state[self._key(sink, alert_id)] = {
+            "outcome": outcome,
+            "at": format_time(now or datetime.now(timezone.utc)),
+        }
+
+    def first_time(self, alert_id: str, sink: str = "*", now: datetime | None = None) -> bool:
+        """True once per alert id (then marks it): the alerts agent uses this to emit each alert once."""
+        if self.seen(alert_id, sink):
+            return False
+        self.mark(alert_id, "emitted", sink, now)
+        return True
+
+    def prune(self, now: datetime) -> int:
+        """Forget entries older than ``keep_for`` (replays older than that would deliver again)."""
+        if self.keep_for is None:
+            return 0
+        old = [k for k, v in self.state.items() if (t := parse_time(v.get("at"))) and now - t > self.keep_for]
+        for k in old:
+            del self.state[k]
+        return len(old)
+
+
+class RateLimiter:
+    """Token bucket: at most ``burst`` sends at once and ``rate`` per second on average. ``acquire`` waits rather
+    than drops, because a rate-limited alert must still arrive."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate, self.burst = rate, burst
+        self._clock, self._sleep = clock, sleep
+        self._tokens = float(burst)
+        self._last = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, waiting as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return waited
+                need = (1 - self._tokens) / self.rate
+            self._sleep(need)
+            waited += need
+
+
+class Deliverer:
+    """Deliver alerts to one sink with dedupe, rate limit, retries (exponential backoff) and a dead letter."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        *,
+        dedupe: AlertDedupe,
+        dead_letter: DeadLetter,
+        limiter: RateLimiter | None = None,
+        retries: int = 4,
+        backoff: float = 0.5,
+        backoff_max: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if retries < 0 or backoff < 0:
+            raise ValueError("retries and backoff must not be negative")
+        self.sink = sink
+        self.dedupe = dedupe
+        self.dead_letter = dead_letter
+        self.limiter = limiter
+        self.retries, self.backoff, self.backoff_max = retries, backoff, backoff_max
+        self._sleep = sleep
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before retry ``attempt`` (1-based): backoff, 2×, 4×, … capped at backoff_max."""
+        return float(min(self.backoff_max, self.backoff * 2 ** (attempt - 1)))
+
+    def deliver(self, alert: Alert, *, redrive: bool = False) -> DeliveryResult:
+        """Send once. ``redrive=True`` sends even an alert marked done (re-driving from the dead-letter topic)."""
+        name = self.sink.name
+        if not redrive and self.dedupe.seen(alert.alert_id, name):
+            return "duplicate"
+        last: BaseException | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._sleep(self.delay(attempt))
+            if self.limiter is not None:
+                self.limiter.acquire()
+            try:
+                self.sink.send(alert)
+            except DeliveryError as e:
+                last = e
+                log.warning(
+                    "event=alert_send_failed sink=%s alert_id=%s attempt=%d retryable=%s error=%s",
+                    name,
+                    alert.alert_id,
+                    attempt + 1,
+                    e.retryable,
+                    e,
+                )
+                if not e.retryable:
+                    break
+                continue
+            self.dedupe.mark(alert.alert_id, "delivered", name)
+            log.info("event=alert_delivered sink=%s alert_id=%s attempts=%d", name, alert.alert_id, attempt + 1)
+            return "delivered"
+        assert last is not None
+        self.dead_letter(alert, name, last)
+        # Remembered as done: the dead-letter record is now the alert's home, and a replay must not retry it.
+        self.dedupe.mark(alert.alert_id, "dead_lettered", name)
+        log.error("event=alert_dead_lettered sink=%s alert_id=%s error=%s", name, alert.alert_id, last)
+        return "dead_lettered"

@@ -1,0 +1,470 @@
+"""Incremental dispute detection over explicit, JSON-serialisable per-event state.
+
+The detector holds no state of its own between calls (only a cache of derived frames), so the streaming driver
+keeps one state per event in a Faust table keyed by event_id and the batch driver keeps a dict of dicts; given the
+same claims in the same order with the same ``now`` values they return the same changes.
+
+State layout (``state`` is the value for one event; all values are JSON types)::
+
+    v          1
+    event_id   the event these claims belong to
+    seq        arrival counter
+    claims     {claim_id: {"c": claim JSON, "s": speaker key, "o": [outlets carrying it], "n": arrival seq}}
+    alias      {claim_id: claim_id}   reprints and same-speaker repeats folded into an earlier claim
+    disputes   {dispute_id: {"family", "anchor", "members", "kinds", "kind", "status", "confidence", "first_seen",
+                "last_updated", "notes", "emitted": {"speakers", "sides", "kinds", "status"} | None}}
+    positions  [PositionChange JSON]
+
+With a Faust table, read the value, call ``update`` on a plain dict copy and write it back (nested mutation is not
+seen by the changelog).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping, Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from pipeline.disputes.frames import Frame, frame_of, speaker_key
+from pipeline.disputes.records import ChangeKind, DisputeChange, PositionChange
+from pipeline.disputes.rules import KIND_PRIORITY, SlotMatch, compare
+from pipeline.model import Claim, Dispute, DisputeSide, format_time, parse_time, stable_id
+
+__all__ = ["DisputeDetector"]
+
+STATE_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_REPRINT_JACCARD = 0.8
+# Bounds that keep one event's state small whatever the coverage: the latest records are the informative ones.
+MAX_POSITIONS = 200
+MAX_NOTES = 10
+MAX_MEMBERS_PER_SPEAKER = 3
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w for w in "".join(ch.lower() if ch.isalnum() else " " for ch in text).split() if len(w) > 2)
+
+
+def _similar(a: str, b: str) -> bool:
+    wa, wb = _words(a), _words(b)
+    if not wa or not wb:
+        return a.strip() == b.strip()
+    return len(wa & wb) / len(wa | wb) >= _REPRINT_JACCARD
+
+
+class DisputeDetector:
+    """``update(state, claim, now)`` -> the dispute changes this claim causes; ``sweep`` marks quiet ones stale."""
+
+    def __init__(
+        self,
+        *,
+        stale_after: timedelta = timedelta(days=3),
+        max_claims: int = 500,
+        frame_cache_size: int = 50_000,
+    ) -> None:
+        if stale_after <= timedelta(0) or max_claims < 2:
+            raise ValueError("stale_after must be positive and max_claims at least 2")
+        self.stale_after = stale_after
+        self.max_claims = max_claims
+        self._cache: dict[tuple[str, str, str, str | None, str], Frame] = {}
+        self._cache_size = frame_cache_size
+
+    # -- public API -------------------------------------------------------------------------------------------
+
+    def update(
+        self,
+        state: MutableMapping[str, Any],
+        claim: Claim,
+        now: datetime,
+        *,
+        carriers: Mapping[str, Sequence[str]] | None = None,
+        duplicate_of: str | None = None,
+    ) -> list[DisputeChange]:
+        """Add one claim of the event and return what changed.
+
+        ``carriers`` maps article_id to the outlets that carried that article (the dedupe stage's carrier list);
+        ``duplicate_of`` is the first-seen article this claim's article reprints. A claim seen before (same id,
+        same content) changes nothing, so at-least-once delivery is safe.
+        """
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        self._init(state, claim)
+        outlets = [claim.outlet_id, *((carriers or {}).get(claim.article_id, ()))]
+        claims: dict[str, Any] = state["claims"]
+        cid = claim.claim_id
+        changes = self._sweep(state, now)
+
+        canonical = state["alias"].get(cid)
+        if canonical is not None and canonical in claims:
+            self._add_outlets(claims[canonical], outlets)
+            return changes
+        cj = claim.to_json()
+        if cid in claims:
+            self._add_outlets(claims[cid], outlets)
+            if claims[cid]["c"] == cj:
+                return changes
+            claims[cid]["c"] = cj  # the article was updated: re-evaluate with the new content
+        else:
+            folded = self._fold_reprint(state, claim, duplicate_of, outlets)
+            if folded:
+                return changes
+            state["seq"] += 1
+            claims[cid] = {"c": cj, "s": speaker_key(claim), "o": sorted(set(outlets)), "n": state["seq"]}
+            state["order"].append(cid)
+
+        fc = self._frame(claims[cid])
+        touched: dict[str, set[str]] = {}
+        # Per slot family, the speaker's own latest earlier claim: a change of position is measured against what
+        # they said last, not against everything they ever said.
+        own_last: dict[str, tuple[int, SlotMatch, str]] = {}
+        for oid in list(state["order"]):
+            if oid == cid or oid not in claims:
+                continue
+            fo = self._frame(claims[oid])
+            for m in compare(fc, fo):
+                if fo.speaker == fc.speaker:
+                    n = int(claims[oid]["n"])
+                    if m.family not in own_last or n > own_last[m.family][0]:
+                        own_last[m.family] = (n, m, oid)
+                elif m.kind is not None:
+                    did = self._dispute_for(state, m, oid, cid, now)
+                    members: list[str] = state["disputes"][did]["members"]
+                    for x in (oid, cid):
+                        if x not in members:
+                            members.append(x)
+                    touched.setdefault(did, set()).add("conflict")
+        for _, m, oid in own_last.values():
+            self._same_speaker(state, m, claims[oid], claims[cid], now, touched)
+        for did in sorted(touched):
+            change = self._refresh(state, did, now, touched[did])
+            if change is not None:
+                changes.append(change)
+        self._evict(state)
+        return changes
+
+    def sweep(self, state: MutableMapping[str, Any], now: datetime) -> list[DisputeChange]:
+        """Mark disputes with no news for ``stale_after`` as stale (drivers call this on a timer)."""
+        if "disputes" not in state:
+            return []
+        return self._sweep(state, now)
+
+    def disputes(self, state: Mapping[str, Any]) -> list[Dispute]:
+        """Every reported dispute of the event as it stands now."""
+        out = []
+        for did in sorted(state.get("disputes", {})):
+            d = state["disputes"][did]
+            if d["emitted"] is not None:
+                out.append(self._build(state, did))
+        return out
+
+    def position_changes(self, state: Mapping[str, Any]) -> list[PositionChange]:
+        return [PositionChange.from_json(p) for p in state.get("positions", ())]
+
+    # -- internals --------------------------------------------------------------------------------------------
+
+    def _init(self, state: MutableMapping[str, Any], claim: Claim) -> None:
+        if state.get("v") == STATE_VERSION:
+            return
+        if state:
+            raise ValueError(f"unknown dispute state version {state.get('v')!r}")
+        state.update(
+            {
+                "v": STATE_VERSION,
+                "event_id": claim.event_id or "",
+                "seq": 0,
+                "claims": {},
+                "order": [],
+                "alias": {},
+                "disputes": {},
+                "positions": [],
+            }
+        )
+
+    @staticmethod
+    def _add_outlets(entry: dict[str, Any], outlets: Sequence[str]) -> None:
+        merged = sorted(set(entry["o"]) | set(outlets))
+        if merged != entry["o"]:
+            entry["o"] = merged
+
+    def _frame(self, entry: Mapping[str, Any]) -> Frame:
+        c = entry["c"]
+        key = (c["claim_id"], c["text"], c.get("polarity", "asserts"), c.get("action"), entry["s"])
+        f = self._cache.get(key)
+        if f is None:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()  # derived data: dropping it costs only recomputation
+            f = frame_of(Claim.from_json(c), entry["s"])
+            self._cache[key] = f
+        return f
+
+    def _fold_reprint(
+        self, state: MutableMapping[str, Any], claim: Claim, duplicate_of: str | None, outlets: Sequence[str]
+    ) -> bool:
+        """Reprints count once: a claim of a reprinted article joins the original claim as another carrier."""
+        if duplicate_of is None:
+            return False
+        sk = speaker_key(claim)
+        for oid in state["order"]:
+            entry = state["claims"].get(oid)
+            if entry is None or entry["c"]["article_id"] != duplicate_of:
+                continue
+            # The outlet's own voice is re-attributed to the reprinting outlet, so match on text there.
+            same_voice = entry["s"] == sk or claim.speaker_type in ("outlet", "media")
+            if same_voice and _similar(entry["c"]["text"], claim.text):
+                self._add_outlets(entry, outlets)
+                state["alias"][claim.claim_id] = oid
+                return True
+        return False
+
+    def _same_speaker(
+        self,
+        state: MutableMapping[str, Any],
+        m: SlotMatch,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        now: datetime,
+        touched: dict[str, set[str]],
+    ) -> None:
+        old_id, new_id = old["c"]["claim_id"], new["c"]["claim_id"]
+        if m.kind is None:
+            # The same speaker saying the same thing again stays one side; the side now quotes the latest wording
+            # and lists the outlets of both.
+            for did, d in sorted(state["disputes"].items()):
+                if d["family"] == m.family and old_id in d["members"] and new_id not in d["members"]:
+                    d["members"].append(new_id)
+                    self._trim_speaker(state, d, new)
+                    touched.setdefault(did, set()).add("repeat")
+            return
+        before, after = (old, new) if (old["n"] < new["n"]) else (new, old)
+        rec = PositionChange(
+            event_id=state["event_id"],
+            speaker=new["c"]["speaker"],
+            slot=f"{m.family}|{m.anchor}",
+            kind=m.kind,
+            before_claim_id=before["c"]["claim_id"],
+            after_claim_id=after["c"]["claim_id"],
+            before_quote=before["c"]["text"],
+            after_quote=after["c"]["text"],
+            at=parse_time(after["c"].get("published")) or now,
+        ).to_json()
+        if rec not in state["positions"]:
+            state["positions"].append(rec)
+            del state["positions"][:-MAX_POSITIONS]
+        for did, d in sorted(state["disputes"].items()):
+            if d["family"] == m.family and old_id in d["members"]:
+                if new_id not in d["members"]:
+                    d["members"].append(new_id)
+                    self._trim_speaker(state, d, new)
+                note = (
+                    f"position change: {rec['speaker']} now says {rec['after_quote']!r} "
+                    f"(before: {rec['before_quote']!r})"
+                )
+                if note not in d["notes"]:
+                    d["notes"].append(note)
+                    del d["notes"][:-MAX_NOTES]
+                touched.setdefault(did, set()).add("position")
+
+    @staticmethod
+    def _trim_speaker(state: Mapping[str, Any], d: dict[str, Any], new: dict[str, Any]) -> None:
+        """Keep a speaker's few latest claims in a dispute; a dropped one saying the same hands on its outlets."""
+        mine = [cid for cid in d["members"] if (e := state["claims"].get(cid)) is not None and e["s"] == new["s"]]
+        for cid in mine[:-MAX_MEMBERS_PER_SPEAKER]:
+            old = state["claims"][cid]
+            if old["c"].get("polarity") == new["c"].get("polarity"):
+                new["o"] = sorted(set(new["o"]) | set(old["o"]))
+            d["members"].remove(cid)
+
+    def _dispute_for(self, state: MutableMapping[str, Any], m: SlotMatch, oid: str, cid: str, now: datetime) -> str:
+        """The dispute this conflict belongs to: one that already holds either claim in this slot family, or a new
+        one whose id comes from the event and slot alone (stable under replay)."""
+        disputes: dict[str, Any] = state["disputes"]
+        for x in (oid, cid):
+            for did in sorted(disputes):
+                d = disputes[did]
+                if d["family"] == m.family and x in d["members"]:
+                    self._add_kind(d, m)
+                    return did
+        did = stable_id(state["event_id"], m.family, m.anchor)
+        if did not in disputes:
+            disputes[did] = {
+                "family": m.family,
+                "anchor": m.anchor,
+                "members": [],
+                "kinds": [],
+                "kind": m.kind,
+                "status": "new",
+                "confidence": m.confidence,
+                "first_seen": format_time(now),
+                "last_updated": format_time(now),
+                "notes": [],
+                "emitted": None,
+            }
+        self._add_kind(disputes[did], m)
+        return did
+
+    @staticmethod
+    def _add_kind(d: dict[str, Any], m: SlotMatch) -> None:
+        if m.kind is not None and m.kind not in d["kinds"]:
+            d["kinds"].append(m.kind)
+
+    def _current(self, state: Mapping[str, Any], members: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Each speaker's latest claim among the members: a speaker is one side, whatever they said before."""
+        cur: dict[str, dict[str, Any]] = {}
+        for cid in members:
+            entry = state["claims"].get(cid)
+            if entry is None:
+                continue
+            prev = cur.get(entry["s"])
+            if prev is None or self._when(entry) >= self._when(prev):
+                cur[entry["s"]] = entry
+        return cur
+
+    @staticmethod
+    def _when(entry: Mapping[str, Any]) -> tuple[datetime, int]:
+        return (parse_time(entry["c"].get("published")) or _EPOCH, int(entry["n"]))
+
+    def _live_conflicts(self, state: Mapping[str, Any], d: Mapping[str, Any]) -> list[SlotMatch]:
+        cur = list(self._current(state, d["members"]).values())
+        found: list[SlotMatch] = []
+        for i, a in enumerate(cur):
+            fa = self._frame(a)
+            for b in cur[i + 1 :]:
+                found.extend(m for m in compare(fa, self._frame(b)) if m.family == d["family"] and m.kind)
+        return found
+
+    def _refresh(
+        self, state: MutableMapping[str, Any], did: str, now: datetime, reasons: set[str]
+    ) -> DisputeChange | None:
+        d = state["disputes"][did]
+        live = self._live_conflicts(state, d)
+        cur = self._current(state, d["members"])
+        speakers = sorted(cur)
+        if live:
+            best = max(live, key=lambda m: (KIND_PRIORITY[m.kind or "other"], m.confidence))
+            d["kind"] = best.kind
+            outlets = {o for cid in d["members"] if cid in state["claims"] for o in state["claims"][cid]["o"]}
+            # More independent speakers and outlets on the record make the dispute more certainly real.
+            bonus = 0.04 * (len(speakers) - 2) + 0.01 * max(0, len(outlets) - 2)
+            d["confidence"] = round(min(0.99, max(m.confidence for m in live) + bonus), 3)
+        emitted = d["emitted"]
+        sides = sorted(e["c"]["claim_id"] for e in cur.values())
+        change: ChangeKind
+        if emitted is None:
+            if not live or len(speakers) < 2:
+                return None
+            change = "new"
+            d["status"] = "new"
+        else:
+            joined = set(speakers) - set(emitted["speakers"])
+            if not live:
+                status = "settled"
+            elif joined or emitted["status"] != "new" or d["kind"] != emitted["kind"]:
+                status = "growing"
+            else:
+                status = "new"
+            if live and d["kind"] != emitted["kind"]:
+                change = "new_kind"
+            elif joined:
+                change = "new_side"
+            elif status != emitted["status"]:
+                change = "status"
+            elif "position" in reasons and sides != emitted["sides"]:
+                change = "position"
+            else:
+                return None
+            d["status"] = status
+        d["last_updated"] = format_time(now)
+        d["emitted"] = {"speakers": speakers, "sides": sides, "kind": d["kind"], "status": d["status"]}
+        return DisputeChange(dispute=self._build(state, did), change=change)
+
+    def _sweep(self, state: MutableMapping[str, Any], now: datetime) -> list[DisputeChange]:
+        out = []
+        for did in sorted(state.get("disputes", {})):
+            d = state["disputes"][did]
+            if d["emitted"] is None or d["status"] not in ("new", "growing"):
+                continue
+            last = parse_time(d["last_updated"]) or now
+            if now - last >= self.stale_after:
+                d["status"] = "stale"
+                d["last_updated"] = format_time(now)
+                d["emitted"] = {**d["emitted"], "status": "stale"}
+                out.append(DisputeChange(dispute=self._build(state, did), change="status"))
+        return out
+
+    def _build(self, state: Mapping[str, Any], did: str) -> Dispute:
+        d = state["disputes"][did]
+        cur = self._current(state, d["members"])
+        sides = []
+        for entry in sorted(cur.values(), key=lambda e: self._when(e)):
+            c = entry["c"]
+            pol = c.get("polarity", "asserts")
+            # Everyone who carried this speaker saying this (reprints, repeats), not what they said before.
+            outlets = sorted(
+                {
+                    o
+                    for cid in d["members"]
+                    if (m := state["claims"].get(cid)) is not None
+                    and m["s"] == entry["s"]
+                    and m["c"].get("polarity", "asserts") == pol
+                    for o in m["o"]
+                }
+            )
+            sides.append(
+                DisputeSide(
+                    claim_id=c["claim_id"],
+                    article_id=c["article_id"],
+                    speaker=c["speaker"],
+                    quote=c["text"],
+                    start=int(c["start"]),
+                    end=int(c["end"]),
+                    outlets=tuple(outlets),
+                    polarity=pol,
+                    published=parse_time(c.get("published")),
+                )
+            )
+        return Dispute(
+            dispute_id=did,
+            event_id=state["event_id"],
+            kind=d["kind"],
+            topic=self._topic(d),
+            sides=tuple(sides),
+            confidence=float(d["confidence"]),
+            status=d["status"],
+            first_seen=parse_time(d["first_seen"]),
+            last_updated=parse_time(d["last_updated"]),
+            notes=tuple(d["notes"]),
+        )
+
+    @staticmethod
+    def _topic(d: Mapping[str, Any]) -> str:
+        parts = d["family"].split("|")
+        where = d["anchor"].replace("+", ", ")
+        if parts[0] == "n":
+            _, cls, dim, scope = parts
+            what = cls.replace("persons/", "people: ")
+            label = f"number of {what}" + (f" ({scope.replace('+', ', ')})" if scope != "*" else "")
+            label += f" in {dim}" if dim and dim != "-" else ""
+        else:
+            label = f"{parts[1]}"
+        return f"{label} — {where}" if where else label
+
+    def _evict(self, state: MutableMapping[str, Any]) -> None:
+        """Bound the state: forget the oldest claims that no dispute quotes."""
+        claims = state["claims"]
+        if len(claims) <= self.max_claims:
+            return
+        quoted = {cid for d in state["disputes"].values() for cid in d["members"]}
+        order: list[str] = state["order"]
+        keep: list[str] = []
+        excess = len(claims) - self.max_claims
+        for cid in order:
+            if excess > 0 and cid not in quoted:
+                claims.pop(cid, None)
+                excess -= 1
+            else:
+                keep.append(cid)
+        state["order"] = keep
+        alias = state["alias"]
+        for k in [k for k, v in alias.items() if v not in claims]:
+            del alias[k]
+

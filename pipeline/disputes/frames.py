@@ -1,0 +1,556 @@
+"""Claim frames: the normalised view of a claim that slotting and conflict rules work on.
+
+A frame is derived data (recomputed from the claim, never stored in state): action class, actor and place terms,
+times, and every quantity as an interval in a canonical unit with the class of thing it counts.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipeline.model import Claim, Quantity
+
+__all__ = [
+    "Frame",
+    "NumFact",
+    "action_class",
+    "counted_class",
+    "frame_of",
+    "interval_of",
+    "normalise_unit",
+    "speaker_key",
+    "terms",
+]
+
+# Verb lemmas that name the same act. Classes are coarse on purpose: "blew up" and "destroyed" a dam are one act
+# for the question "who did it"; finer distinctions come from actors and places.
+_ACTION_CLASSES: dict[str, tuple[str, ...]] = {
+    "kill": ("kill", "die", "death", "dead", "slay", "murder", "execute", "be killed", "lose life", "perish"),
+    "injure": ("injure", "wound", "hurt", "maim"),
+    "attack": (
+        "attack",
+        "strike",
+        "hit",
+        "bomb",
+        "shell",
+        "fire",
+        "open fire",
+        "shoot",
+        "raid",
+        "blow up",
+        "destroy",
+        "sabotage",
+        "target",
+        "launch attack",
+        "fall on",
+        "explode",
+        "damage",
+        "storm",
+        "ambush",
+    ),
+    "launch": ("launch", "test-fire", "fire missile"),
+    "cause": ("cause", "be behind", "be responsible", "carry out", "orchestrate"),
+    "raise": ("raise", "hike", "lift", "increase"),
+    "cut": ("cut", "lower", "reduce", "slash"),
+    "protest": ("march", "take part", "protest", "rally", "demonstrate", "attend", "turn out", "gather"),
+    "deploy": ("deploy", "mass", "station", "send", "amass", "move"),
+    "meet": ("hold", "take place", "meet", "host", "convene"),
+    "identify": ("identify", "name", "be named", "be identified"),
+    "value": ("be worth", "value", "cost", "price"),
+    "arrest": ("arrest", "detain", "apprehend"),
+    "rescue": ("rescue", "save", "pick up"),
+    "seize": ("seize", "capture", "take", "hijack"),
+    "crash": ("crash", "come down", "go down"),
+}
+_ACTION_INDEX = {lemma: cls for cls, lemmas in _ACTION_CLASSES.items() for lemma in lemmas}
+
+# What a number counts. Deaths, injuries and casualties (killed or wounded) are kept apart on purpose: "30 killed"
+# and "over 100 casualties" are both true in most strikes.
+_DEATHS = {
+    "killed",
+    "kill",
+    "dead",
+    "death",
+    "deaths",
+    "death toll",
+    "toll",
+    "fatality",
+    "fatalities",
+    "died",
+    "die",
+    "lives",
+    "life",
+    "bodies",
+    "body",
+}
+_INJURED = {"wounded", "injured", "injury", "injuries", "hurt", "wound", "injure"}
+_CASUALTIES = {
+    "casualty",
+    "casualties",
+    "killed or wounded",
+    "killed and wounded",
+    "dead and injured",
+    "dead or injured",
+    "killed or injured",
+    "killed and injured",
+    "dead and wounded",
+    "dead or wounded",
+}
+# Counted nouns that say who, not what happened to them: the action tells the class ("five people were killed").
+_PERSONS = {
+    "people",
+    "person",
+    "persons",
+    "civilian",
+    "civilians",
+    "citizen",
+    "citizens",
+    "national",
+    "nationals",
+    "mercenary",
+    "mercenaries",
+    "fighter",
+    "fighters",
+    "soldier",
+    "soldiers",
+    "troop",
+    "troops",
+    "serviceman",
+    "servicemen",
+    "protester",
+    "protesters",
+    "demonstrator",
+    "demonstrators",
+    "marcher",
+    "marchers",
+    "migrant",
+    "migrants",
+    "refugee",
+    "refugees",
+    "staff",
+    "worker",
+    "workers",
+    "employee",
+    "employees",
+    "child",
+    "children",
+    "resident",
+    "residents",
+    "suspect",
+    "suspects",
+    "attacker",
+    "attackers",
+    "militant",
+    "militants",
+    "passenger",
+    "passengers",
+    "member",
+    "members",
+    "man",
+    "men",
+    "woman",
+    "women",
+}
+# Tallies grow as a story develops; a higher figure from a later day is an update, not a contradiction.
+TALLY_CLASSES = frozenset({"deaths", "injured", "casualties"})
+
+_UNITS: dict[str, tuple[str, float]] = {
+    "%": ("percent", 1.0),
+    "percent": ("percent", 1.0),
+    "per cent": ("percent", 1.0),
+    "pct": ("percent", 1.0),
+    "percentage point": ("pp", 1.0),
+    "percentage points": ("pp", 1.0),
+    "pp": ("pp", 1.0),
+    "ppt": ("pp", 1.0),
+    "ppts": ("pp", 1.0),
+    "point": ("pp", 1.0),
+    "points": ("pp", 1.0),
+    "basis point": ("pp", 0.01),
+    "basis points": ("pp", 0.01),
+    "bp": ("pp", 0.01),
+    "bps": ("pp", 0.01),
+    "$": ("usd", 1.0),
+    "usd": ("usd", 1.0),
+    "us$": ("usd", 1.0),
+    "dollar": ("usd", 1.0),
+    "dollars": ("usd", 1.0),
+    "€": ("eur", 1.0),
+    "eur": ("eur", 1.0),
+    "euro": ("eur", 1.0),
+    "euros": ("eur", 1.0),
+    "£": ("gbp", 1.0),
+    "gbp": ("gbp", 1.0),
+    "pound": ("gbp", 1.0),
+    "pounds": ("gbp", 1.0),
+    "year": ("years", 1.0),
+    "years": ("years", 1.0),
+    "month": ("years", 1 / 12),
+    "months": ("years", 1 / 12),
+    "day": ("days", 1.0),
+    "days": ("days", 1.0),
+    "week": ("days", 7.0),
+    "weeks": ("days", 7.0),
+    "km": ("m", 1000.0),
+    "kilometre": ("m", 1000.0),
+    "kilometres": ("m", 1000.0),
+    "kilometer": ("m", 1000.0),
+    "kilometers": ("m", 1000.0),
+    "mile": ("m", 1609.344),
+    "miles": ("m", 1609.344),
+    "m": ("m", 1.0),
+    "metre": ("m", 1.0),
+    "metres": ("m", 1.0),
+}
+
+# Country and group names that outlets write in several ways; the extractor normalises speakers, but actor and
+# place strings come as written.
+_ALIASES: dict[str, str] = {}
+for _canon, _names in {
+    "russia": ("russia", "russian", "russians", "moscow", "kremlin"),
+    "us": ("us", "u.s", "usa", "american", "americans", "america", "washington", "pentagon"),
+    "uk": ("uk", "britain", "british", "london"),
+    "ukraine": ("ukraine", "ukrainian", "ukrainians", "kyiv", "kiev"),
+    "syria": ("syria", "syrian", "syrians", "damascus"),
+    "israel": ("israel", "israeli", "israelis", "idf"),
+    "iran": ("iran", "iranian", "iranians", "tehran"),
+    "china": ("china", "chinese", "beijing"),
+    "turkey": ("turkey", "turkish", "ankara", "turkiye"),
+    "iraq": ("iraq", "iraqi", "iraqis", "baghdad"),
+    "france": ("france", "french", "paris"),
+    "germany": ("germany", "german", "berlin"),
+    "kurds": ("kurd", "kurds", "kurdish"),
+}.items():
+    for _n in _names:
+        _ALIASES[_n] = _canon
+_MULTIWORD = (
+    ("united states", "us"),
+    ("united kingdom", "uk"),
+    ("north korea", "northkorea"),
+    ("north korean", "northkorea"),
+    ("south korea", "southkorea"),
+    ("south korean", "southkorea"),
+    ("us-led", "us"),
+    ("u.s.-led", "us"),
+)
+_DEMONYMS = frozenset(_ALIASES.values()) | {"northkorea", "southkorea"}
+
+_STOP = {
+    "the",
+    "a",
+    "an",
+    "of",
+    "in",
+    "on",
+    "at",
+    "to",
+    "and",
+    "or",
+    "its",
+    "his",
+    "her",
+    "their",
+    "by",
+    "for",
+    "with",
+    "from",
+    "some",
+    "any",
+    "that",
+    "this",
+    "these",
+    "those",
+    "who",
+    "which",
+    "as",
+    "near",
+    "into",
+    "pro",
+    "led",
+    "backed",
+    "based",
+    "linked",
+    "new",
+    "first",
+    "second",
+    "local",
+}
+# Role and weapon nouns shared by opposite sides ("Russian forces" / "Ukrainian forces", "a Russian missile" /
+# "a Ukrainian missile"); they must not make two different actors look the same.
+_GENERIC = {
+    "force",
+    "forces",
+    "fighter",
+    "fighters",
+    "troop",
+    "troops",
+    "people",
+    "group",
+    "groups",
+    "official",
+    "officials",
+    "state",
+    "military",
+    "aircraft",
+    "jet",
+    "jets",
+    "warplane",
+    "warplanes",
+    "missile",
+    "missiles",
+    "rocket",
+    "rockets",
+    "shell",
+    "shells",
+    "shelling",
+    "strike",
+    "strikes",
+    "airstrike",
+    "airstrikes",
+    "drone",
+    "drones",
+    "army",
+    "armed",
+    "unit",
+    "units",
+    "soldier",
+    "soldiers",
+    "member",
+    "members",
+    "men",
+    "man",
+    "government",
+    "authorities",
+    "authority",
+    "coalition",
+    "allied",
+    "allies",
+}
+
+_TOKEN = re.compile(r"[a-z0-9\u00c0-\u024f.$€£%]+")
+_NUMBER = re.compile(r"\d[\d,]*(?:\.(\d+))?")
+_VAGUE: dict[str, tuple[float, float]] = {
+    "dozens": (24, 99),
+    "scores": (40, 99),
+    "hundreds": (200, 999),
+    "thousands": (2000, 9999),
+    "tens of thousands": (20000, 99999),
+    "several": (3, 9),
+    "a few": (2, 9),
+    "few": (2, 9),
+    "a dozen": (10, 14),
+    "a handful": (2, 6),
+    "handful": (2, 6),
+}
+ABOUT_TOLERANCE = 0.2  # "about 100" covers 80..120: wide enough for rounding, narrow enough that 5 vs 100 conflicts
+
+
+def _singular(token: str) -> str:
+    if len(token) > 3 and token.endswith("s") and not token.endswith(("ss", "us", "is")):
+        return token[:-1]
+    return token
+
+
+def terms(texts: Iterable[str]) -> frozenset[str]:
+    """Content terms of names, with country aliases folded ("Moscow" and "Russian" both give "russia")."""
+    out: set[str] = set()
+    generic: set[str] = set()
+    for text in texts:
+        s = text.lower()
+        for phrase, canon in _MULTIWORD:
+            s = s.replace(phrase, f" {canon} ")
+        for raw in _TOKEN.findall(s.replace("-", " ")):
+            tok = raw.strip(".")
+            if not tok or tok in _STOP:
+                continue
+            tok = _ALIASES.get(tok, tok)
+            if tok in _GENERIC:
+                generic.add(_singular(tok))
+                continue
+            out.add(_singular(tok) if tok not in _DEMONYMS else tok)
+    # "government forces" has only generic words; then the generic words are all there is to tell it apart.
+    if not out and generic:
+        return frozenset(generic)
+    return frozenset(out)
+
+
+def action_class(lemma: str | None) -> str | None:
+    if not lemma:
+        return None
+    key = " ".join(lemma.lower().replace("_", " ").split())
+    if key in _ACTION_INDEX:
+        return _ACTION_INDEX[key]
+    head = key.split(" ")[0]
+    return _ACTION_INDEX.get(head, key)
+
+
+def counted_class(counted: str | None, action: str | None) -> str | None:
+    """The class of thing a number counts; person nouns take their class from the action."""
+    if not counted:
+        return None
+    c = " ".join(counted.lower().replace("-", " ").split())
+    if c in _CASUALTIES or (("killed" in c or "dead" in c) and ("wounded" in c or "injured" in c)):
+        return "casualties"
+    if c in _DEATHS or c.endswith("death toll"):
+        return "deaths"
+    if c in _INJURED:
+        return "injured"
+    last = c.split(" ")[-1]
+    if c in _PERSONS or last in _PERSONS:
+        act = action_class(action)
+        if act == "kill":
+            return "deaths"
+        if act == "injure":
+            return "injured"
+        return f"persons/{act or '-'}"
+    return _singular(last) if " " not in c else " ".join(_singular(w) for w in c.split(" "))
+
+
+def normalise_unit(unit: str | None) -> tuple[str, float]:
+    """Unit to (dimension, factor to the canonical unit): 75 basis points -> 0.75 percentage points."""
+    if not unit:
+        return ("", 1.0)
+    u = " ".join(unit.lower().replace("_", " ").split())
+    if u in _UNITS:
+        return _UNITS[u]
+    return (u, 1.0)
+
+
+def _rounding(q: Quantity, value: float) -> float:
+    """Half a unit in the last written decimal: "$2.1 billion" stands for anything from 2.05 to 2.15 billion."""
+    m = _NUMBER.search(q.text)
+    if not m or not m.group(1):
+        return 0.0
+    written = float(m.group(0).replace(",", ""))
+    if written == 0:
+        return 0.0
+    scale = value / written
+    return 0.5 * 10 ** (-len(m.group(1))) * abs(scale)
+
+
+def interval_of(q: Quantity, factor: float = 1.0) -> tuple[float, float] | None:
+    """The closed interval a quantity allows, in canonical units; None when it says nothing usable."""
+    lo, hi, approx = q.low, q.high, q.approx
+    inf = math.inf
+    if approx == "vague":
+        if lo is None and hi is None:
+            words = q.text.lower()
+            for w, (a, b) in sorted(_VAGUE.items(), key=lambda kv: -len(kv[0])):
+                if w in words:
+                    lo, hi = a, b
+                    break
+            else:
+                return None
+        interval = (lo if lo is not None else 0.0, hi if hi is not None else inf)
+    elif approx in ("over", "at_least"):
+        base = lo if lo is not None else hi
+        if base is None:
+            return None
+        interval = (base, inf)
+    elif approx in ("under", "at_most"):
+        base = hi if hi is not None else lo
+        if base is None:
+            return None
+        interval = (-inf if base < 0 else 0.0, base)
+    elif approx == "range" or (lo is not None and hi is not None and hi != lo):
+        if lo is None or hi is None:
+            return None
+        interval = (min(lo, hi), max(lo, hi))
+    elif approx == "about":
+        base = lo if lo is not None else hi
+        if base is None:
+            return None
+        tol = max(abs(base) * ABOUT_TOLERANCE, 1.0 if float(base).is_integer() and abs(base) >= 5 else 0.0)
+        interval = (base - tol, base + tol)
+    else:
+        base = lo if lo is not None else hi
+        if base is None:
+            return None
+        tol = _rounding(q, base)
+        interval = (base - tol, base + tol)
+    return (interval[0] * factor, interval[1] * factor)
+
+
+def _scope(q: Quantity) -> str:
+    """Whose number it is when the quantity says so ("five Russian citizens"); "*" when it does not."""
+    found = sorted(terms([q.text]) & _DEMONYMS)
+    return "+".join(found) if found else "*"
+
+
+@dataclass(frozen=True)
+class NumFact:
+    """One quantity of a claim, ready to compare: slot key parts and the interval it allows."""
+
+    cls: str
+    dim: str
+    scope: str
+    low: float
+    high: float
+    text: str
+
+    @property
+    def key(self) -> str:
+        return f"n|{self.cls}|{self.dim or '-'}|{self.scope}"
+
+
+@dataclass(frozen=True)
+class Frame:
+    claim_id: str
+    speaker: str
+    polarity: str
+    action: str | None
+    agent: frozenset[str]
+    agent_parties: frozenset[str]
+    actor_terms: frozenset[str]
+    place_terms: frozenset[str]
+    topic: frozenset[str]
+    times: tuple[str, ...]
+    hedged: bool
+    anonymous: bool
+    numbers: tuple[NumFact, ...]
+    published: datetime | None
+    slots: frozenset[str] = frozenset()  # every slot family the frame can be in: a cheap pre-filter for pairs
+
+
+def speaker_key(claim: Claim) -> str:
+    """One key per source: case and spacing do not make a new speaker."""
+    return " ".join(claim.speaker.casefold().split())
+
+
+def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
+    numbers: list[NumFact] = []
+    for q in claim.quantities:
+        cls = counted_class(q.counted, claim.action)
+        dim, factor = normalise_unit(q.unit)
+        if cls is None and not dim:
+            continue
+        iv = interval_of(q, factor)
+        if iv is None:
+            continue
+        numbers.append(NumFact(cls or "-", dim, _scope(q), iv[0], iv[1], q.text))
+    # The agent is only known when the extractor gave agent and patient (actors[0] first); a lone actor may be
+    # either, and guessing would split one proposition into two.
+    agent = terms([claim.actors[0]]) if len(claim.actors) >= 2 else frozenset()
+    actor_terms = terms(claim.actors)
+    place_terms = terms(claim.places)
+    return Frame(
+        claim_id=claim.claim_id,
+        speaker=speaker if speaker is not None else speaker_key(claim),
+        polarity=claim.polarity,
+        action=action_class(claim.action),
+        agent=agent,
+        agent_parties=agent & _DEMONYMS,
+        actor_terms=actor_terms,
+        place_terms=place_terms,
+        topic=actor_terms | place_terms,
+        times=tuple(t for t in claim.times if t),
+        hedged=bool(claim.hedges),
+        anonymous=claim.speaker_type == "anonymous",
+        numbers=tuple(numbers),
+        published=claim.published,
+        slots=frozenset([n.key for n in numbers] + ([f"a|{act}"] if (act := action_class(claim.action)) else [])),
+    )

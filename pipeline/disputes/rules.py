@@ -1,0 +1,182 @@
+"""Pairwise rules: are two claim frames about the same slot, and if so, can both be true?
+
+``compare`` is symmetric and pure. A slot is a *family* (what is asked: "n|deaths|-|russia" = how many Russians
+died; "a|attack" = who attacked what) plus an *anchor* (the shared place or actor terms that pin it down inside
+the event). ``kind=None`` means same slot, compatible statements.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from pipeline.disputes.frames import TALLY_CLASSES, Frame, NumFact
+from pipeline.model import DisputeKind
+
+__all__ = ["KIND_PRIORITY", "SlotMatch", "compare", "times_overlap"]
+
+# When one dispute holds several kinds, the record shows the strongest: an outright denial says more than a
+# "cannot confirm".
+KIND_PRIORITY: dict[str, int] = {"polarity": 5, "numeric": 4, "attribution": 4, "non_confirmation": 2, "other": 1}
+BASE_CONFIDENCE: dict[str, float] = {"polarity": 0.8, "attribution": 0.75, "non_confirmation": 0.7, "other": 0.55}
+TALLY_UPDATE_AFTER = timedelta(hours=12)
+_REL_SLACK = 0.005  # floating-point and unit-conversion noise, not rounding (that is in the intervals)
+
+
+@dataclass(frozen=True)
+class SlotMatch:
+    family: str
+    anchor: str
+    kind: DisputeKind | None
+    confidence: float
+    reason: str
+
+
+_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})")
+_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?")
+
+
+def _time_range(value: str) -> tuple[date, date] | None:
+    """ISO-ish time to the days it covers; None when the format is unknown (then it never blocks or conflicts)."""
+    try:
+        if m := _ISO_WEEK.match(value):
+            start = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+            return start, start + timedelta(days=6)
+        if m := _ISO_DATE.match(value):
+            y = int(m.group(1))
+            if m.group(3):
+                d = date(y, int(m.group(2)), int(m.group(3)))
+                return d, d
+            if m.group(2):
+                mo = int(m.group(2))
+                start = date(y, mo, 1)
+                end = date(y + (mo == 12), mo % 12 + 1, 1) - timedelta(days=1)
+                return start, end
+            return date(y, 1, 1), date(y, 12, 31)
+    except ValueError:
+        return None
+    return None
+
+
+def times_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """False only when both sides give times and every pair is known to be disjoint."""
+    if not a or not b:
+        return True
+    for x in a:
+        rx = _time_range(x)
+        for y in b:
+            ry = _time_range(y)
+            if rx is None or ry is None or (rx[0] <= ry[1] and ry[0] <= rx[1]):
+                return True
+    return False
+
+
+def _disjoint(a: frozenset[str], b: frozenset[str]) -> bool:
+    return bool(a) and bool(b) and not (a & b)
+
+
+def _anchor(shared: frozenset[str]) -> str:
+    return "+".join(sorted(shared)[:4])
+
+
+def _damp(conf: float, a: Frame, b: Frame) -> float:
+    """Hedged ("may", "reportedly") or anonymous sides make a weaker dispute, not a different one."""
+    for f in (a, b):
+        if f.hedged:
+            conf *= 0.85
+        if f.anonymous:
+            conf *= 0.9
+    return round(max(0.0, min(1.0, conf)), 3)
+
+
+def _compatible(x: NumFact, y: NumFact) -> bool:
+    def slack(v: float) -> float:
+        return 0.0 if math.isinf(v) else abs(v) * _REL_SLACK + 1e-9
+
+    return x.low <= y.high + slack(y.high) and y.low <= x.high + slack(x.high)
+
+
+def _is_tally_update(x: NumFact, y: NumFact, a: Frame, b: Frame) -> bool:
+    """A death toll reported higher a day later by someone else is the toll rising, not a contradiction."""
+    if x.cls not in TALLY_CLASSES or a.published is None or b.published is None:
+        return False
+    if abs(a.published - b.published) < TALLY_UPDATE_AFTER:
+        return False
+    early, late = (x, y) if a.published <= b.published else (y, x)
+    return late.low >= early.low
+
+
+def _numeric(a: Frame, b: Frame) -> list[SlotMatch]:
+    if not a.numbers or not b.numbers:
+        return []
+    if a.polarity != "asserts" or b.polarity != "asserts":
+        return []  # a denied number is a polarity question, decided on the act
+    if _disjoint(a.place_terms, b.place_terms) or not times_overlap(a.times, b.times):
+        return []
+    best: dict[str, SlotMatch] = {}
+    anchor = _anchor(a.place_terms & b.place_terms)
+    for x in a.numbers:
+        for y in b.numbers:
+            if x.key != y.key:
+                continue
+            if _compatible(x, y) or _is_tally_update(x, y, a, b):
+                match = SlotMatch(x.key, anchor, None, 0.0, f"compatible {x.text!r} ~ {y.text!r}")
+            else:
+                lo_iv, hi_iv = (x, y) if x.high < y.low else (y, x)
+                gap = (hi_iv.low - lo_iv.high) / max(abs(hi_iv.low), abs(lo_iv.high), 1e-9)
+                conf = _damp(0.6 + 0.35 * min(1.0, 2 * gap), a, b)
+                match = SlotMatch(x.key, anchor, "numeric", conf, f"{x.text!r} vs {y.text!r}")
+            prev = best.get(x.key)
+            if prev is None or (match.kind is not None and match.confidence > prev.confidence):
+                best[x.key] = match
+    return list(best.values())
+
+
+def _act(a: Frame, b: Frame) -> list[SlotMatch]:
+    if a.action is None or a.action != b.action:
+        return []
+    if _disjoint(a.topic, b.topic):
+        return []
+    family = f"a|{a.action}"
+    anchor = _anchor(a.topic & b.topic)
+    pols = {a.polarity, b.polarity}
+
+    def match(kind: DisputeKind | None, reason: str) -> list[SlotMatch]:
+        conf = _damp(BASE_CONFIDENCE[kind], a, b) if kind else 0.0
+        return [SlotMatch(family, anchor, kind, conf, reason)]
+
+    if "asserts" in pols and len(pols) == 2:
+        # A denial is about the act as its speaker frames it: "Russia denies its jets struck Idlib" says nothing
+        # against "Syrian jets struck Idlib", and neither does a different place. Only named parties can tell two
+        # doers apart here: "coalition forces" and "US-backed Kurdish fighters" may be the same side.
+        if _disjoint(a.agent_parties, b.agent_parties) or _disjoint(a.place_terms, b.place_terms):
+            return []
+        kind: DisputeKind = "polarity" if "denies" in pols else "non_confirmation"
+        return match(kind, f"{a.polarity} vs {b.polarity}")
+    if pols != {"asserts"}:
+        return match(None, "nobody asserts")
+    if a.action == "identify":
+        if _disjoint(a.actor_terms, b.actor_terms):
+            return match("other", "different identities")
+        return match(None, "same identity")
+    if _disjoint(a.agent, b.agent):
+        # Same act on the same target, different doers: attribution. Without a shared target they are two acts.
+        if (a.topic - a.agent) & (b.topic - b.agent):
+            return match("attribution", "different actors blamed")
+        return []
+    shared_actors = a.actor_terms & b.actor_terms
+    if shared_actors:
+        if not times_overlap(a.times, b.times):
+            return match("other", "different dates")
+        if _disjoint(a.place_terms, b.place_terms):
+            return match("other", "different places")
+    return match(None, "agree")
+
+
+def compare(a: Frame, b: Frame) -> list[SlotMatch]:
+    """Every slot the two frames share, each with a conflict kind or None."""
+    if not a.slots & b.slots:
+        return []
+    return _numeric(a, b) + _act(a, b)

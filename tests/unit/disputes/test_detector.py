@@ -1,0 +1,292 @@
+"""Detector behaviour over state: ids, replay, idempotence, reprints, positions, status, bounds."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from pipeline.disputes import DisputeChange, DisputeDetector, dispute_from_json
+from pipeline.model import Claim
+from tests.unit.disputes.helpers import T0, claim, later, qty
+
+
+def stream() -> list[Claim]:
+    """One event, several slots, outlets and days."""
+    return [
+        claim(
+            "Kremlin-linked reporters",
+            "Russian nationals had been killed",
+            action="kill",
+            actors=("Kurdish fighters", "Russian nationals"),
+            outlet="o-rt",
+            cid="s1",
+            article="art-s1",
+            stype="media",
+        ),
+        claim(
+            "James Mattis",
+            "no knowledge of Russian fighters killed",
+            pol="no_knowledge",
+            action="kill",
+            actors=("coalition forces", "Russian fighters"),
+            outlet="o-ap",
+            cid="s2",
+            article="art-s2",
+            at=later(1),
+        ),
+        claim(
+            "police",
+            "five people were killed",
+            action="kill",
+            qs=(qty("five people", 5, counted="people"),),
+            places=("Khasham",),
+            outlet="o-afp",
+            cid="s3",
+            article="art-s3",
+            at=later(2),
+        ),
+        claim(
+            "hospital",
+            "about 100 people died",
+            action="die",
+            qs=(qty("about 100", 100, None, "about", "dead"),),
+            places=("Khasham",),
+            outlet="o-reuters",
+            cid="s4",
+            article="art-s4",
+            at=later(3),
+        ),
+        claim(
+            "Russian Foreign Ministry",
+            "Russian citizens were killed",
+            pol="denies",
+            action="kill",
+            actors=("Russian citizens",),
+            outlet="o-tass",
+            cid="s5",
+            article="art-s5",
+            at=later(4),
+        ),
+        claim(
+            "SOHR",
+            "over 100 casualties",
+            action="cause",
+            qs=(qty("over 100 casualties", 100, None, "over", "casualties"),),
+            places=("Khasham",),
+            outlet="o-afp",
+            cid="s6",
+            article="art-s6",
+            at=later(5),
+        ),
+    ]
+
+
+def run(claims: list[Claim], *, roundtrip: bool = False) -> tuple[list[DisputeChange], dict[str, Any]]:
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    out: list[DisputeChange] = []
+    for i, c in enumerate(claims):
+        out += det.update(state, c, later(i))
+        if roundtrip:  # what a Faust changelog or a checkpoint would do to the state between messages
+            state = json.loads(json.dumps(state))
+    return out, state
+
+
+def test_kinds_and_changes_over_a_stream() -> None:
+    changes, _ = run(stream())
+    got = [(c.change, c.dispute.kind, len(c.dispute.sides)) for c in changes]
+    assert got == [
+        ("new", "non_confirmation", 2),
+        ("new", "numeric", 2),
+        ("new_kind", "polarity", 3),  # a denial after a "no knowledge": the dispute gets stronger
+    ]
+    ids = {c.dispute.dispute_id for c in changes}
+    assert len(ids) == 2
+
+
+def test_replay_and_json_roundtrip_give_the_same_answers() -> None:
+    a, sa = run(stream())
+    b, sb = run(stream(), roundtrip=True)
+    assert [c.to_json() for c in a] == [c.to_json() for c in b]
+    assert sa == sb
+    assert json.loads(json.dumps(sa)) == sa  # state is plain JSON
+
+
+def test_redelivered_claims_emit_nothing_and_new_is_never_repeated() -> None:
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    changes: list[DisputeChange] = []
+    claims = stream()
+    for i, c in enumerate(claims + claims[::-1] + claims):
+        changes += det.update(state, c, later(i))
+    news = Counter(c.dispute.dispute_id for c in changes if c.change == "new")
+    assert set(news.values()) == {1}
+    assert len(changes) == 3
+
+
+def test_dispute_ids_depend_on_event_and_slot_only() -> None:
+    changes, _ = run(stream())
+    other_event = [Claim.from_json({**c.to_json(), "event_id": "ev2"}) for c in stream()]
+    changes2, _ = run(other_event)
+    assert {c.dispute.dispute_id for c in changes}.isdisjoint({c.dispute.dispute_id for c in changes2})
+    again, _ = run([Claim.from_json({**c.to_json(), "claim_id": c.claim_id + "x"}) for c in stream()])
+    assert [c.dispute.dispute_id for c in again] == [c.dispute.dispute_id for c in changes]
+
+
+def test_reprints_count_once_with_all_carriers() -> None:
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    a = claim(
+        "Kremlin-linked reporters",
+        "Russian nationals had been killed",
+        action="kill",
+        actors=("Kurdish fighters", "Russian nationals"),
+        outlet="o-rt",
+        article="art1",
+        stype="media",
+    )
+    reprint = claim(
+        "Kremlin-linked reporters",
+        "Russian nationals had been killed",
+        action="kill",
+        actors=("Kurdish fighters", "Russian nationals"),
+        outlet="o-yahoo",
+        article="art2",
+        stype="media",
+    )
+    b = claim(
+        "James Mattis",
+        "no knowledge of Russian fighters killed",
+        pol="no_knowledge",
+        action="kill",
+        actors=("coalition forces", "Russian fighters"),
+        outlet="o-ap",
+    )
+    repeat = claim(
+        "James Mattis",
+        "he has no knowledge of Russian fighters being killed",
+        pol="no_knowledge",
+        action="kill",
+        actors=("coalition forces", "Russian fighters"),
+        outlet="o-bbc",
+        at=later(2),
+    )
+    det.update(state, a, later(0), carriers={"art1": ["o-rt", "o-sputnik"]})
+    assert det.update(state, reprint, later(1), duplicate_of="art1") == []
+    first = det.update(state, b, later(1))
+    assert first[0].change == "new"
+    assert det.update(state, repeat, later(2)) == []  # the same speaker again: not a new source
+    (d,) = det.disputes(state)
+    assert [s.speaker for s in d.sides] == ["Kremlin-linked reporters", "James Mattis"]
+    assert d.sides[0].outlets == ("o-rt", "o-sputnik", "o-yahoo")
+    assert d.sides[1].outlets == ("o-ap", "o-bbc")
+    assert det.update(state, reprint, later(3), duplicate_of="art1") == []  # redelivered reprint
+
+
+def test_change_of_position_settles_and_is_recorded() -> None:
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    det.update(
+        state,
+        claim(
+            "Kremlin-linked reporters",
+            "Russians were killed",
+            action="kill",
+            actors=("US-backed Kurdish fighters", "Russians"),
+        ),
+        later(0),
+    )
+    det.update(
+        state,
+        claim(
+            "James Mattis",
+            "no knowledge of Russians killed",
+            pol="no_knowledge",
+            action="kill",
+            actors=("US-led coalition", "Russians"),
+            cid="m1",
+        ),
+        later(1),
+    )
+    out = det.update(
+        state,
+        claim(
+            "James Mattis",
+            "some Russians were killed in the strike",
+            action="kill",
+            actors=("US-led coalition", "Russians"),
+            cid="m2",
+            at=later(30),
+        ),
+        later(30),
+    )
+    assert [(c.change, c.dispute.status) for c in out] == [("status", "settled")]
+    d = out[0].dispute
+    assert len(d.sides) == 2 and d.sides[1].claim_id == "m2"
+    assert any("position change: James Mattis" in n for n in d.notes)
+    (pc,) = det.position_changes(state)
+    assert (pc.speaker, pc.before_claim_id, pc.after_claim_id) == ("James Mattis", "m1", "m2")
+
+
+def test_position_change_without_dispute_is_not_a_dispute() -> None:
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    det.update(
+        state,
+        claim("police", "two suspects arrested", action="arrest", qs=(qty("two suspects", 2, counted="suspects"),)),
+        later(0),
+    )
+    out = det.update(
+        state,
+        claim(
+            "police",
+            "one suspect arrested",
+            action="arrest",
+            qs=(qty("one suspect", 1, counted="suspects"),),
+            at=later(5),
+        ),
+        later(5),
+    )
+    assert out == []
+    assert len(det.position_changes(state)) == 1
+
+
+def test_new_side_then_stale_after_quiet_period() -> None:
+    det = DisputeDetector(stale_after=timedelta(days=2))
+    state: dict[str, Any] = {}
+
+    def mk(who: str, n: int, h: float) -> Claim:
+        return claim(who, f"{n} killed", action="kill", qs=(qty(str(n), n, counted="killed"),), at=later(h))
+
+    assert det.update(state, mk("police", 5, 0), later(0)) == []
+    assert [c.change for c in det.update(state, mk("hospital", 90, 1), later(1))] == ["new"]
+    third = det.update(state, mk("Red Cross", 40, 2), later(2))
+    assert [(c.change, c.dispute.status, len(c.dispute.sides)) for c in third] == [("new_side", "growing", 3)]
+    assert det.sweep(state, later(30)) == []
+    stale = det.sweep(state, later(2 + 48))
+    assert [(c.change, c.dispute.status) for c in stale] == [("status", "stale")]
+    assert det.sweep(state, later(100)) == []
+
+
+def test_state_is_bounded_but_keeps_quoted_claims() -> None:
+    det = DisputeDetector(max_claims=10)
+    state: dict[str, Any] = {}
+    det.update(state, claim("a", "5 killed", action="kill", qs=(qty("5", 5, counted="killed"),), cid="q1"), T0)
+    det.update(state, claim("b", "90 killed", action="kill", qs=(qty("90", 90, counted="killed"),), cid="q2"), T0)
+    for i in range(40):
+        det.update(state, claim(f"s{i}", f"talks held {i}", action="hold", actors=(f"x{i}",)), later(i))
+    assert len(state["claims"]) == 10
+    assert {"q1", "q2"} <= set(state["claims"])
+
+
+def test_change_json_roundtrip_and_naive_time_rejected() -> None:
+    changes, _ = run(stream())
+    for c in changes:
+        assert DisputeChange.from_json(json.loads(json.dumps(c.to_json()))) == c
+        assert dispute_from_json(c.dispute.to_json()) == c.dispute
+    with pytest.raises(ValueError):
+        DisputeDetector().update({}, stream()[0], T0.replace(tzinfo=None))

@@ -1,0 +1,78 @@
+"""Rule properties (symmetry, bounds, unit and wording equivalences) and the labelled dev set as a gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.eval_disputes import evaluate
+from pipeline.disputes import compare, frame_of
+from pipeline.disputes.frames import counted_class, interval_of, normalise_unit
+from pipeline.disputes.rules import times_overlap
+from tests.unit.disputes.helpers import claim, qty
+
+ROOT = Path(__file__).resolve().parents[3]
+APPROX = ["exact", "about", "over", "under", "at_least", "at_most", "range", "vague"]
+COUNTED = ["killed", "dead", "casualties", "wounded", "troops", "people", "killed or wounded"]
+
+
+def _kinds(a: object, b: object) -> list[tuple[str, str | None]]:
+    return sorted((m.family, m.kind) for m in compare(a, b))  # type: ignore[arg-type]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(APPROX), st.floats(0, 1e4), st.floats(0, 1e4), st.sampled_from(COUNTED)),
+        min_size=1,
+        max_size=2,
+    ),
+    st.lists(
+        st.tuples(st.sampled_from(APPROX), st.floats(0, 1e4), st.floats(0, 1e4), st.sampled_from(COUNTED)),
+        min_size=1,
+        max_size=2,
+    ),
+    st.sampled_from(["asserts", "denies", "no_knowledge"]),
+    st.sampled_from(["kill", "die", "attack"]),
+)
+def test_compare_is_symmetric_and_bounded(qa: list, qb: list, pol: str, action: str) -> None:
+    def mk(who: str, qs: list, p: str) -> object:
+        return frame_of(
+            claim(
+                who,
+                "x",
+                action=action,
+                pol=p,  # type: ignore[arg-type]
+                qs=tuple(qty(f"{lo:g}", lo, hi, ap, c) for ap, lo, hi, c in qs),
+            )
+        )
+
+    a, b = mk("a", qa, "asserts"), mk("b", qb, pol)
+    assert _kinds(a, b) == _kinds(b, a)
+    for m in compare(a, b):  # type: ignore[arg-type]
+        assert 0.0 <= m.confidence <= 1.0
+
+
+def test_unit_and_wording_equivalences() -> None:
+    pp, bp = normalise_unit("percentage points"), normalise_unit("basis points")
+    iv_pp = interval_of(qty("0.75 percentage points", 0.75), pp[1])
+    iv_bp = interval_of(qty("75 basis points", 75), bp[1])
+    assert pp[0] == bp[0] == "pp" and iv_pp is not None and iv_bp is not None
+    assert iv_pp[0] <= iv_bp[1] and iv_bp[0] <= iv_pp[1]
+    assert counted_class("casualties", None) == counted_class("killed or wounded", None) == "casualties"
+    assert counted_class("people", "kill") == counted_class("dead", None) == "deaths"
+    assert counted_class("wounded", None) != counted_class("killed", None)
+    assert interval_of(qty("dozens", None, None, "vague")) == (24, 99)
+    assert times_overlap(("2018-W06",), ("2018-02-07",)) and not times_overlap(("2024-03-04",), ("2024-03-05",))
+
+
+def test_dev_set_meets_the_targets() -> None:
+    pairs = [json.loads(x) for x in (ROOT / "tests/fixtures/disputes/pairs.jsonl").read_text().splitlines() if x]
+    assert len(pairs) >= 40
+    r = evaluate(pairs)
+    assert r["overall"]["precision"] >= 0.9 and r["overall"]["recall"] >= 0.8
+    assert all(v["recall"] >= 0.6 for v in r["per_kind"].values())
+    assert r["flagged_lookalikes"] == []
