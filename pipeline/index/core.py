@@ -160,10 +160,12 @@ def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[B
     if kind == "events":
         return [event_action(names, event_from_json(data))]
     if kind == "disputes":
-        return [dispute_action(names, dispute_from_json(data["dispute"] if "dispute" in data else data))]
+        from pipeline.disputes.records import dispute_from_json
+
+        return [dispute_action(names, dispute_from_json(dict(data["dispute"] if "dispute" in data else data)))]
     if kind == "alerts":
         doc = dict(data)
-        doc.setdefault("@timestamp", doc.get("created_at"))
+        doc["@timestamp"] = doc.get("created")
         return [BulkAction("index", names.alias("alerts"), str(data["alert_id"]), doc)]
     raise ValueError(f"no index for topic kind {kind!r}")
 
@@ -175,22 +177,4 @@ def event_from_json(d: Mapping[str, Any]) -> Event:
         event_id=d["event_id"], title=d.get("title") or "", article_ids=tuple(d.get("article_ids") or ()),
         first_seen=parse_time(d.get("first_seen")), last_seen=parse_time(d.get("last_seen")),
         merged_into=d.get("merged_into"),
-    )
-
-
-def dispute_from_json(d: Mapping[str, Any]) -> Dispute:
-    from pipeline.model import DisputeSide, parse_time
-
-    sides = tuple(
-        DisputeSide(
-            claim_id=s["claim_id"], article_id=s["article_id"], speaker=s["speaker"], quote=s["quote"],
-            start=int(s["start"]), end=int(s["end"]), outlets=tuple(s.get("outlets") or ()),
-            polarity=s.get("polarity", "asserts"), published=parse_time(s.get("published")),
-        )
-        for s in d["sides"]
-    )
-    return Dispute(
-        dispute_id=d["dispute_id"], event_id=d["event_id"], kind=d["kind"], topic=d["topic"], sides=sides,
-        confidence=float(d["confidence"]), status=d.get("status", "new"), first_seen=parse_time(d.get("first_seen")),
-        last_updated=parse_time(d.get("last_updated")), notes=tuple(d.get("notes") or ()),
     )

@@ -100,3 +100,16 @@ def test_index_documents_only_use_mapped_fields(kind: str) -> None:
                     for item in v:
                         walk(item, prefix + k + ".")
         walk(dict(action.doc))
+
+
+def test_alert_record_matches_schema_and_template() -> None:
+    from pipeline.alerts import alert_from_change
+    from pipeline.disputes import DisputeChange
+
+    alert = alert_from_change(DisputeChange(DISPUTE, "new"))
+    record = alert.to_json() | {"watchlists": ["syria"]}
+    validate("alert.v1", record)
+    tpl = load_template("alerts")["template"]["mappings"]["properties"]
+    (action,) = actions_for("alerts", record, IndexNames("x"))
+    assert set(action.doc) <= set(tpl)
+    assert action.doc_id == alert.alert_id

@@ -1,0 +1,54 @@
+"""send_alerts: dispute changes -> alerts (news.alerts.v1) delivered once to the configured sinks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from pipeline import topics as names
+from pipeline.alerts import AlertDedupe, alert_from_change
+from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all
+from pipeline.app import alerts_topic, app, dlq_topic, json_table, send_to_dlq, settings
+from pipeline.disputes import DisputeChange
+from pipeline.errors import NewsriftError
+from pipeline.streaming import decode, encode, log_event
+
+log = logging.getLogger("newsrift.alerts")
+# Keyed "<sink>\x1f<alert_id>"; written while handling a dispute_id-keyed message, so co-partitioned with it.
+alerts_sent = json_table("alerts-by-id")
+_delivery = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alerts")
+
+
+@app.agent(app.topic(settings.topic(names.DISPUTES), key_type=bytes, value_type=bytes))
+async def send_alerts(stream: Any) -> None:
+    sinks = build_sinks(settings)
+    planner = AlertPlanner(settings.watchlist)
+    dedupe = AlertDedupe(alerts_sent)
+    async for event in stream.events():
+        try:
+            change = decode(event.value, DisputeChange.from_json)
+        except NewsriftError as e:
+            await send_to_dlq("send_alerts", event, e)
+            continue
+        alert = alert_from_change(change)
+        if not dedupe.first_time(alert.alert_id, "topic"):
+            continue  # a replayed change: its alert exists already
+        plan = planner.plan(alert, [s.name for s in sinks])
+        await alerts_topic.send(key=alert.alert_id.encode(), value=encode(plan.record))
+        targets = [s for s in sinks if s.name in plan.sinks and not dedupe.seen(alert.alert_id, s.name)]
+        if not targets:
+            continue
+        loop = asyncio.get_running_loop()
+        outcome = await loop.run_in_executor(_delivery, deliver_all, targets, alert)
+        # Faust tables take writes only on the agent's task (they need the current event), so marks come back here.
+        for sink_name, status in outcome.results.items():
+            dedupe.mark(alert.alert_id, status, sink_name)
+        for sink_name, error in outcome.dead.items():
+            await dlq_topic(settings.topic(names.ALERTS)).send(
+                key=alert.alert_id.encode(),
+                value=encode({"stage": "send_alerts", "sink": sink_name, "error": error, "alert": alert.to_json()}),
+            )
+        log_event(log, "alert", alert_id=alert.alert_id, change=alert.change, kind=alert.kind,
+                  results=",".join(f"{k}:{v}" for k, v in outcome.results.items()))

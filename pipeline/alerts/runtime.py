@@ -1,0 +1,97 @@
+"""What the alerts agent and ``newsrift analyze`` need around the pure alert core: sinks from settings, which
+watchlists and sinks an alert goes to, and one delivery pass over several sinks (run in a thread)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from newsrift.settings import Settings
+from pipeline.alerts.delivery import AlertDedupe, Deliverer, RateLimiter
+from pipeline.alerts.model import Alert
+from pipeline.alerts.sinks import EmailSink, Sink, WebhookSink
+from pipeline.alerts.watchlist import Watch, load_watches, matches
+from pipeline.errors import ConfigError
+
+log = logging.getLogger("newsrift.alerts")
+
+# One bucket per sink for the life of the process: at most 1 alert/s on average, bursts of 5.
+_limiters: dict[str, RateLimiter] = {}
+
+
+def build_sinks(settings: Settings) -> list[Sink]:
+    sinks: list[Sink] = []
+    if settings.webhook_url:
+        sinks.append(WebhookSink(settings.webhook_url, slack=settings.webhook_slack))
+    if settings.smtp_host:
+        if not settings.alert_email_to:
+            raise ConfigError("NEWSRIFT_SMTP_HOST is set but NEWSRIFT_ALERT_EMAIL_TO is not: nobody to e-mail")
+        sinks.append(EmailSink(settings.smtp_host, settings.smtp_port, sender=settings.alert_email_from,
+                               recipients=[r.strip() for r in settings.alert_email_to.split(",") if r.strip()]))
+    return sinks
+
+
+@dataclass(frozen=True)
+class AlertPlan:
+    record: dict[str, Any]
+    """The alert as written to news.alerts.v1, with the names of the watchlists it matched."""
+    sinks: frozenset[str]
+
+
+class AlertPlanner:
+    """Decides where an alert goes. No watchlist registered: every sink. Otherwise only alerts that match a watch,
+    to that watch's sinks (all sinks when it names none). The file is re-read when it changes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._mtime: float | None = None
+        self._watches: list[Watch] = []
+
+    def watches(self) -> list[Watch]:
+        try:
+            mtime = self.path.stat().st_mtime
+        except FileNotFoundError:
+            self._mtime, self._watches = None, []
+            return []
+        if mtime != self._mtime:
+            self._watches = load_watches(self.path)
+            self._mtime = mtime
+        return self._watches
+
+    def plan(self, alert: Alert, sink_names: list[str]) -> AlertPlan:
+        try:
+            watches = self.watches()
+        except ConfigError as e:
+            # A broken watchlist must not silence alerts: deliver to every sink and say why.
+            log.error("event=watchlist_unreadable error=%s", e)
+            watches = []
+        hit = [w for w in watches if matches(w, alert)]
+        if not watches:
+            sinks = set(sink_names)
+        else:
+            sinks = {s for w in hit for s in (w.notify or sink_names) if s in sink_names}
+        record = alert.to_json() | {"watchlists": [w.name for w in hit]}
+        return AlertPlan(record, frozenset(sinks))
+
+
+@dataclass
+class DeliveryOutcome:
+    results: dict[str, str] = field(default_factory=dict)
+    dead: dict[str, str] = field(default_factory=dict)
+
+
+def deliver_all(sinks: list[Sink], alert: Alert) -> DeliveryOutcome:
+    """Deliver to each sink with rate limit, retries and backoff; blocking, so the agent runs it in a thread."""
+    outcome = DeliveryOutcome()
+    for sink in sinks:
+        limiter = _limiters.setdefault(sink.name, RateLimiter(rate=1.0, burst=5))
+
+        def dead(a: Alert, name: str, error: BaseException) -> None:
+            outcome.dead[name] = str(error)
+
+        # The durable dedupe lives in the agent's table; this pass only needs to know what happened.
+        deliverer = Deliverer(sink, dedupe=AlertDedupe({}), dead_letter=dead, limiter=limiter)
+        outcome.results[sink.name] = deliverer.deliver(alert)
+    return outcome

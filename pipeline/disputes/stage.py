@@ -1,0 +1,28 @@
+"""The claim message between the event stage and the dispute stage, shared by both drivers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.model import Claim
+
+
+@dataclass(frozen=True)
+class ClaimEnvelope:
+    """A claim with its event and the reprint facts the dispute stage needs (carriers count once)."""
+
+    claim: Claim
+    duplicate_of: str | None = None
+    carriers: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.claim.to_json() | {"duplicate_of": self.duplicate_of, "carriers": self.carriers}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ClaimEnvelope:
+        body = {k: v for k, v in d.items() if k not in ("duplicate_of", "carriers")}
+        claim = Claim.from_json(body)
+        if not claim.event_id:
+            raise ValueError("claim has no event_id")
+        return cls(claim, d.get("duplicate_of"), {k: list(v) for k, v in (d.get("carriers") or {}).items()})
