@@ -1,0 +1,370 @@
+"""Attributed statements from a parsed article: speaker, cue, content, polarity, hedges, numbers, actors, action,
+places and times, with exact character spans (rules over the spaCy dependency parse; no model beyond spaCy's)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+
+from spacy.tokens import Doc, Span, Token
+
+from pipeline.extract.quantities import quantities_in
+from pipeline.extract.speakers import Speaker, SpeakerResolver, alias_table
+from pipeline.model import Article, Claim, stable_id
+
+__all__ = ["CUES", "claims_from_doc", "normalise_times"]
+
+# Reporting verbs (lemmas). Denial cues flip polarity; the rest assert unless the content says otherwise.
+CUES = {
+    "say", "tell", "claim", "confirm", "report", "acknowledge", "state", "announce", "insist", "admit", "allege",
+    "warn", "add", "note", "estimate", "count", "assert", "maintain", "argue", "explain", "write", "declare",
+    "deny", "reject", "dismiss", "refute", "disput", "dispute", "contradict", "accuse", "blame", "suggest",
+    "reveal", "disclose", "indicate", "concede", "predict", "tweet", "testify",
+}
+DENY_CUES = {"deny", "reject", "dismiss", "refute", "dispute", "contradict"}
+_NO_KNOWLEDGE = re.compile(
+    r"\b(no knowledge|not aware|unaware|could not confirm|cannot confirm|can't confirm|couldn't confirm|"
+    r"unable to confirm|no confirmations?|not been confirmed|has not confirmed|have not confirmed|had not confirmed|"
+    r"did not confirm|does not confirm|no information|no evidence|not in a position to confirm|no indication|"
+    r"not given any official statement|no official (?:statement|confirmation)|no word)\b",
+    re.IGNORECASE,
+)
+_HEDGES = ["may", "might", "could", "reportedly", "allegedly", "alleged", "preliminary", "unconfirmed",
+           "possibly", "apparently", "believed", "suspected", "likely", "probably", "initial", "estimated"]
+_HEDGE_RE = re.compile(r"\b(" + "|".join(_HEDGES) + r")\b", re.IGNORECASE)
+# Negated verbs that mean "we were not told", i.e. a non-confirmation of what follows.
+_NOT_INFORMED = {"give", "provide", "issue", "inform", "notify", "tell", "report", "publish", "release", "announce",
+                 "confirm", "receive"}
+_ACTION_NOUNS = {"death": "die", "deaths": "die", "killing": "kill", "killings": "kill", "attack": "attack",
+                 "strike": "strike", "strikes": "strike", "casualties": "kill", "bombing": "bomb", "explosion":
+                 "explode", "blast": "explode", "raid": "raid", "offensive": "attack", "shelling": "shell"}
+_ACTION_VERBS = {"kill", "die", "injure", "wound", "attack", "strike", "hit", "bomb", "shell", "fire", "shoot",
+                 "raid", "destroy", "launch", "cause", "raise", "cut", "lower", "increase", "reduce", "arrest",
+                 "detain", "seize", "capture", "crash", "deploy", "murder", "execute", "explode", "damage",
+                 "protest", "march", "rescue", "hike", "slash", "target", "sabotage", "storm", "ambush", "retaliate"}
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"]
+
+
+def normalise_times(texts: list[str], published: datetime | None) -> list[str]:
+    """Relative and partial dates to ISO strings against the publication date ("last week" -> 2018-W06)."""
+    if published is None:
+        return []
+    pub = published.date()
+    out: list[str] = []
+    for raw in texts:
+        t = raw.lower().strip()
+        found: str | None = None
+        if "yesterday" in t:
+            found = (pub - timedelta(days=1)).isoformat()
+        elif "today" in t:
+            found = pub.isoformat()
+        elif "last week" in t:
+            y, w, _ = (pub - timedelta(days=7)).isocalendar()
+            found = f"{y}-W{w:02d}"
+        elif "this week" in t:
+            y, w, _ = pub.isocalendar()
+            found = f"{y}-W{w:02d}"
+        else:
+            for i, wd in enumerate(_WEEKDAYS):
+                if wd in t:
+                    back = (pub.weekday() - i) % 7
+                    found = (pub - timedelta(days=back)).isoformat()
+                    break
+            else:
+                m = re.search(r"(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:,?\s+(\d{4}))?", t)
+                if m:
+                    year = int(m.group(3)) if m.group(3) else pub.year
+                    try:
+                        d = date(year, _MONTHS.index(m.group(1)) + 1, int(m.group(2)))
+                    except ValueError:
+                        d = None
+                    if d is not None:
+                        if not m.group(3) and d > pub + timedelta(days=2):
+                            d = d.replace(year=d.year - 1)
+                        found = d.isoformat()
+                elif re.fullmatch(r"(in )?(1[89]|20)\d\d", t):
+                    found = t[-4:]
+        if found and found not in out:
+            out.append(found)
+    return out
+
+
+def _subject(verb: Token) -> Token | None:
+    for c in verb.children:
+        if c.dep_ in ("nsubj", "nsubjpass"):
+            return c
+    # Coordinated verbs share the first verb's subject: "X denied the report and said ...".
+    if verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX"):
+        return _subject(verb.head)
+    return None
+
+
+def _content(verb: Token, speaker_tok: Token | None) -> list[Token] | None:
+    """Tokens of what was said: the clausal complement, else the object, else the sentence minus the speaker."""
+    for dep in ("ccomp", "xcomp"):
+        comps = [c for c in verb.children if c.dep_ == dep]
+        if comps:
+            return list(comps[0].subtree)
+    objs = [c for c in verb.children if c.dep_ in ("dobj", "attr", "oprd")]
+    if objs and verb.lemma_ in DENY_CUES | {"confirm", "report", "acknowledge", "claim", "dispute", "admit"}:
+        return list(objs[0].subtree)
+    # "X said" at the end of a sentence whose main clause is the content: the verb's head is the content.
+    if verb.dep_ in ("parataxis", "advcl") and verb.head.pos_ in ("VERB", "AUX"):
+        exclude = set(t.i for t in verb.subtree)
+        return [t for t in verb.head.subtree if t.i not in exclude]
+    return None
+
+
+def _trim(tokens: list[Token]) -> tuple[int, int] | None:
+    """Token span without a leading complementiser or punctuation and trailing punctuation."""
+    if not tokens:
+        return None
+    idx = sorted(t.i for t in tokens)
+    doc = tokens[0].doc
+    start, end = idx[0], idx[-1] + 1
+    while start < end and (doc[start].lower_ in ("that", ",", "``", '"', "“", "'") or doc[start].is_punct
+                           or doc[start].is_space):
+        start += 1
+    while end > start and ((doc[end - 1].is_punct and doc[end - 1].text not in ("%", ")")) or doc[end - 1].is_space):
+        end -= 1
+    if end - start < 2:
+        return None
+    return start, end
+
+
+_GRAVE = ("kill", "die", "murder", "execute", "injure", "wound")
+
+
+def _action(span: Span) -> Token | None:
+    """The act a statement is about: a killing or wounding when one is named (the small parser often attaches
+    them oddly), else the main verb when it names an act, else the first act-like verb or noun."""
+    for lemma in _GRAVE:
+        for t in span:
+            if t.pos_ == "VERB" and t.lemma_.lower() == lemma:
+                return t
+    root = span.root
+    if root.lemma_.lower() in _ACTION_VERBS:
+        return root
+    for t in span:
+        if t.pos_ == "VERB" and t.lemma_.lower() in _ACTION_VERBS:
+            return t
+    for t in span:
+        if t.pos_ == "NOUN" and t.lower_ in _ACTION_NOUNS:
+            return t
+    return None
+
+
+def _action_lemma(t: Token | None, span: Span) -> str | None:
+    if t is None:
+        return span.root.lemma_.lower() if span.root.pos_ in ("VERB", "AUX") else None
+    if t.pos_ == "NOUN":
+        return _ACTION_NOUNS.get(t.lower_)
+    return t.lemma_.lower()
+
+
+def _np(tok: Token) -> str:
+    """A compact noun phrase: modifiers before the noun, no relative clauses or prepositional tails."""
+    left = [t for t in tok.lefts if t.dep_ in ("amod", "compound", "nmod", "poss", "nummod", "npadvmod")]
+    start = min([tok.i, *(min(x.i for x in t.subtree) for t in left)])
+    return tok.doc[start : tok.i + 1].text
+
+
+def _actors(act: Token | None) -> tuple[str, ...]:
+    if act is None or act.pos_ == "NOUN":
+        if act is not None:
+            pobj = [g for c in act.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children
+                    if g.dep_ == "pobj"]
+            return tuple(_np(p) for p in pobj)
+        return ()
+    agent: str | None = None
+    patient: str | None = None
+    for c in act.children:
+        if c.dep_ == "nsubj":
+            agent = _np(c)
+        elif c.dep_ in ("nsubjpass", "dobj"):
+            patient = _np(c)
+        elif c.dep_ == "agent":
+            objs = [g for g in c.children if g.dep_ == "pobj"]
+            if objs:
+                agent = _np(objs[0])
+    if act.dep_ in ("relcl", "acl") and act.head.pos_ in ("NOUN", "PROPN"):
+        # "fighters who were killed", "Russians killed in the fighting": the modified noun undergoes the act.
+        if patient is None or patient.lower() in _REL_PRONOUNS:
+            patient = _np(act.head)
+        if agent is not None and agent.lower() in _REL_PRONOUNS:
+            agent = _np(act.head)
+            patient = patient if patient != agent else None
+    if patient is not None and act.lemma_.lower() in _GRAVE and not _has_nationality(patient, act.doc):
+        # Who died matters most for a slot: prefer the victims' phrase that names their nationality.
+        better = _victims(act)
+        patient = better or patient
+    if agent and patient:
+        return (agent, patient)
+    return tuple(x for x in (agent, patient) if x)
+
+
+_REL_PRONOUNS = {"who", "which", "that", "whom"}
+
+
+def _has_nationality(phrase: str, doc: Doc) -> bool:
+    return any(e.label_ in ("NORP", "GPE") and e.text in phrase for e in doc.ents)
+
+
+def _victims(act: Token) -> str | None:
+    """A person noun phrase with a nationality in the same clause ("some Russian nationals ... had been killed")."""
+    sent = act.sent
+    for chunk in sent.noun_chunks:
+        if any(t.ent_type_ in ("NORP", "GPE") for t in chunk) and chunk.root.pos_ == "NOUN" and abs(
+                chunk.root.i - act.i) < 20 and chunk.root.i < act.i:
+            return _np(chunk.root)
+    return None
+
+
+def _negated(tok: Token) -> bool:
+    if any(c.dep_ == "neg" for c in tok.children):
+        return True
+    # "no Russians were killed": a "no" determiner on the subject or object.
+    for c in tok.children:
+        if c.dep_ in ("nsubj", "nsubjpass", "dobj") and any(g.lower_ == "no" and g.dep_ == "det" for g in c.children):
+            return True
+    return False
+
+
+def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
+    text = content.text
+    cue_neg = cue is not None and _negated(cue)
+    if _NO_KNOWLEDGE.search(text) or (cue is not None and cue.lemma_ == "confirm" and cue_neg):
+        return "no_knowledge"
+    if cue is not None and cue.lemma_ == "deny" and re.search(r"\bknowledge\b|\baware\b", text, re.IGNORECASE):
+        return "no_knowledge"
+    root = content.root
+    if root.lemma_.lower() in _NOT_INFORMED and _negated(root) and act is not None and act.i != root.i:
+        return "no_knowledge"
+    negated = act is not None and act.pos_ != "NOUN" and _negated(act)
+    if cue is not None and cue.lemma_ in DENY_CUES:
+        return "asserts" if negated else "denies"
+    return "denies" if negated or (cue_neg and cue.lemma_ in ("say", "claim")) else "asserts"
+
+
+class _Extractor:
+    def __init__(self, article: Article, doc: Doc) -> None:
+        self.article = article
+        self.doc = doc
+        self.resolver = SpeakerResolver(alias_table())
+        self.claims: list[Claim] = []
+        self.used: set[tuple[int, int]] = set()
+
+    def claim(self, speaker: Speaker, cue: str, start_tok: int, end_tok: int, sent: Span, cue_tok: Token | None,
+              carrier: str | None = None, statement: tuple[int, int] | None = None) -> None:
+        """One claim: ``start_tok:end_tok`` is what was said (analysed for polarity, numbers, actors); the quote
+        and its span are the whole ``statement`` (speaker, cue and content) so a reader sees who said it."""
+        doc = self.doc
+        span = doc[start_tok:end_tok]
+        quote = doc[statement[0] : statement[1]] if statement else span
+        start, end = quote.start_char, quote.end_char
+        if (start, end) in self.used:
+            return
+        self.used.add((start, end))
+        act = _action(span)
+        places = tuple(dict.fromkeys(alias_table().canonical(e.text) for e in span.ents if e.label_ in ("GPE", "LOC")))
+        times = tuple(normalise_times([e.text for e in sent.ents if e.label_ == "DATE"], self.article.published))
+        hedges = tuple(dict.fromkeys(m.group(1).lower() for m in _HEDGE_RE.finditer(sent.text)))
+        before = doc.text[max(0, start - 2) : start]
+        self.claims.append(Claim(
+            claim_id=stable_id(self.article.article_id, str(start), str(end)),
+            article_id=self.article.article_id,
+            outlet_id=self.article.outlet_id,
+            speaker=speaker.name,
+            speaker_type=speaker.type,
+            speaker_text=speaker.text,
+            carrier=carrier,
+            cue=cue,
+            text=quote.text,
+            start=start,
+            end=end,
+            polarity=_polarity(cue_tok, span, act),  # type: ignore[arg-type]
+            direct=any(q in before for q in ('"', "“")),
+            hedges=hedges,
+            quantities=tuple(quantities_in(span)),
+            actors=_actors(act),
+            action=_action_lemma(act, span),
+            places=places,
+            times=times,
+            published=self.article.published,
+        ))
+
+    def sentence(self, sent: Span) -> None:
+        found = False
+        cues = [t for t in sent if t.pos_ in ("VERB", "AUX") and t.lemma_.lower() in CUES]
+        for verb in cues:
+            # A reporting verb inside another one's content is the inner statement: the outer subject carries it.
+            outer = next((a for a in verb.ancestors if a in cues), None)
+            subj = _subject(verb)
+            if subj is None:
+                continue
+            speaker = self.resolver.resolve(subj)
+            if speaker is None:
+                continue
+            content = _content(verb, subj)
+            if content is None:
+                continue
+            span = _trim(content)
+            if span is None:
+                continue
+            inner = [t for t in self.doc[span[0] : span[1]] if t in cues and t is not verb and _subject(t) is not None]
+            if inner:
+                continue  # the inner cue gives the claim, with this speaker as carrier
+            carrier = None
+            if outer is not None and _subject(outer) is not None:
+                outer_sp = self.resolver.resolve(_subject(outer))  # type: ignore[arg-type]
+                carrier = outer_sp.name if outer_sp else None
+            subj_toks = [t.i for t in subj.subtree if not t.is_punct]
+            bounds = _trim([self.doc[i] for i in (*subj_toks, verb.i, span[0], span[1] - 1)])
+            self.claim(speaker, verb.lemma_.lower(), span[0], span[1], sent, verb, carrier,
+                       statement=(min(bounds[0], span[0]), max(bounds[1], span[1])) if bounds else None)
+            found = True
+        # "according to X, ..." attributes the rest of the sentence to X.
+        for t in sent:
+            if t.lower_ == "according" and t.i + 1 < sent.end and self.doc[t.i + 1].lower_ == "to":
+                pobj = [c for c in self.doc[t.i + 1].children if c.dep_ == "pobj"]
+                if pobj:
+                    speaker = self.resolver.resolve(pobj[0])
+                    phrase_end = max(x.i for x in pobj[0].subtree) + 1
+                    rest = [x for x in sent if x.i < t.i or x.i >= phrase_end]
+                    span = _trim(rest)
+                    if speaker and span:
+                        self.claim(speaker, "according to", span[0], span[1], sent, None)
+                        found = True
+        # "There have been no confirmations from Moscow that ...": the source of the (non-)confirmation speaks.
+        for t in sent:
+            if t.lemma_.lower() in ("confirmation", "denial", "statement", "report") and not found:
+                src = [g for c in t.children if c.dep_ == "prep" and c.lower_ == "from" for g in c.children
+                       if g.dep_ == "pobj"]
+                if src:
+                    speaker = self.resolver.resolve(src[0])
+                    span = _trim(list(sent))
+                    if speaker and span:
+                        self.claim(speaker, t.lemma_.lower(), span[0], span[1], sent, None)
+                        found = True
+        if not found:
+            # The outlet's own voice: unattributed sentences that state numbers are claims too.
+            qs = quantities_in(sent)
+            if any(q.counted or q.unit for q in qs):
+                span = _trim(list(sent))
+                if span:
+                    sp = Speaker(self.article.outlet_id, "outlet", self.article.outlet_id)
+                    self.claim(sp, "states", span[0], span[1], sent, None)
+
+    def run(self) -> list[Claim]:
+        for sent in self.doc.sents:
+            try:
+                self.sentence(sent)
+            except (IndexError, ValueError):  # a parse too odd for the rules: skip the sentence, keep the article
+                continue
+        return self.claims
+
+
+def claims_from_doc(article: Article, doc: Doc) -> list[Claim]:
+    return _Extractor(article, doc).run()
