@@ -245,7 +245,7 @@ def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
     negated = act is not None and act.pos_ != "NOUN" and _negated(act)
     if cue is not None and cue.lemma_ in DENY_CUES:
         return "asserts" if negated else "denies"
-    return "denies" if negated or (cue_neg and cue.lemma_ in ("say", "claim")) else "asserts"
+    return "denies" if negated or (cue is not None and cue_neg and cue.lemma_ in ("say", "claim")) else "asserts"
 
 
 class _Extractor:
