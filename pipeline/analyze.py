@@ -1,0 +1,163 @@
+"""The batch driver (``newsrift analyze``): the same cores as the streaming pipeline, over a JSONL file.
+
+Input lines: ``{"id", "outlet", "url", "title", "published", "text"}`` (published ISO 8601 or null). Output lines
+each have a ``type``: ``article``, ``claim``, ``event`` or ``dispute`` (``schemas/analyze_output.v1.schema.json``).
+Articles are processed in publication order (input order breaks ties and places undated articles last), as they
+would arrive in the stream; claim offsets point into the input ``text`` exactly as given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pipeline.assign import Assigner
+from pipeline.disputes import DisputeDetector
+from pipeline.errors import ConfigError, MessageError, ProcessingError
+from pipeline.model import Article, Claim, RawArticle, format_time, parse_time
+from pipeline.normalize.core import content_hash, guess_language, normalise
+from pipeline.normalize.pipeline import analyse_batch
+
+__all__ = ["analyze_file", "analyze_records", "article_from_input"]
+
+_FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
+
+
+def article_from_input(d: dict[str, Any]) -> Article:
+    """One input line as an article; ``MessageError`` says what is wrong with it.
+
+    Raw-article lines (what ``newsrift ingest --to-jsonl`` writes) are accepted too and normalised as the worker
+    would; their claim offsets then point into the normalised text.
+    """
+    if not isinstance(d, dict):
+        raise MessageError("an input line must be a JSON object")
+    if "article_id" in d and "text" not in d:
+        from pipeline.streaming import decode, encode
+
+        raw = decode(encode(d), RawArticle.from_json)
+        try:
+            return normalise(raw, raw.fetched_at or datetime.now(timezone.utc))
+        except ProcessingError as e:
+            raise MessageError(str(e)) from e
+    missing = [k for k in ("id", "text") if not d.get(k)]
+    if missing:
+        raise MessageError(f"missing {', '.join(missing)}")
+    if not isinstance(d["text"], str) or not isinstance(d["id"], str):
+        raise MessageError("id and text must be strings")
+    try:
+        published = parse_time(d.get("published"))
+    except ValueError as e:
+        raise MessageError(f"published is not ISO 8601: {d.get('published')!r}") from e
+    text = d["text"]
+    return Article(
+        article_id=d["id"],
+        outlet_id=str(d.get("outlet") or "unknown"),
+        url=str(d.get("url") or ""),
+        title=str(d.get("title") or ""),
+        text=text,
+        content_hash=content_hash(text),
+        published=published,
+        language=guess_language(text, d.get("language")),
+    )
+
+
+def analyze_records(records: Iterable[dict[str, Any]], errors: list[dict[str, Any]] | None = None) -> Iterator[dict]:
+    """Yield output lines for the input records; rejected records go to ``errors`` with their reason."""
+    articles: list[tuple[int, Article]] = []
+    for n, rec in enumerate(records):
+        try:
+            articles.append((n, article_from_input(rec)))
+        except MessageError as e:
+            if errors is not None:
+                errors.append({"line": n + 1, "error": str(e), "record": rec})
+    articles.sort(key=lambda t: (t[1].published or _FAR_FUTURE, t[0]))
+    ordered = [a for _, a in articles]
+
+    assigner = Assigner({}, {})
+    detector = DisputeDetector()
+    dispute_states: dict[str, dict[str, Any]] = {}
+    placed: dict[str, dict[str, Any]] = {}
+    claims_out: list[Claim] = []
+    analysed = analyse_batch(ordered)
+    for article, result in zip(ordered, analysed, strict=True):
+        if isinstance(result, Exception):
+            if errors is not None:
+                errors.append({"id": article.article_id, "error": str(result)})
+            continue
+        article = Article.from_json(result["article"])
+        placement = assigner.place(article)
+        placed[article.article_id] = placement.to_json()
+        for cj in result["claims"]:
+            claim = dataclasses.replace(Claim.from_json(cj), event_id=placement.event_id)
+            claims_out.append(claim)
+            state = dispute_states.setdefault(placement.event_id, {})
+            now = claim.published or article.published or datetime(1970, 1, 1, tzinfo=timezone.utc)
+            carriers = {article.article_id: list(placement.carriers)}
+            if placement.duplicate_of:
+                carriers[placement.duplicate_of] = list(placement.carriers)
+            detector.update(state, claim, now, carriers=carriers, duplicate_of=placement.duplicate_of)
+
+    # Events may have merged after an article was placed: report everything under the surviving id.
+    final = assigner.resolve
+    for article in ordered:
+        if article.article_id not in placed:
+            continue
+        p = placed[article.article_id]
+        yield {"type": "article", "id": article.article_id, "outlet": article.outlet_id,
+               "event_id": final(p["event_id"]), "duplicate_of": p["duplicate_of"],
+               "carriers": p.get("carriers", []), "published": format_time(article.published)}
+    for c in claims_out:
+        yield {"type": "claim", "id": c.claim_id, "article_id": c.article_id, "event_id": final(c.event_id or ""),
+               "speaker": c.speaker, "speaker_type": c.speaker_type, "cue": c.cue, "text": c.text,
+               "start": c.start, "end": c.end, "polarity": c.polarity, "direct": c.direct, "hedges": list(c.hedges),
+               "quantities": [q.to_json() for q in c.quantities], "outlet": c.outlet_id}
+    for ev in assigner.events():
+        if ev.merged_into:
+            continue
+        yield {"type": "event", "id": ev.event_id, "title": ev.title, "article_ids": list(ev.article_ids)}
+    for event_id in sorted(dispute_states):
+        for d in detector.disputes(dispute_states[event_id]):
+            yield {
+                "type": "dispute", "id": d.dispute_id, "event_id": final(d.event_id), "kind": d.kind,
+                "topic": d.topic, "confidence": d.confidence, "status": d.status,
+                "sides": [{"claim_id": s.claim_id, "article_id": s.article_id, "speaker": s.speaker,
+                           "quote": s.quote, "start": s.start, "end": s.end, "outlets": list(s.outlets),
+                           "polarity": s.polarity} for s in d.sides],
+            }
+
+
+def _read(path: Path, errors: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as e:
+                errors.append({"line": n, "error": f"not JSON: {e}", "raw": line[:2000]})
+
+
+def analyze_file(infile: Path, out: Path) -> dict[str, int]:
+    """Analyse ``infile`` into ``out``; rejected lines go to ``<out>.rejected.jsonl`` with the reason."""
+    if not infile.exists():
+        raise ConfigError(f"{infile}: no such file")
+    errors: list[dict[str, Any]] = []
+    counts: dict[str, int] = {"article": 0, "claim": 0, "event": 0, "dispute": 0}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for line in analyze_records(_read(infile, errors), errors):
+            counts[line["type"]] += 1
+            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    rejected = out.with_name(out.name + ".rejected.jsonl")
+    if errors:
+        with rejected.open("w", encoding="utf-8") as fh:
+            for e in errors:
+                fh.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
+    else:
+        rejected.unlink(missing_ok=True)
+    counts["rejected"] = len(errors)
+    return counts

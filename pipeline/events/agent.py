@@ -1,0 +1,76 @@
+"""route_articles and assign_events: every analysed article through one ordered partition, where reprints are
+folded and events assigned; emits placements, event upserts and the claims keyed by event (news.claims.v1)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from pipeline.app import (
+    app,
+    articles_topic,
+    assign_topic,
+    claims_topic,
+    events_topic,
+    json_table,
+    placements_topic,
+    send_to_dlq,
+)
+from pipeline.assign import Assigner
+from pipeline.disputes.stage import ClaimEnvelope
+from pipeline.errors import MessageError, NewsriftError
+from pipeline.model import Article, Claim
+from pipeline.streaming import decode, encode, log_event
+
+log = logging.getLogger("newsrift.worker")
+# One partition, like news.assign.v1: the whole recent history in one place (docs/architecture.md).
+reprint_store = json_table("reprints-store", partitions=1)
+event_store = json_table("events-store", partitions=1)
+GLOBAL_KEY = b"global"
+
+
+def _analysed(data: dict[str, Any]) -> tuple[Article, list[Claim]]:
+    if "article" not in data:
+        raise MessageError("missing field 'article'")
+    return Article.from_json(data["article"]), [Claim.from_json(c) for c in data.get("claims") or []]
+
+
+@app.agent(articles_topic)
+async def route_articles(stream: Any) -> None:
+    """Re-key to one partition, so the assign stage sees every article in one global order."""
+    async for event in stream.events():
+        try:
+            decode(event.value, _analysed)
+        except NewsriftError as e:
+            await send_to_dlq("route_articles", event, e)
+            continue
+        await assign_topic.send(key=GLOBAL_KEY, value=event.value)
+
+
+@app.agent(assign_topic)
+async def assign_events(stream: Any) -> None:
+    assigner: Assigner | None = None
+    async for event in stream.events():
+        try:
+            article, claims = decode(event.value, _analysed)
+        except NewsriftError as e:
+            await send_to_dlq("assign_events", event, e)
+            continue
+        if assigner is None:
+            # Built on the first message, after Faust recovered the tables: its caches come from their contents.
+            assigner = Assigner(reprint_store, event_store)
+        placement = assigner.place(article)
+        await placements_topic.send(key=article.article_id.encode(), value=encode(placement.to_json()))
+        for event_id in placement.changed_events:
+            ev = assigner.event(event_id)
+            await events_topic.send(key=ev.event_id.encode(), value=encode(ev.to_json()))
+        carriers = {article.article_id: list(placement.carriers)}
+        if placement.duplicate_of:
+            carriers[placement.duplicate_of] = list(placement.carriers)
+        for claim in claims:
+            env = ClaimEnvelope(dataclasses.replace(claim, event_id=placement.event_id), placement.duplicate_of,
+                                carriers)
+            await claims_topic.send(key=placement.event_id.encode(), value=encode(env.to_json()))
+        log_event(log, "article_placed", article_id=article.article_id, event_id=placement.event_id,
+                  duplicate_of=placement.duplicate_of or "-", claims=len(claims))
