@@ -33,7 +33,7 @@ def shingles(text: str, k: int = SHINGLE) -> set[bytes]:
 
 
 def _minhash(sh: set[bytes]) -> MinHash:
-    m = MinHash(num_perm=NUM_PERM, seed=7)
+    m = MinHash(num_perm=NUM_PERM, seed=7, scheme="affine32")
     m.update_batch(list(sh))
     return m
 
@@ -62,7 +62,7 @@ class ReprintIndex:
                 self._index(key[2:], value)
 
     def _index(self, article_id: str, rec: dict[str, Any]) -> None:
-        mh = MinHash(num_perm=NUM_PERM, seed=7, hashvalues=rec["mh"])
+        mh = MinHash(num_perm=NUM_PERM, seed=7, hashvalues=rec["mh"], scheme="affine32")
         if article_id not in self._lsh.keys:
             self._lsh.insert(article_id, mh)
         self._hash.setdefault(rec["h"], article_id)

@@ -40,6 +40,9 @@ class ClusterConfig:
     title_weight: float = 2.0
     centroid_terms: int = 200
     entity_weight: float = 1.5
+    prior_docs: int = 50
+    """Pseudo-documents in which no term occurs: early on, with few articles seen, IDF stays near uniform
+    instead of calling every shared word rare."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class EventClusterer:
         vec: dict[str, float] = {}
         for t, f in tf.items():
             df = int(self.store.get(f"d:{t}", 0))
-            vec[t] = (1.0 + math.log(f)) * math.log((n + 2) / (df + 1))
+            vec[t] = (1.0 + math.log(f)) * math.log((n + self.cfg.prior_docs + 1) / (df + 1))
         return _normalise(vec, self.cfg.centroid_terms * 2)
 
     def _learn(self, article: Article) -> None:
