@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -59,11 +60,14 @@ def sinks() -> Iterator[tuple[Webhook, list[Any], int]]:
             mails.append(envelope)
             return "250 OK"
 
-    smtp = Controller(Handler(), hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    smtp = Controller(Handler(), hostname="127.0.0.1", port=port)
     smtp.start()
     hook = Webhook()
     try:
-        yield hook, mails, smtp.server.sockets[0].getsockname()[1]
+        yield hook, mails, port
     finally:
         hook.close()
         smtp.stop()
