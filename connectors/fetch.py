@@ -97,7 +97,7 @@ async def fetch(client: httpx.AsyncClient, url: str, etag: str | None = None, la
         _check_host(current)
         try:
             async with client.stream("GET", current, headers=headers) as resp:
-                if resp.is_redirect:
+                if resp.status_code in (301, 302, 303, 307, 308):
                     location = resp.headers.get("location")
                     if not location:
                         raise FetchError(f"{current}: redirect without a Location")

@@ -102,9 +102,11 @@ async def poll_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, si
         store.save(st)
         s.not_modified = 1
         return s
-    headers = {"content-location": result.url}
     if result.url.startswith("file://"):
-        headers["content-type"] = "application/xml"  # a local file has no HTTP header to say so
+        # A local file has no HTTP headers; relative links resolve against the channel's own link instead.
+        headers = {"content-type": "application/xml"}
+    else:
+        headers = {"content-location": result.url}
     parsed = feedparser.parse(result.body, response_headers=headers)
     if parsed.get("bozo") and not parsed.entries:
         st.failures += 1
