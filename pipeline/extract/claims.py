@@ -4,22 +4,60 @@ places and times, with exact character spans (rules over the spaCy dependency pa
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from datetime import date, datetime, timedelta
 
 from spacy.tokens import Doc, Span, Token
 
-from pipeline.extract.quantities import quantities_in
-from pipeline.extract.speakers import Speaker, SpeakerResolver, alias_table
-from pipeline.model import Article, Claim, stable_id
+from pipeline.extract.components import doc_is_english, doc_quantities
+from pipeline.extract.quantities import word_number
+from pipeline.extract.spans import ents_in
+from pipeline.extract.speakers import Speaker, SpeakerResolver, alias_table, place_table
+from pipeline.model import Article, Claim, Quantity, stable_id
 
 __all__ = ["CUES", "claims_from_doc", "normalise_times"]
 
 # Reporting verbs (lemmas). Denial cues flip polarity; the rest assert unless the content says otherwise.
 CUES = {
-    "say", "tell", "claim", "confirm", "report", "acknowledge", "state", "announce", "insist", "admit", "allege",
-    "warn", "add", "note", "estimate", "count", "assert", "maintain", "argue", "explain", "write", "declare",
-    "deny", "reject", "dismiss", "refute", "disput", "dispute", "contradict", "accuse", "blame", "suggest",
-    "reveal", "disclose", "indicate", "concede", "predict", "tweet", "testify",
+    "say",
+    "tell",
+    "claim",
+    "confirm",
+    "report",
+    "acknowledge",
+    "state",
+    "announce",
+    "insist",
+    "admit",
+    "allege",
+    "warn",
+    "add",
+    "note",
+    "estimate",
+    "count",
+    "assert",
+    "maintain",
+    "argue",
+    "explain",
+    "write",
+    "declare",
+    "deny",
+    "reject",
+    "dismiss",
+    "refute",
+    "disput",
+    "dispute",
+    "contradict",
+    "accuse",
+    "blame",
+    "suggest",
+    "reveal",
+    "disclose",
+    "indicate",
+    "concede",
+    "predict",
+    "tweet",
+    "testify",
 }
 DENY_CUES = {"deny", "reject", "dismiss", "refute", "dispute", "contradict"}
 _NO_KNOWLEDGE = re.compile(
@@ -29,22 +67,122 @@ _NO_KNOWLEDGE = re.compile(
     r"not given any official statement|no official (?:statement|confirmation)|no word)\b",
     re.IGNORECASE,
 )
-_HEDGES = ["may", "might", "could", "reportedly", "allegedly", "alleged", "preliminary", "unconfirmed",
-           "possibly", "apparently", "believed", "suspected", "likely", "probably", "initial", "estimated"]
-_HEDGE_RE = re.compile(r"\b(" + "|".join(_HEDGES) + r")\b", re.IGNORECASE)
+_HEDGES = [
+    "may",
+    "might",
+    "could",
+    "reportedly",
+    "allegedly",
+    "alleged",
+    "preliminary",
+    "unconfirmed",
+    "possibly",
+    "apparently",
+    "believed",
+    "suspected",
+    "likely",
+    "probably",
+    "initial",
+    "estimated",
+]
+_HEDGE_SET = set(_HEDGES) | {"unverified", "purportedly", "supposedly", "tentative", "provisional", "suspect"}
+_MODALS = {"may", "might", "could"}
+_QUOTES = {'"', "\u201c", "\u201d", "''", "``"}
 # Negated verbs that mean "we were not told", i.e. a non-confirmation of what follows.
-_NOT_INFORMED = {"give", "provide", "issue", "inform", "notify", "tell", "report", "publish", "release", "announce",
-                 "confirm", "receive"}
-_ACTION_NOUNS = {"death": "die", "deaths": "die", "killing": "kill", "killings": "kill", "attack": "attack",
-                 "strike": "strike", "strikes": "strike", "casualties": "kill", "bombing": "bomb", "explosion":
-                 "explode", "blast": "explode", "raid": "raid", "offensive": "attack", "shelling": "shell"}
-_ACTION_VERBS = {"kill", "die", "injure", "wound", "attack", "strike", "hit", "bomb", "shell", "fire", "shoot",
-                 "raid", "destroy", "launch", "cause", "raise", "cut", "lower", "increase", "reduce", "arrest",
-                 "detain", "seize", "capture", "crash", "deploy", "murder", "execute", "explode", "damage",
-                 "protest", "march", "rescue", "hike", "slash", "target", "sabotage", "storm", "ambush", "retaliate"}
+_NOT_INFORMED = {
+    "give",
+    "provide",
+    "issue",
+    "inform",
+    "notify",
+    "tell",
+    "report",
+    "publish",
+    "release",
+    "announce",
+    "confirm",
+    "receive",
+}
+_ACTION_NOUNS = {
+    "death": "die",
+    "deaths": "die",
+    "killing": "kill",
+    "killings": "kill",
+    "attack": "attack",
+    "strike": "strike",
+    "strikes": "strike",
+    "casualties": "kill",
+    "bombing": "bomb",
+    "explosion": "explode",
+    "blast": "explode",
+    "raid": "raid",
+    "offensive": "attack",
+    "shelling": "shell",
+}
+_ACTION_VERBS = {
+    "kill",
+    "die",
+    "injure",
+    "wound",
+    "attack",
+    "strike",
+    "hit",
+    "bomb",
+    "shell",
+    "fire",
+    "shoot",
+    "raid",
+    "destroy",
+    "launch",
+    "cause",
+    "raise",
+    "cut",
+    "lower",
+    "increase",
+    "reduce",
+    "arrest",
+    "detain",
+    "seize",
+    "capture",
+    "crash",
+    "deploy",
+    "murder",
+    "execute",
+    "explode",
+    "damage",
+    "protest",
+    "march",
+    "rescue",
+    "hike",
+    "slash",
+    "target",
+    "sabotage",
+    "storm",
+    "ambush",
+    "retaliate",
+}
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december"]
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+
+
+def _with_year(d: date, year: int) -> date | None:
+    try:
+        return d.replace(year=year)
+    except ValueError:  # 29 February
+        return None
 
 
 def normalise_times(texts: list[str], published: datetime | None) -> list[str]:
@@ -66,11 +204,32 @@ def normalise_times(texts: list[str], published: datetime | None) -> list[str]:
         elif "this week" in t:
             y, w, _ = pub.isocalendar()
             found = f"{y}-W{w:02d}"
+        elif "next week" in t:
+            y, w, _ = (pub + timedelta(days=7)).isocalendar()
+            found = f"{y}-W{w:02d}"
+        elif "tomorrow" in t:
+            found = (pub + timedelta(days=1)).isoformat()
+        elif "last month" in t:
+            found = (pub.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+        elif "this month" in t:
+            found = pub.strftime("%Y-%m")
+        elif "last year" in t:
+            found = str(pub.year - 1)
+        elif "this year" in t:
+            found = str(pub.year)
+        elif (ago := re.fullmatch(r"(\w+) days? ago", t)) and word_number(ago.group(1)) is not None:
+            found = (pub - timedelta(days=int(word_number(ago.group(1)) or 0))).isoformat()
         else:
             for i, wd in enumerate(_WEEKDAYS):
                 if wd in t:
-                    back = (pub.weekday() - i) % 7
-                    found = (pub - timedelta(days=back)).isoformat()
+                    if "next" in t:
+                        ahead = (i - pub.weekday()) % 7 or 7
+                        found = (pub + timedelta(days=ahead)).isoformat()
+                    else:
+                        # A bare weekday in news is the latest one ("on Tuesday" in a Wednesday story);
+                        # "last Tuesday" on a Tuesday is a week back.
+                        back = (pub.weekday() - i) % 7 or (7 if "last" in t else 0)
+                        found = (pub - timedelta(days=back)).isoformat()
                     break
             else:
                 m = re.search(r"(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:,?\s+(\d{4}))?", t)
@@ -80,9 +239,16 @@ def normalise_times(texts: list[str], published: datetime | None) -> list[str]:
                         d = date(year, _MONTHS.index(m.group(1)) + 1, int(m.group(2)))
                     except ValueError:
                         d = None
+                    if d is not None and not m.group(3):
+                        # No year written: the nearest one ("December 30" in a January story is last year's).
+                        d = (
+                            min(
+                                (_with_year(d, y) for y in (pub.year - 1, pub.year, pub.year + 1)),
+                                key=lambda x: abs((x - pub).days) if x else 10**6,
+                            )
+                            or d
+                        )
                     if d is not None:
-                        if not m.group(3) and d > pub + timedelta(days=2):
-                            d = d.replace(year=d.year - 1)
                         found = d.isoformat()
                 elif re.fullmatch(r"(in )?(1[89]|20)\d\d", t):
                     found = t[-4:]
@@ -101,19 +267,59 @@ def _subject(verb: Token) -> Token | None:
     return None
 
 
+# Where a statement was made, when the parser attaches its content there.
+_MEDIUM = {
+    "statement",
+    "interview",
+    "briefing",
+    "communique",
+    "release",
+    "post",
+    "tweet",
+    "letter",
+    "conference",
+    "speech",
+    "message",
+    "email",
+    "note",
+}
+
+
+def _named_subject(verb: Token) -> bool:
+    """The verb has a subject that is not a pronoun (a pronoun speaker is resolved by the outer cue instead)."""
+    subj = _subject(verb)
+    return subj is not None and subj.lower_ not in _PRONOUNS
+
+
 def _content(verb: Token, speaker_tok: Token | None) -> list[Token] | None:
     """Tokens of what was said: the clausal complement, else the object, else the sentence minus the speaker."""
     for dep in ("ccomp", "xcomp"):
         comps = [c for c in verb.children if c.dep_ == dep]
         if comps:
             return list(comps[0].subtree)
+    for prep in (c for c in verb.children if c.dep_ == "prep"):
+        # "said in a statement that ...": the small model hangs the that-clause on "statement".
+        for pobj in (g for g in prep.children if g.dep_ == "pobj" and g.lemma_.lower() in _MEDIUM):
+            clauses = [
+                x
+                for x in pobj.children
+                if x.dep_ in ("acl", "ccomp", "relcl")
+                and x.i > pobj.i
+                and any(m.dep_ == "mark" and m.lower_ == "that" for m in x.children)
+            ]
+            if clauses:
+                return list(clauses[0].subtree)
+    if verb.lemma_ in ("blame", "accuse"):
+        # "X blamed Y for the bombing": the whole predicate is the claim (Y did it).
+        exclude = set(speaker_tok.subtree) if speaker_tok is not None else set()
+        return [t for t in verb.subtree if t not in exclude and t is not verb] or None
     objs = [c for c in verb.children if c.dep_ in ("dobj", "attr", "oprd")]
     if objs and verb.lemma_ in DENY_CUES | {"confirm", "report", "acknowledge", "claim", "dispute", "admit"}:
         return list(objs[0].subtree)
     # "X said" at the end of a sentence whose main clause is the content: the verb's head is the content.
     if verb.dep_ in ("parataxis", "advcl") and verb.head.pos_ in ("VERB", "AUX"):
-        exclude = set(t.i for t in verb.subtree)
-        return [t for t in verb.head.subtree if t.i not in exclude]
+        skip = {t.i for t in verb.subtree}
+        return [t for t in verb.head.subtree if t.i not in skip]
     return None
 
 
@@ -124,8 +330,9 @@ def _trim(tokens: list[Token]) -> tuple[int, int] | None:
     idx = sorted(t.i for t in tokens)
     doc = tokens[0].doc
     start, end = idx[0], idx[-1] + 1
-    while start < end and (doc[start].lower_ in ("that", ",", "``", '"', "“", "'") or doc[start].is_punct
-                           or doc[start].is_space):
+    while start < end and (
+        doc[start].lower_ in ("that", ",", "``", '"', "“", "'") or doc[start].is_punct or doc[start].is_space
+    ):
         start += 1
     while end > start and ((doc[end - 1].is_punct and doc[end - 1].text not in ("%", ")")) or doc[end - 1].is_space):
         end -= 1
@@ -171,11 +378,12 @@ def _np(tok: Token) -> str:
     return tok.doc[start : tok.i + 1].text
 
 
-def _actors(act: Token | None) -> tuple[str, ...]:
+def _actors(act: Token | None, floor: int = 0) -> tuple[str, ...]:
     if act is None or act.pos_ == "NOUN":
         if act is not None:
-            pobj = [g for c in act.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children
-                    if g.dep_ == "pobj"]
+            pobj = [
+                g for c in act.children if c.dep_ == "prep" and c.lower_ == "of" for g in c.children if g.dep_ == "pobj"
+            ]
             return tuple(_np(p) for p in pobj)
         return ()
     agent: str | None = None
@@ -196,9 +404,9 @@ def _actors(act: Token | None) -> tuple[str, ...]:
         if agent is not None and agent.lower() in _REL_PRONOUNS:
             agent = _np(act.head)
             patient = patient if patient != agent else None
-    if patient is not None and act.lemma_.lower() in _GRAVE and not _has_nationality(patient, act.doc):
+    if patient is not None and act.lemma_.lower() in _GRAVE and not _has_nationality(patient, act.sent):
         # Who died matters most for a slot: prefer the victims' phrase that names their nationality.
-        better = _victims(act)
+        better = _victims(act, floor)
         patient = better or patient
     if agent and patient:
         return (agent, patient)
@@ -206,19 +414,28 @@ def _actors(act: Token | None) -> tuple[str, ...]:
 
 
 _REL_PRONOUNS = {"who", "which", "that", "whom"}
+_PRONOUNS = {"he", "she", "they", "it", "we", "i"}
 
 
-def _has_nationality(phrase: str, doc: Doc) -> bool:
-    return any(e.label_ in ("NORP", "GPE") and e.text in phrase for e in doc.ents)
+def _has_nationality(phrase: str, sent: Span) -> bool:
+    return any(t.text in phrase for t in sent if t.ent_type_ in ("NORP", "GPE"))
 
 
-def _victims(act: Token) -> str | None:
+# Nationality-marked nouns that are institutions, not people something happened to ("the Russian government").
+_NOT_VICTIMS = {"government", "ministry", "administration", "state", "media", "embassy", "officials", "authorities"}
+
+
+def _victims(act: Token, floor: int) -> str | None:
     """A person noun phrase with a nationality in the same clause ("some Russian nationals ... had been killed")."""
-    sent = act.sent
-    for chunk in sent.noun_chunks:
-        if any(t.ent_type_ in ("NORP", "GPE") for t in chunk) and chunk.root.pos_ == "NOUN" and abs(
-                chunk.root.i - act.i) < 20 and chunk.root.i < act.i:
-            return _np(chunk.root)
+    for t in act.sent:
+        if (
+            t.pos_ == "NOUN"
+            and t.i < act.i
+            and act.i - t.i < 20
+            and t.lower_ not in _NOT_VICTIMS
+            and any(c.ent_type_ in ("NORP", "GPE") for c in t.lefts)
+        ):
+            return _np(t)
     return None
 
 
@@ -230,6 +447,28 @@ def _negated(tok: Token) -> bool:
         if c.dep_ in ("nsubj", "nsubjpass", "dobj") and any(g.lower_ == "no" and g.dep_ == "det" for g in c.children):
             return True
     return False
+
+
+def _is_direct(content: Span, sent: Span) -> bool:
+    """Quoted words: the content opens right after a quotation mark, or closes right before one."""
+    doc = content.doc
+    before = doc[max(sent.start, content.start - 2) : content.start]
+    after = doc[content.end : min(sent.end, content.end + 2)]
+    return any(t.text in _QUOTES for t in before) or any(t.text in _QUOTES for t in after)
+
+
+def _hedges(span: Span) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for t in span:
+        low = t.lower_
+        if low not in _HEDGE_SET:
+            continue
+        if low in _MODALS and (t.pos_ not in ("AUX", "VERB") or any(n.dep_ == "neg" for n in t.head.children)):
+            continue  # "Theresa May", and "could not confirm" is a non-confirmation, not a hedge
+        if low == "likely" and t.dep_ == "neg":
+            continue
+        found[low] = None
+    return tuple(found)
 
 
 def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
@@ -255,10 +494,32 @@ class _Extractor:
         self.resolver = SpeakerResolver(alias_table())
         self.claims: list[Claim] = []
         self.used: set[tuple[int, int]] = set()
+        self.quantities = sorted(doc_quantities(doc), key=lambda q: q.start)
+        self.q_starts = [q.start for q in self.quantities]
+        # The speaker of the last attributed sentence and its last token (for sentences that continue it).
+        self.voice: tuple[Speaker, int] | None = None
 
-    def claim(self, speaker: Speaker, cue: str, start_tok: int, end_tok: int, sent: Span, cue_tok: Token | None,
-              carrier: str | None = None, statement: tuple[int, int] | None = None) -> None:
-        """One claim: ``start_tok:end_tok`` is what was said (analysed for polarity, numbers, actors); the quote
+    def quantities_between(self, start: int, end: int) -> list[Quantity]:
+        i = bisect_left(self.q_starts, start)
+        out = []
+        while i < len(self.quantities) and self.quantities[i].start < end:
+            if self.quantities[i].end <= end:
+                out.append(self.quantities[i])
+            i += 1
+        return out
+
+    def claim(
+        self,
+        speaker: Speaker,
+        cue: str,
+        start_tok: int,
+        end_tok: int,
+        sent: Span,
+        cue_tok: Token | None,
+        carrier: str | None = None,
+        statement: tuple[int, int] | None = None,
+    ) -> None:
+        """One claim: ``start_tok:end_tok`` is what was said (analysed for polarity, actors, action); the quote
         and its span are the whole ``statement`` (speaker, cue and content) so a reader sees who said it."""
         doc = self.doc
         span = doc[start_tok:end_tok]
@@ -268,32 +529,39 @@ class _Extractor:
             return
         self.used.add((start, end))
         act = _action(span)
-        places = tuple(dict.fromkeys(alias_table().canonical(e.text) for e in span.ents if e.label_ in ("GPE", "LOC")))
-        times = tuple(normalise_times([e.text for e in sent.ents if e.label_ == "DATE"], self.article.published))
-        hedges = tuple(dict.fromkeys(m.group(1).lower() for m in _HEDGE_RE.finditer(sent.text)))
-        before = doc.text[max(0, start - 2) : start]
-        self.claims.append(Claim(
-            claim_id=stable_id(self.article.article_id, str(start), str(end)),
-            article_id=self.article.article_id,
-            outlet_id=self.article.outlet_id,
-            speaker=speaker.name,
-            speaker_type=speaker.type,
-            speaker_text=speaker.text,
-            carrier=carrier,
-            cue=cue,
-            text=quote.text,
-            start=start,
-            end=end,
-            polarity=_polarity(cue_tok, span, act),  # type: ignore[arg-type]
-            direct=any(q in before for q in ('"', "“")),
-            hedges=hedges,
-            quantities=tuple(quantities_in(span)),
-            actors=_actors(act),
-            action=_action_lemma(act, span),
-            places=places,
-            times=times,
-            published=self.article.published,
-        ))
+        table = alias_table()
+        places = tuple(
+            dict.fromkeys(
+                place_table().canonical(e.text.removeprefix("the ")) for e in ents_in(span, ("GPE", "LOC", "FAC"))
+            )
+        )
+        dates = [e.text for e in ents_in(sent, ("DATE",))]
+        times = tuple(normalise_times(dates, self.article.published))
+        self.claims.append(
+            Claim(
+                claim_id=stable_id(self.article.article_id, str(start), str(end)),
+                article_id=self.article.article_id,
+                outlet_id=self.article.outlet_id,
+                speaker=speaker.name,
+                speaker_type=speaker.type,
+                speaker_text=speaker.text,
+                carrier=carrier,
+                cue=cue,
+                text=span.text,
+                start=start,
+                end=end,
+                polarity=_polarity(cue_tok, span, act),  # type: ignore[arg-type]
+                direct=_is_direct(span, sent),
+                hedges=_hedges(quote),
+                quantities=tuple(self.quantities_between(start, end)),
+                actors=tuple(table.canonical(a) for a in _actors(act, start_tok)),
+                action=_action_lemma(act, span),
+                places=places,
+                times=times,
+                published=self.article.published,
+                quote=self.article.text[start:end],
+            )
+        )
 
     def sentence(self, sent: Span) -> None:
         found = False
@@ -304,6 +572,9 @@ class _Extractor:
             subj = _subject(verb)
             if subj is None:
                 continue
+            outer_subj = _subject(outer) if outer is not None else None
+            if subj.lower_ in _PRONOUNS and outer_subj is not None and outer_subj.lower_ not in _PRONOUNS:
+                continue  # "X said he could not confirm": X's statement, claimed once by the outer cue
             speaker = self.resolver.resolve(subj)
             if speaker is None:
                 continue
@@ -313,17 +584,25 @@ class _Extractor:
             span = _trim(content)
             if span is None:
                 continue
-            inner = [t for t in self.doc[span[0] : span[1]] if t in cues and t is not verb and _subject(t) is not None]
+            inner = [t for t in self.doc[span[0] : span[1]] if t in cues and t is not verb and _named_subject(t)]
             if inner:
                 continue  # the inner cue gives the claim, with this speaker as carrier
             carrier = None
-            if outer is not None and _subject(outer) is not None:
-                outer_sp = self.resolver.resolve(_subject(outer))  # type: ignore[arg-type]
+            if outer_subj is not None:
+                outer_sp = self.resolver.resolve(outer_subj)
                 carrier = outer_sp.name if outer_sp else None
             subj_toks = [t.i for t in subj.subtree if not t.is_punct]
             bounds = _trim([self.doc[i] for i in (*subj_toks, verb.i, span[0], span[1] - 1)])
-            self.claim(speaker, verb.lemma_.lower(), span[0], span[1], sent, verb, carrier,
-                       statement=(min(bounds[0], span[0]), max(bounds[1], span[1])) if bounds else None)
+            self.claim(
+                speaker,
+                verb.lemma_.lower(),
+                span[0],
+                span[1],
+                sent,
+                verb,
+                carrier,
+                statement=(min(bounds[0], span[0]), max(bounds[1], span[1])) if bounds else None,
+            )
             found = True
         # "according to X, ..." attributes the rest of the sentence to X.
         for t in sent:
@@ -340,8 +619,13 @@ class _Extractor:
         # "There have been no confirmations from Moscow that ...": the source of the (non-)confirmation speaks.
         for t in sent:
             if t.lemma_.lower() in ("confirmation", "denial", "statement", "report") and not found:
-                src = [g for c in t.children if c.dep_ == "prep" and c.lower_ == "from" for g in c.children
-                       if g.dep_ == "pobj"]
+                src = [
+                    g
+                    for c in t.children
+                    if c.dep_ == "prep" and c.lower_ == "from"
+                    for g in c.children
+                    if g.dep_ == "pobj"
+                ]
                 if src:
                     speaker = self.resolver.resolve(src[0])
                     span = _trim(list(sent))
@@ -349,20 +633,55 @@ class _Extractor:
                         self.claim(speaker, t.lemma_.lower(), span[0], span[1], sent, None)
                         found = True
         if not found:
-            # The outlet's own voice: unattributed sentences that state numbers are claims too.
-            qs = quantities_in(sent)
+            qs = self.quantities_between(sent.start_char, sent.end_char)
             if any(q.counted or q.unit for q in qs):
                 span = _trim(list(sent))
                 if span:
-                    sp = Speaker(self.article.outlet_id, "outlet", self.article.outlet_id)
-                    self.claim(sp, "states", span[0], span[1], sent, None)
+                    voice = self.voice
+                    if voice is not None and not self._paragraph_break(voice[1], sent):
+                        # Reported speech runs on: an unattributed sentence right after a statement, in the same
+                        # paragraph, continues that speaker's account ("The Pentagon said ... The Americans
+                        # responded with strikes which resulted in over 100 casualties.").
+                        self.claim(voice[0], "continues", span[0], span[1], sent, None)
+                        self.voice = (voice[0], self._last_tok(sent))
+                    else:
+                        # The outlet's own voice: unattributed sentences that state numbers are claims too.
+                        sp = Speaker(self.article.outlet_id, "outlet", self.article.outlet_id)
+                        self.claim(sp, "states", span[0], span[1], sent, None)
+                    return
+        if found and self.claims and self.claims[-1].speaker_type != "outlet":
+            last = self.claims[-1]
+            speaker = Speaker(last.speaker, last.speaker_type, last.speaker_text or last.speaker)
+            self.voice = (speaker, self._last_tok(sent))
+        elif not found:
+            self.voice = None
+
+    @staticmethod
+    def _last_tok(sent: Span) -> int:
+        return sent.end - 1
+
+    def _paragraph_break(self, after: int, sent: Span) -> bool:
+        """A line break between token ``after`` and the first word of ``sent`` (looked up token by token:
+        ``doc.text`` would rebuild the whole document)."""
+        i = after
+        while i < sent.end:
+            t = self.doc[i]
+            if "\n" in t.whitespace_ or (t.is_space and "\n" in t.text):
+                return True
+            if i >= sent.start and not t.is_space:
+                return False
+            i += 1
+        return False
 
     def run(self) -> list[Claim]:
+        if not doc_is_english(self.doc):
+            return []
         for sent in self.doc.sents:
             try:
                 self.sentence(sent)
             except (IndexError, ValueError):  # a parse too odd for the rules: skip the sentence, keep the article
-                continue
+                pass
+            self.resolver.note(sent)
         return self.claims
 
 

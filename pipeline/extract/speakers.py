@@ -11,18 +11,97 @@ from pathlib import Path
 
 from spacy.tokens import Span, Token
 
-__all__ = ["AliasTable", "Speaker", "SpeakerResolver", "alias_table"]
+from pipeline.extract.errors import AliasTableError
+from pipeline.extract.spans import ents_in
+
+__all__ = ["AliasTable", "Speaker", "SpeakerResolver", "alias_table", "place_table"]
 
 ALIAS_FILE = Path(__file__).with_name("aliases.toml")
 _PRONOUNS_PERSON = {"he", "she", "him", "her"}
 _PRONOUNS_GROUP = {"they", "it", "we"}
-_TITLES = {"spokesman", "spokeswoman", "spokesperson", "minister", "secretary", "president", "governor", "mayor",
-           "ambassador", "general", "commander", "chief", "director", "official", "senator", "prime", "chancellor",
-           "premier", "envoy", "prosecutor", "sheriff", "captain", "colonel"}
+_TITLES = {
+    "spokesman",
+    "spokeswoman",
+    "spokesperson",
+    "minister",
+    "secretary",
+    "president",
+    "governor",
+    "mayor",
+    "ambassador",
+    "general",
+    "commander",
+    "chief",
+    "director",
+    "official",
+    "senator",
+    "prime",
+    "chancellor",
+    "premier",
+    "envoy",
+    "prosecutor",
+    "sheriff",
+    "captain",
+    "colonel",
+}
 _OFFICIALS = {"official", "officials", "officer", "officers", "authorities", "diplomat", "diplomats"}
 _ANONYMOUS = {"source", "sources", "insider", "insiders", "witness", "witnesses", "people"}
-_MEDIA = {"reporter", "reporters", "journalist", "journalists", "media", "newspaper", "agency", "outlet",
-          "broadcaster", "correspondent", "correspondents", "television", "tv"}
+_MEDIA = {
+    "reporter",
+    "reporters",
+    "journalist",
+    "journalists",
+    "media",
+    "newspaper",
+    "outlet",
+    "broadcaster",
+    "correspondent",
+    "correspondents",
+    "television",
+    "tv",
+}
+
+
+# Subjects of "say" that are not sources: "the report said", "the statement said" quote a document.
+_NOT_SPEAKERS = {
+    "report",
+    "statement",
+    "study",
+    "document",
+    "letter",
+    "article",
+    "story",
+    "survey",
+    "data",
+    "figure",
+    "it",
+    "this",
+    "that",
+    "memorandum",
+    "memo",
+    "evidence",
+    "rule",
+    "regulation",
+    "law",
+    "proposal",
+    "project",
+    "analysis",
+    "research",
+    "finding",
+    "poll",
+    "record",
+    "filing",
+    "scope",
+    "policy",
+    "plan",
+    "bill",
+    "decision",
+    "move",
+    "change",
+    "result",
+    "number",
+    "estimate",
+}
 
 
 @dataclass(frozen=True)
@@ -39,7 +118,7 @@ class AliasTable:
             for a in [name, *aliases]:
                 self.by_alias[a.casefold()] = (name, typ)
         # Longest alias first so "US Department of Defense" beats "Defense".
-        alts = sorted(self.by_alias, key=len, reverse=True)
+        alts = sorted(self.by_alias, key=len, reverse=True) or ["\x00"]
         self._re = re.compile(r"(?<![\w-])(" + "|".join(re.escape(a) for a in alts) + r")(?![\w-])", re.IGNORECASE)
 
     def find(self, phrase: str) -> tuple[str, str] | None:
@@ -56,10 +135,35 @@ class AliasTable:
         return hit[0] if hit else name
 
 
+def _load(path: Path, section: str) -> AliasTable:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        entries = [
+            (str(e["name"]), str(e.get("type", "organisation")), [str(a) for a in e.get("aliases", [])])
+            for e in data.get(section, [])
+        ]
+    except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, AttributeError) as e:
+        raise AliasTableError(f"alias table {path} [{section}] cannot be used: {e!r}") from e
+    return AliasTable(entries)
+
+
 @lru_cache(maxsize=4)
 def alias_table(path: Path = ALIAS_FILE) -> AliasTable:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return AliasTable([(e["name"], e.get("type", "organisation"), list(e.get("aliases", []))) for e in data["speaker"]])
+    """Speakers and actors: "Kremlin", "Moscow" -> "Russian government" (``[[speaker]]`` entries)."""
+    return _load(path, "speaker")
+
+
+@lru_cache(maxsize=4)
+def place_table(path: Path = ALIAS_FILE) -> AliasTable:
+    """Places, kept apart from speakers so "Moscow" the city is not "Russian government" (``[[place]]``)."""
+    return _load(path, "place")
+
+
+def _name(tok: Token) -> str:
+    """A proper name with its compound parts ("Karen Holt"), without titles or appositions."""
+    parts = [c for c in tok.lefts if c.dep_ == "compound" and c.pos_ == "PROPN"]
+    start = min([tok.i, *(c.i for c in parts)])
+    return tok.doc[start : tok.i + 1].text
 
 
 def _phrase(tok: Token) -> Span:
@@ -95,7 +199,30 @@ class SpeakerResolver:
         self.last_person = sp
         return sp
 
+    def note(self, sent: Span) -> None:
+        """Remember people a sentence mentions, so a later "she" or "the minister" can refer to them."""
+        found = [(e.start, e.text) for e in ents_in(sent, ("PERSON",))]
+        # "Karen Holt, a spokeswoman for ...": a title in apposition makes a person even when NER says ORG.
+        found += [
+            (t.head.i, _name(t.head))
+            for t in sent
+            if t.dep_ == "appos" and t.lemma_.lower() in _TITLES and t.head.pos_ == "PROPN"
+        ]
+        if found:
+            name = max(found)[1]
+            self._person(name, name)
+
     def resolve(self, subject: Token) -> Speaker | None:
+        """The canonical speaker of a subject phrase, or None when it is not a source ("the report said")."""
+        sp = self._resolve(subject)
+        if sp is None:
+            return None
+        name = " ".join(sp.name.split())  # a line break inside a name is layout, not part of it
+        if name.casefold().startswith("the "):
+            name = name[4:]
+        return Speaker(name, sp.type, sp.text) if name else None
+
+    def _resolve(self, subject: Token) -> Speaker | None:
         phrase = _phrase(subject)
         text = phrase.text
         low = subject.lower_
@@ -103,7 +230,13 @@ class SpeakerResolver:
             return Speaker(self.last_person.name, "person", text) if self.last_person else None
         if low in _PRONOUNS_GROUP:
             return Speaker(self.last_group.name, self.last_group.type, text) if self.last_group else None
-        persons = [e for e in phrase.ents if e.label_ == "PERSON"]
+        if subject.pos_ == "PROPN" and (
+            text.casefold() in self.surnames
+            or any(c.dep_ == "appos" and c.lemma_.lower() in _TITLES for c in subject.children)
+        ):
+            # "Varga said", after "Prime Minister Elena Varga": a surname already met; "Holt, a spokeswoman".
+            return self._person(_name(subject), text)
+        persons = list(ents_in(phrase, ("PERSON",)))
         head_lemma = subject.lemma_.lower()
         alias = self.table.find(text)
         if persons:
@@ -112,9 +245,12 @@ class SpeakerResolver:
             sp = Speaker(alias[0], "person", text)
             self.last_person = sp
             return sp
-        if head_lemma in _TITLES and subject.pos_ == "NOUN" and self.last_person and not alias:
-            # "the spokeswoman said": the last named person of the article.
-            return Speaker(self.last_person.name, "person", text)
+        if head_lemma in _TITLES and subject.pos_ == "NOUN" and not alias and head_lemma != "official":
+            # "the spokeswoman said": the last named person of the article; unnamed otherwise.
+            if self.last_person and any(t.dep_ == "det" and t.lower_ == "the" for t in subject.children):
+                return Speaker(self.last_person.name, "person", text)
+            words = [t.text for t in phrase if t.dep_ not in ("det", "poss") and not t.is_punct]
+            return Speaker(" ".join(words).lower(), "person", text)
         if head_lemma in _OFFICIALS or subject.lower_ in _OFFICIALS:
             org = alias[0] if alias else self._org_text(phrase)
             sp = Speaker(f"{org} officials" if org else "officials", "officials", text)
@@ -129,7 +265,7 @@ class SpeakerResolver:
         if head_lemma in _MEDIA:
             org = self._org_text(phrase)
             return Speaker(f"{org} {subject.lower_}" if org else subject.lower_, "media", text)
-        orgs = [e for e in phrase.ents if e.label_ in ("ORG", "GPE", "NORP")]
+        orgs = list(ents_in(phrase, ("ORG", "GPE", "NORP")))
         if orgs:
             e = orgs[-1]
             typ = "government" if e.label_ == "GPE" else "organisation"
@@ -140,10 +276,17 @@ class SpeakerResolver:
             sp = Speaker(text, "organisation", text)
             self.last_group = sp
             return sp
+        if subject.pos_ == "NOUN" and head_lemma not in _NOT_SPEAKERS:
+            # "The ministry said", "the army said": an institution named by a common noun.
+            toks = [t for t in phrase if t.dep_ not in ("det", "poss") and not t.is_punct]
+            name = " ".join(t.lower_ if t.pos_ != "PROPN" else t.text for t in toks) or subject.lower_
+            sp = Speaker(name, "organisation", text)
+            self.last_group = sp
+            return sp
         return None
 
     def _org_text(self, phrase: Span) -> str | None:
-        ents = [e for e in phrase.ents if e.label_ in ("ORG", "GPE", "NORP")]
+        ents = list(ents_in(phrase, ("ORG", "GPE", "NORP")))
         if not ents:
             return None
         return self.table.canonical(ents[-1].text.removeprefix("the ").strip())
