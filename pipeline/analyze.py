@@ -112,7 +112,7 @@ def analyze_records(records: Iterable[dict[str, Any]], errors: list[dict[str, An
                "carriers": p.get("carriers", []), "published": format_time(article.published)}
     for c in claims_out:
         yield {"type": "claim", "id": c.claim_id, "article_id": c.article_id, "event_id": final(c.event_id or ""),
-               "speaker": c.speaker, "speaker_type": c.speaker_type, "cue": c.cue, "text": c.text,
+               "speaker": c.speaker, "speaker_type": c.speaker_type, "cue": c.cue, "text": c.text, "quote": c.statement,
                "start": c.start, "end": c.end, "polarity": c.polarity, "direct": c.direct, "hedges": list(c.hedges),
                "quantities": [q.to_json() for q in c.quantities], "outlet": c.outlet_id}
     for ev in assigner.events():

@@ -191,7 +191,11 @@ class Quantity(_Json):
 
 @dataclass(frozen=True)
 class Claim(_Json):
-    """An attributed statement: who said what, with its exact span in the article text."""
+    """An attributed statement: who said what, with its exact span in the article text.
+
+    ``quote`` is ``article.text[start:end]``: the whole statement (speaker, cue and content), what a reader is
+    shown; ``text`` is the content alone (what was said), which the rules analyse.
+    """
 
     claim_id: str
     article_id: str
@@ -214,6 +218,12 @@ class Claim(_Json):
     times: tuple[str, ...] = ()
     event_id: str | None = None
     published: datetime | None = None
+    quote: str | None = None
+
+    @property
+    def statement(self) -> str:
+        """The exact statement for display (older claims without a quote fall back to the content)."""
+        return self.quote if self.quote is not None else self.text
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Claim:
@@ -239,6 +249,7 @@ class Claim(_Json):
             times=tuple(d.get("times", ())),
             event_id=d.get("event_id"),
             published=parse_time(d.get("published")),
+            quote=d.get("quote"),
         )
 
 

@@ -414,7 +414,7 @@ class DisputeDetector:
                     claim_id=c["claim_id"],
                     article_id=c["article_id"],
                     speaker=c["speaker"],
-                    quote=c["text"],
+                    quote=c.get("quote") or c["text"],
                     start=int(c["start"]),
                     end=int(c["end"]),
                     outlets=tuple(outlets),
