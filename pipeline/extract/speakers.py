@@ -264,7 +264,14 @@ class SpeakerResolver:
             return Speaker("anonymous sources", "anonymous", text)
         if head_lemma in _MEDIA:
             org = self._org_text(phrase)
-            return Speaker(f"{org} {subject.lower_}" if org else subject.lower_, "media", text)
+            definite = any(c.dep_ == "det" and c.lower_ in ("the", "these", "those") for c in subject.children)
+            if org is None and definite and self.last_group is not None and self.last_group.type == "media":
+                # "The reporters said ..." after "Kremlin-linked reporters said ...": the same source again.
+                return Speaker(self.last_group.name, "media", text)
+            sp = Speaker(f"{org} {subject.lower_}" if org else subject.lower_, "media", text)
+            if org is not None:
+                self.last_group = sp
+            return sp
         orgs = list(ents_in(phrase, ("ORG", "GPE", "NORP")))
         if orgs:
             e = orgs[-1]
