@@ -37,12 +37,14 @@ def _fail(msg: str) -> None:
 
 
 def _feeds(registry: Path, feed_urls: list[str], opml: Path | None) -> list[Feed]:
+    """--feed and --opml replace the registry for this run; without them the registry is polled."""
     feeds: list[Feed] = []
     if feed_urls:
         feeds += [Feed(resolve_url(u, Path.cwd()), outlet_id=_outlet_from_url(u)) for u in feed_urls]
     if opml is not None:
-        feeds += [Feed(o.feeds[0], outlet_id=o.id) for o in import_opml(opml)]
-    if not feeds:
+        feeds += [Feed(resolve_url(o.feeds[0], opml.parent.resolve()), outlet_id=o.id, language=o.language)
+                  for o in import_opml(opml)]
+    if not feeds and not feed_urls and opml is None:
         feeds = load_registry(registry).feeds()
     return feeds
 
@@ -66,8 +68,11 @@ def ingest(
     registry: Annotated[Path, typer.Option("--registry", help="Outlets and feeds (TOML).")] = DEFAULT_REGISTRY,
     state_dir: Annotated[Path, typer.Option("--state-dir", help="Where feed state is kept across runs.")]
     = Path(".newsrift/state/connectors"),
-    bootstrap: Annotated[str | None, typer.Option("--bootstrap", help="Kafka bootstrap servers.")] = None,
+    bootstrap: Annotated[str | None, typer.Option(
+        "--bootstrap", help="Kafka bootstrap [default: env NEWSRIFT_KAFKA_BOOTSTRAP or 127.0.0.1:9092].")] = None,
     topic: Annotated[str, typer.Option("--topic", help="Raw-article topic.")] = "news.articles.raw.v1",
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Feeds fetched at once, in all.")] = 32,
+    per_host: Annotated[int, typer.Option("--per-host", min=1, help="Requests in flight to one host.")] = 2,
 ) -> None:
     """Poll feeds and publish new or edited items as raw articles (Kafka, or JSONL with --to-jsonl)."""
     logging.basicConfig(level=os.environ.get("NEWSRIFT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")
@@ -78,13 +83,19 @@ def ingest(
     except (NewsriftError, PublishError) as e:
         _fail(str(e))
         return
-    store = StateStore(state_dir)
+    cfg = PollConfig(concurrency=concurrency, per_host=per_host)
+    try:
+        store = StateStore(state_dir)
+    except OSError as e:
+        sink.close()
+        _fail(f"{state_dir}: cannot use as the state directory: {e.strerror or e}")
+        return
     try:
         if once:
-            summary: Summary = asyncio.run(poll_once(feeds, store, sink, PollConfig()))
+            summary: Summary = asyncio.run(poll_once(feeds, store, sink, cfg))
         else:
-            typer.echo(f"polling {len(feeds)} feeds; Ctrl-C to stop")
-            asyncio.run(run_forever(feeds, store, sink, PollConfig()))
+            typer.echo(f"polling {len(feeds)} feeds; Ctrl-C to stop", err=True)
+            asyncio.run(run_forever(feeds, store, sink, cfg))
             return
     except KeyboardInterrupt:
         return
@@ -93,18 +104,31 @@ def ingest(
     for err in summary.errors[:20]:
         typer.echo(f"  {err}", err=True)
     typer.echo(summary.line())
-    if summary.ok + summary.not_modified == 0 and feeds:
+    # Exit 1 only when nothing at all could be processed: one dead feed among many is routine, not a failure.
+    if summary.processed == 0 and feeds:
         raise typer.Exit(1)
+
+
+def _load(registry: Path) -> Registry:
+    try:
+        return load_registry(registry)
+    except NewsriftError as e:
+        _fail(str(e))
+        raise  # unreachable: _fail exits
+
+
+def _opml(path: Path) -> list[Outlet]:
+    try:
+        return import_opml(path)
+    except NewsriftError as e:
+        _fail(str(e))
+        raise
 
 
 @feeds_app.command("list")
 def feeds_list(registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY) -> None:
     """List outlets and their feeds."""
-    try:
-        reg = load_registry(registry)
-    except NewsriftError as e:
-        _fail(str(e))
-        return
+    reg = _load(registry)
     for o in reg.outlets:
         typer.echo(f"{o.id}\t{o.name}\t{', '.join(o.feeds)}")
 
@@ -118,7 +142,7 @@ def feeds_add(
     registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY,
 ) -> None:
     """Add a feed to an outlet (creating the outlet when needed)."""
-    reg = load_registry(registry) if registry.exists() else Registry((), registry.parent)
+    reg = _load(registry) if registry.exists() else Registry((), registry.parent)
     outlets = list(reg.outlets)
     for i, o in enumerate(outlets):
         if o.id == outlet_id:
@@ -139,7 +163,7 @@ def feeds_remove(
     registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY,
 ) -> None:
     """Remove a feed."""
-    reg = load_registry(registry)
+    reg = _load(registry)
     outlets = []
     found = False
     for o in reg.outlets:
@@ -159,19 +183,21 @@ def feeds_import(
     registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY,
 ) -> None:
     """Add every feed of an OPML file as an outlet."""
-    reg = load_registry(registry) if registry.exists() else Registry((), registry.parent)
+    reg = _load(registry) if registry.exists() else Registry((), registry.parent)
     known = {o.id for o in reg.outlets}
-    new = [o for o in import_opml(opml) if o.id not in known]
+    found = _opml(opml)
+    new = [o for o in found if o.id not in known]
     save_registry(Registry((*reg.outlets, *new), reg.base), registry)
-    typer.echo(f"imported {len(new)} outlets")
+    typer.echo(f"imported {len(new)} outlets ({len(found) - len(new)} already known by id)")
 
 
 @feeds_app.command("export-opml")
 def feeds_export(registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY) -> None:
     """Print the registry as OPML."""
-    typer.echo(export_opml(load_registry(registry)))
+    typer.echo(export_opml(_load(registry)))
 
 
 def register(app: typer.Typer) -> None:
+    """Mount ``ingest`` and the ``feeds`` sub-app on the main CLI."""
     app.command("ingest")(ingest)
     app.add_typer(feeds_app, name="feeds")

@@ -1,4 +1,4 @@
-"""Feed entries to raw articles: canonical URLs, deterministic ids, timezone-aware times."""
+"""Feed bytes to feedparser entries, and entries to raw articles: canonical URLs, deterministic ids, UTC times."""
 
 from __future__ import annotations
 
@@ -6,38 +6,85 @@ import calendar
 import hashlib
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import feedparser
+
+from pipeline.errors import NewsriftError
 from pipeline.model import RawArticle, stable_id
 
-__all__ = ["canonical_url", "entry_to_raw", "item_hash"]
+__all__ = ["FeedParseError", "canonical_url", "entry_to_raw", "item_hash", "parse_feed"]
 
-_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "at_", "ga_")
-_TRACKING = {"fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "cmpid", "ocid", "ncid", "ref", "ref_src",
-             "smid", "cmp", "s_cid", "amp", "outputtype"}
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "at_", "ga_", "hsa_", "oly_", "wt_")  # wt_: Webtrekk (heise &c.)
+_TRACKING = {"fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "twclid", "cmpid", "ocid",
+             "ncid", "ref_src", "smid", "s_cid", "_hsenc", "_hsmi", "mkt_tok", "amp", "outputtype", "cid_source"}
+_HOST_VARIANTS = ("m.", "mobile.", "amp.")
+
+
+class FeedParseError(NewsriftError):
+    """The bytes could not be read as a feed at all (no entries and a parser error)."""
+
+
+def _filtered_query(query: str) -> str:
+    # Keep the original encoding of the remaining pairs (re-encoding could change what the server sees);
+    # sort them so the same link with parameters in another order gives the same id.
+    kept = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        key = pair.split("=", 1)[0].lower()
+        if key.startswith(_TRACKING_PREFIXES) or key in _TRACKING:
+            continue
+        kept.append(pair)
+    return "&".join(sorted(kept))
 
 
 def canonical_url(url: str, base: str | None = None) -> str:
     """One URL per article: relative links resolved, tracking parameters, fragments, AMP and mobile variants gone."""
+    url = url.strip()
     if base:
         url = urljoin(base, url)
-    parts = urlsplit(url.strip())
+    parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    for prefix in ("m.", "mobile.", "amp."):
+    if scheme not in ("http", "https"):
+        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+    try:
+        port = parts.port
+    except ValueError:  # "http://host:abc/": keep it as written rather than guess
+        port = None
+    host = (parts.hostname or "").lower().rstrip(".")
+    for prefix in _HOST_VARIANTS:
+        # Only strip when something registrable remains: "m.example" is a site of its own, "m.example.com" a variant.
         if host.startswith(prefix) and host.count(".") >= 2:
             host = host[len(prefix) :]
-    netloc = host + (f":{parts.port}" if parts.port and parts.port not in (80, 443) else "")
-    path = parts.path or "/"
-    segs = [s for s in path.split("/") if s.lower() != "amp"]
+            break
+    default_port = {"http": 80, "https": 443}[scheme]
+    netloc = host + (f":{port}" if port and port != default_port else "")
+    segs = [s for s in (parts.path or "/").split("/") if s.lower() != "amp"]
     path = "/".join(segs) or "/"
+    if not path.startswith("/"):
+        path = "/" + path
     if path.endswith(".amp"):
         path = path[: -len(".amp")]
-    if path.endswith("/amp.html"):
-        path = path[: -len("/amp.html")] + "/"
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not k.lower().startswith(_TRACKING_PREFIXES) and k.lower() not in _TRACKING]
-    return urlunsplit((scheme, netloc, path, urlencode(sorted(query)), ""))
+    elif path.endswith(".amp.html"):
+        path = path[: -len(".amp.html")] + ".html"
+    return urlunsplit((scheme, netloc, path, _filtered_query(parts.query), ""))
+
+
+def parse_feed(data: bytes, url: str | None = None, content_type: str | None = None) -> Any:
+    """feedparser over untrusted bytes. Returns its result (``bozo`` set when the feed was malformed but readable);
+    raises ``FeedParseError`` when nothing usable came out. Never raises anything else."""
+    headers = {"content-type": content_type or "application/xml"}
+    if url and url.startswith(("http://", "https://")):
+        headers["content-location"] = url
+    try:
+        parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
+    except Exception as e:  # feedparser is defensive, but one malformed byte sequence must not kill a poller
+        raise FeedParseError(f"{url or 'feed'}: parser failed: {type(e).__name__}: {e}") from e
+    if parsed.get("bozo") and not parsed.get("entries") and not parsed.get("feed", {}).get("title"):
+        problem = parsed.get("bozo_exception")
+        raise FeedParseError(f"{url or 'feed'}: not a feed ({type(problem).__name__}: {str(problem)[:200]})")
+    return parsed
 
 
 def _time(entry: Any, *keys: str) -> datetime | None:
@@ -45,41 +92,55 @@ def _time(entry: Any, *keys: str) -> datetime | None:
         t = entry.get(k)
         if t:
             try:
+                # feedparser's *_parsed values are UTC struct_times; timegm keeps them UTC.
                 return datetime.fromtimestamp(calendar.timegm(t), tz=timezone.utc)
-            except (OverflowError, ValueError, TypeError):
+            except (OverflowError, ValueError, TypeError, OSError):
                 continue
     return None
 
 
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    s = str(value).strip()
+    return s or None
+
+
 def _content(entry: Any) -> str | None:
-    bodies = [c.get("value", "") for c in entry.get("content", []) or [] if isinstance(c, dict)]
-    best = max(bodies, key=len, default="")
-    return best or entry.get("summary") or None
+    bodies = [str(c.get("value") or "") for c in entry.get("content") or [] if hasattr(c, "get")]
+    best = max(bodies, key=len, default="").strip()
+    return best or _text(entry.get("summary"))
 
 
 def item_hash(raw: RawArticle) -> str:
-    """What decides whether a re-published item was edited."""
+    """What decides whether a re-published item was edited: title and content, nothing volatile."""
     return hashlib.sha1(f"{raw.title}\x1f{raw.content or raw.summary or ''}".encode()).hexdigest()
 
 
 def entry_to_raw(entry: Any, *, feed_url: str, feed_link: str | None, outlet_id: str, language: str | None,
                  now: datetime) -> RawArticle | None:
-    """None when the entry has neither a link nor an id (nothing to identify it by)."""
-    link = entry.get("link")
-    guid = entry.get("id") or entry.get("guid")
+    """One entry as a raw article; None when the entry has neither a link nor an id (nothing identifies it)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    link = _text(entry.get("link"))
+    guid = _text(entry.get("id") or entry.get("guid"))
+    base = feed_link or (feed_url if feed_url.startswith(("http://", "https://")) else None)
+    url: str | None = None
     if link:
-        url = canonical_url(link, feed_link or (feed_url if feed_url.startswith("http") else None))
+        url = canonical_url(link, base)
+        if not url.startswith(("http://", "https://")):
+            url = None  # a relative link with nothing to resolve it against is no identity
+    if url:
         article_id = stable_id("url", url)
     elif guid:
-        url = str(guid)
-        article_id = stable_id("guid", feed_url, str(guid))
+        url = link or guid
+        article_id = stable_id("guid", feed_url, guid)
     else:
         return None
     published = _time(entry, "published_parsed", "updated_parsed", "created_parsed")
-    author = entry.get("author")
     return RawArticle(
-        article_id=article_id, outlet_id=outlet_id, url=url, title=str(entry.get("title") or ""),
-        feed_url=feed_url, guid=str(guid) if guid else None, summary=entry.get("summary"), content=_content(entry),
-        author=str(author) if author else None, language=language, published=published or now,
-        published_is_fallback=published is None, fetched_at=now,
+        article_id=article_id, outlet_id=outlet_id, url=url, title=_text(entry.get("title")) or "",
+        feed_url=feed_url, guid=guid, summary=_text(entry.get("summary")), content=_content(entry),
+        author=_text(entry.get("author")), language=language or _text(entry.get("language")),
+        published=published or now, published_is_fallback=published is None, fetched_at=now,
     )

@@ -1,4 +1,7 @@
-"""Polling: every feed on its own schedule, politely, and no item marked seen before the sink acknowledged it."""
+"""Polling: every feed on its own schedule, politely, and no item marked seen before the sink acknowledged it.
+
+Logs are ``event=name key=value`` lines and never contain feed or article bodies.
+"""
 
 from __future__ import annotations
 
@@ -7,35 +10,44 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import urlsplit
 
-import feedparser
 import httpx
 
-from connectors.fetch import FetchError, fetch
-from connectors.items import entry_to_raw, item_hash
+from connectors.http import FetchError, fetch, make_client
+from connectors.items import FeedParseError, entry_to_raw, item_hash, parse_feed
 from connectors.registry import Feed
 from connectors.sinks import PublishError, Sink
 from connectors.state import FeedState, StateStore
 from pipeline.model import format_time
 
-__all__ = ["PollConfig", "Summary", "poll_feed", "poll_once", "run_forever"]
+__all__ = ["PollConfig", "Summary", "backoff_delay", "feed_interval", "poll_feed", "poll_once", "run_forever"]
 
 log = logging.getLogger("newsrift.connectors")
+
+_PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0, "monthly": 2592000.0, "yearly": 31536000.0}
 
 
 @dataclass(frozen=True)
 class PollConfig:
-    concurrency: int = 32
-    per_host: int = 2
+    concurrency: int = 32  # feeds fetched at once, all hosts together
+    per_host: int = 2  # politeness: at most this many requests in flight to one host
     default_interval: float = 300.0
+    min_interval: float = 60.0
+    max_interval: float = 86400.0  # a feed asking for "yearly" is still checked daily
     max_backoff: float = 6 * 3600.0
+    max_retry_after: float = 86400.0
     connect_timeout: float = 5.0
-    total_timeout: float = 30.0
+    read_timeout: float = 20.0
+    total_timeout: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+    jitter: float = 0.1  # +-10 %: a thousand feeds added at once do not stay in lock-step
     report_after_failures: int = 10
+    publish_retry: float = 30.0
 
 
 @dataclass
@@ -57,163 +69,227 @@ class Summary:
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.errors += other.errors
 
+    @property
+    def processed(self) -> int:
+        return self.ok + self.not_modified
 
-def _interval(parsed: feedparser.FeedParserDict, feed: Feed, cfg: PollConfig) -> float:
-    """The feed's own wish (ttl minutes, sy:updatePeriod/Frequency), else the outlet's, else the default."""
-    ch = parsed.get("feed", {})
+
+def _jitter(seconds: float, cfg: PollConfig) -> float:
+    return seconds * random.uniform(1 - cfg.jitter, 1 + cfg.jitter)
+
+
+def feed_interval(parsed: Any, feed: Feed, cfg: PollConfig) -> float:
+    """The operator's interval (outlet ``poll_interval`` or the default), never shorter than what the feed asks for
+    (``ttl`` minutes, ``sy:updatePeriod``/``sy:updateFrequency``), clamped to [min_interval, max_interval]."""
+    base = feed.poll_interval or cfg.default_interval
+    ch = parsed.get("feed", {}) if parsed is not None else {}
+    wish = 0.0
     try:
         if ch.get("ttl"):
-            return max(60.0, float(ch["ttl"]) * 60)
-        period = ch.get("sy_updateperiod")
-        if period:
-            base = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000, "yearly": 31536000}
-            return max(60.0, base.get(period.strip().lower(), 3600) / float(ch.get("sy_updatefrequency") or 1))
+            wish = float(ch["ttl"]) * 60
+        elif ch.get("sy_updateperiod"):
+            period = _PERIODS.get(str(ch["sy_updateperiod"]).strip().lower(), 86400.0)
+            wish = period / max(1.0, float(ch.get("sy_updatefrequency") or 1))
     except (TypeError, ValueError):
-        pass
-    return feed.poll_interval or cfg.default_interval
+        wish = 0.0
+    return min(cfg.max_interval, max(cfg.min_interval, base, wish))
 
 
-def _backoff(failures: int, cfg: PollConfig, retry_after: float | None) -> float:
-    delay = min(cfg.max_backoff, cfg.default_interval * 2 ** min(failures, 12))
+def backoff_delay(failures: int, base: float, cfg: PollConfig, retry_after: float | None = None) -> float:
+    """Exponential in the number of consecutive failures, capped; a server's Retry-After is a floor."""
+    delay = min(cfg.max_backoff, base * 2 ** min(max(failures - 1, 0), 20))
     if retry_after:
-        delay = max(delay, retry_after)
-    return delay * random.uniform(0.9, 1.1)
+        delay = max(delay, min(retry_after, cfg.max_retry_after))
+    return _jitter(delay, cfg)
 
 
-async def poll_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink, cfg: PollConfig) -> Summary:
-    s = Summary()
+def _failed(st: FeedState, feed: Feed, cfg: PollConfig, error: str, retry_after: float | None = None) -> Summary:
+    st.failures += 1
+    st.last_error = error[:500]
+    base = st.interval or feed.poll_interval or cfg.default_interval
+    st.next_due = time.time() + backoff_delay(st.failures, base, cfg, retry_after)
+    level = logging.ERROR if st.failures >= cfg.report_after_failures else logging.WARNING
+    log.log(level, "event=feed_failed url=%s failures=%d retry_in=%.0f error=%r", feed.url, st.failures,
+            st.next_due - time.time(), error[:300])
+    return Summary(failed=1, errors=[error])
+
+
+async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
+                cfg: PollConfig) -> tuple[Summary, FeedState]:
     st = store.load(feed.url)
-    now_wall = time.time()
     try:
-        result = await fetch(client, feed.url, st.etag, st.last_modified)
+        result = await fetch(client, feed.url, st.etag, st.last_modified, max_bytes=cfg.max_bytes,
+                             total_timeout=cfg.total_timeout)
     except FetchError as e:
-        st.failures += 1
-        st.last_error = str(e)
-        st.next_due = now_wall + _backoff(st.failures, cfg, e.retry_after)
+        s = _failed(st, feed, cfg, str(e), e.retry_after)
         store.save(st)
-        s.failed = 1
-        s.errors.append(str(e))
-        level = logging.ERROR if st.failures >= cfg.report_after_failures else logging.WARNING
-        log.log(level, "event=feed_failed url=%s failures=%d error=%r", feed.url, st.failures, str(e)[:300])
-        return s
+        return s, st
     if result.status == 304:
         st.failures, st.last_error = 0, None
-        st.next_due = now_wall + (st.interval or feed.poll_interval or cfg.default_interval) * random.uniform(0.9, 1.1)
+        st.etag, st.last_modified = result.etag, result.last_modified
+        st.last_success = format_time(datetime.now(timezone.utc))
+        st.next_due = time.time() + _jitter(st.interval or feed.poll_interval or cfg.default_interval, cfg)
         store.save(st)
-        s.not_modified = 1
-        return s
-    if result.url.startswith("file://"):
-        # A local file has no HTTP headers; relative links resolve against the channel's own link instead.
-        headers = {"content-type": "application/xml"}
-    else:
-        headers = {"content-location": result.url}
-    parsed = feedparser.parse(result.body, response_headers=headers)
-    if parsed.get("bozo") and not parsed.entries:
-        st.failures += 1
-        st.last_error = f"not a feed: {parsed.get('bozo_exception')!r}"
-        st.next_due = now_wall + _backoff(st.failures, cfg, None)
+        log.debug("event=feed_not_modified url=%s", feed.url)
+        return Summary(not_modified=1), st
+    try:
+        # Parsing is CPU work: off the event loop so timeouts of other feeds keep ticking.
+        parsed = await asyncio.to_thread(parse_feed, result.body, result.url, result.content_type)
+    except FeedParseError as e:
+        s = _failed(st, feed, cfg, str(e))
         store.save(st)
-        s.failed = 1
-        s.errors.append(f"{feed.url}: {st.last_error}")
-        log.warning("event=feed_unparsable url=%s error=%r", feed.url, st.last_error[:300])
-        return s
+        return s, st
     if parsed.get("bozo"):
-        log.info("event=feed_bozo url=%s problem=%r items=%d", feed.url,
-                 str(parsed.get("bozo_exception"))[:200], len(parsed.entries))
+        # Still usable (it has entries or a title): use it, but say what was wrong.
+        log.warning("event=feed_bozo url=%s items=%d problem=%r", feed.url, len(parsed.entries),
+                    str(parsed.get("bozo_exception"))[:200])
+    s = Summary()
     now = datetime.now(timezone.utc)
-    link = parsed.get("feed", {}).get("link")
-    lang = feed.language or (parsed.get("feed", {}).get("language") or None)
-    failed_publish = False
+    channel = parsed.get("feed", {})
+    link = channel.get("link") or None
+    lang = feed.language or channel.get("language") or None
+    publish_failed = False
     for entry in parsed.entries:
         raw = entry_to_raw(entry, feed_url=feed.url, feed_link=link, outlet_id=feed.outlet_id, language=lang, now=now)
         if raw is None:
             s.skipped += 1
             continue
         h = item_hash(raw)
-        seen = st.seen.get(raw.article_id)
-        if seen is not None and seen[0] == h:
+        status, revision = st.classify(raw.article_id, h)
+        if status == "skipped":
             s.skipped += 1
             continue
-        revision = 0 if seen is None else int(seen[1]) + 1
         if revision:
             raw = dataclasses.replace(raw, revision=revision)
         try:
             await asyncio.to_thread(sink.publish, raw)
         except PublishError as e:
-            # Not marked seen: the next poll publishes it again.
-            failed_publish = True
+            # Not marked seen, and the validators are not stored: the next poll gets a 200 and publishes it again.
+            publish_failed = True
             s.errors.append(str(e))
             log.error("event=publish_failed url=%s article_id=%s error=%r", feed.url, raw.article_id, str(e)[:300])
             break
-        st.seen[raw.article_id] = [h, revision]
-        if revision:
+        st.mark_seen(raw.article_id, h, revision)
+        if status == "updated":
             s.updated += 1
         else:
             s.new += 1
-    if failed_publish:
-        st.next_due = now_wall + 30.0
+    if publish_failed:
         s.failed = 1
+        st.next_due = time.time() + cfg.publish_retry
     else:
         st.etag, st.last_modified = result.etag, result.last_modified
         st.failures, st.last_error = 0, None
         st.last_success = format_time(now)
-        st.interval = _interval(parsed, feed, cfg)
-        st.next_due = now_wall + st.interval * random.uniform(0.9, 1.1)
+        st.interval = feed_interval(parsed, feed, cfg)
+        st.next_due = time.time() + _jitter(st.interval, cfg)
         s.ok = 1
-    # Bounded memory for long-lived feeds: keep the most recent ids (dicts keep insertion order).
-    if len(st.seen) > 5000:
-        st.seen = dict(list(st.seen.items())[-5000:])
     store.save(st)
     log.info("event=feed_polled url=%s new=%d updated=%d skipped=%d", feed.url, s.new, s.updated, s.skipped)
-    return s
+    return s, st
 
 
-def _client(cfg: PollConfig) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(cfg.total_timeout, connect=cfg.connect_timeout),
-        follow_redirects=False,  # redirects are followed by fetch(), which re-checks every hop
-        limits=httpx.Limits(max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency),
-    )
+async def poll_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
+                    cfg: PollConfig | None = None) -> Summary:
+    """Poll one feed now, whatever its schedule says; state is loaded and saved around it."""
+    return (await _poll(client, feed, store, sink, cfg or PollConfig()))[0]
+
+
+def _unique(feeds: Sequence[Feed]) -> list[Feed]:
+    # One state file per URL: the same feed listed twice must not be polled twice at once (racing on that file).
+    seen: dict[str, Feed] = {}
+    for f in feeds:
+        seen.setdefault(f.url, f)
+    return list(seen.values())
+
+
+class _Limits:
+    """A global concurrency cap and a per-host cap, shared by every poll."""
+
+    def __init__(self, cfg: PollConfig) -> None:
+        self.cfg = cfg
+        self.all = asyncio.Semaphore(cfg.concurrency)
+        self.hosts: dict[str, asyncio.Semaphore] = {}
+
+    def guarded(self, client: httpx.AsyncClient, store: StateStore, sink: Sink
+                ) -> Callable[[Feed], Coroutine[Any, Any, tuple[Summary, FeedState | None]]]:
+        async def one(feed: Feed) -> tuple[Summary, FeedState | None]:
+            host = urlsplit(feed.url).hostname or "local"
+            host_sem = self.hosts.setdefault(host, asyncio.Semaphore(self.cfg.per_host))
+            async with host_sem, self.all:
+                try:
+                    return await _poll(client, feed, store, sink, self.cfg)
+                except Exception as e:  # one feed's surprise must not stop the others
+                    log.exception("event=feed_crashed url=%s", feed.url)
+                    return Summary(failed=1, errors=[f"{feed.url}: {type(e).__name__}: {e}"]), None
+
+        return one
 
 
 async def poll_once(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None) -> Summary:
     """Poll every feed once (due or not), with a global concurrency cap and a per-host limit."""
     cfg = cfg or PollConfig()
     total = Summary()
-    global_sem = asyncio.Semaphore(cfg.concurrency)
-    hosts: dict[str, asyncio.Semaphore] = {}
-    async with _client(cfg) as client:
-
-        async def one(feed: Feed) -> Summary:
-            host = urlsplit(feed.url).hostname or "local"
-            host_sem = hosts.setdefault(host, asyncio.Semaphore(cfg.per_host))
-            async with global_sem, host_sem:
-                try:
-                    return await poll_feed(client, feed, store, sink, cfg)
-                except Exception as e:  # one feed's surprise must not stop the others
-                    log.exception("event=feed_crashed url=%s", feed.url)
-                    return Summary(failed=1, errors=[f"{feed.url}: {type(e).__name__}: {e}"])
-
-        for res in await asyncio.gather(*(one(f) for f in feeds)):
-            total.merge(res)
+    limits = _Limits(cfg)
+    async with make_client(cfg.concurrency, cfg.connect_timeout, cfg.read_timeout) as client:
+        one = limits.guarded(client, store, sink)
+        for s, _ in await asyncio.gather(*(one(f) for f in _unique(feeds))):
+            total.merge(s)
     return total
 
 
 async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None,
-                      tick: float = 5.0) -> None:
-    """Poll each feed when it is due; failing feeds back off exponentially (and honour Retry-After)."""
+                      *, tick: float = 1.0, report_every: float = 60.0, stop: asyncio.Event | None = None) -> None:
+    """Poll each feed whenever it is due, each on its own schedule (a slow feed delays nobody else).
+
+    Only ``next_due`` and the failure count live in memory; everything else is on disk after every poll, so a
+    restart resumes where this left off. Every ``report_every`` seconds one cycle line is logged, plus the feeds
+    that have failed ``report_after_failures`` times in a row (they keep being retried, at the backoff cap).
+    """
     cfg = cfg or PollConfig()
-    while True:
-        now = time.time()
-        due = [f for f in feeds if store.load(f.url).next_due <= now]
-        if due:
-            summary = await poll_once(due, store, sink, cfg)
-            log.info("event=poll_cycle due=%d %s", len(due), summary.line().replace(" items ", " "))
-            stuck = [f.url for f in feeds if store.load(f.url).failures >= cfg.report_after_failures]
-            if stuck:
-                log.error("event=feeds_failing count=%d urls=%s", len(stuck), ",".join(stuck[:20]))
-        await asyncio.sleep(tick)
-
-
-def state_of(store: StateStore, url: str) -> FeedState:
-    return store.load(url)
+    todo = _unique(feeds)
+    due: dict[str, float] = {}
+    failures: dict[str, int] = {}
+    for f in todo:
+        st = store.load(f.url)
+        due[f.url], failures[f.url] = st.next_due, st.failures
+    running: dict[str, asyncio.Task[tuple[Summary, FeedState | None]]] = {}
+    cycle = Summary()
+    last_report = time.monotonic()
+    limits = _Limits(cfg)
+    async with make_client(cfg.concurrency, cfg.connect_timeout, cfg.read_timeout) as client:
+        one = limits.guarded(client, store, sink)
+        try:
+            while stop is None or not stop.is_set():
+                now = time.time()
+                for f in todo:
+                    if f.url not in running and due[f.url] <= now:
+                        running[f.url] = asyncio.create_task(one(f))
+                for url, task in list(running.items()):
+                    if task.done():
+                        del running[url]
+                        s, after = task.result()
+                        cycle.merge(s)
+                        if after is not None:
+                            due[url], failures[url] = after.next_due, after.failures
+                        else:  # crashed before state was saved: try again after the default interval
+                            due[url] = now + _jitter(cfg.default_interval, cfg)
+                if time.monotonic() - last_report >= report_every:
+                    log.info("event=poll_cycle feeds=%d in_flight=%d %s", len(todo), len(running),
+                             cycle.line().replace("feeds ", "").replace("items ", ""))
+                    stuck = sorted(u for u, n in failures.items() if n >= cfg.report_after_failures)
+                    if stuck:
+                        log.error("event=feeds_failing count=%d urls=%s", len(stuck), ",".join(stuck[:20]))
+                    cycle, last_report = Summary(), time.monotonic()
+                if stop is not None:
+                    try:
+                        await asyncio.wait_for(stop.wait(), tick)
+                    except TimeoutError:
+                        pass
+                else:
+                    await asyncio.sleep(tick)
+        finally:
+            for task in running.values():
+                task.cancel()
+            if running:
+                await asyncio.gather(*running.values(), return_exceptions=True)

@@ -6,10 +6,23 @@ import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.parsers import expat
 
 from pipeline.errors import ConfigError
 
-__all__ = ["Feed", "Outlet", "Registry", "export_opml", "import_opml", "load_registry", "save_registry"]
+__all__ = [
+    "Feed",
+    "Outlet",
+    "Registry",
+    "export_opml",
+    "import_opml",
+    "load_registry",
+    "parse_opml",
+    "resolve_url",
+    "save_registry",
+]
+
+MAX_OPML_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,7 @@ def resolve_url(url: str, base: Path) -> str:
     """http(s) and file URLs as they are; plain paths relative to the registry's folder."""
     if "://" in url:
         return url
-    return (base / url).resolve().as_uri()
+    return (base / Path(url).expanduser()).resolve().as_uri()
 
 
 def load_registry(path: Path) -> Registry:
@@ -61,15 +74,26 @@ def load_registry(path: Path) -> Registry:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
     outlets = []
     ids: set[str] = set()
-    for i, o in enumerate(data.get("outlets", [])):
-        if "id" not in o or not o.get("feeds"):
-            raise ConfigError(f"{path}: outlet #{i + 1} needs an id and at least one feed")
+    entries = data.get("outlets", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: 'outlets' must be an array of tables ([[outlets]])")
+    for i, o in enumerate(entries):
+        where = f"{path}: outlet #{i + 1}"
+        if not isinstance(o, dict) or not isinstance(o.get("id"), str) or not o["id"].strip():
+            raise ConfigError(f"{where} needs a string id")
+        feeds = o.get("feeds")
+        if not isinstance(feeds, list) or not feeds or not all(isinstance(f, str) and f.strip() for f in feeds):
+            raise ConfigError(f"{where} ({o['id']}) needs feeds = [\"url or path\", ...]")
         if o["id"] in ids:
             raise ConfigError(f"{path}: outlet id {o['id']!r} appears twice")
+        interval = o.get("poll_interval")
+        if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)
+                                     or interval <= 0):
+            raise ConfigError(f"{where} ({o['id']}): poll_interval must be a positive number of seconds")
         ids.add(o["id"])
         outlets.append(Outlet(id=str(o["id"]), name=str(o.get("name", o["id"])), homepage=str(o.get("homepage", "")),
-                              language=o.get("language"), poll_interval=o.get("poll_interval"),
-                              full_text=bool(o.get("full_text", False)), feeds=tuple(str(f) for f in o["feeds"])))
+                              language=o.get("language"), poll_interval=float(interval) if interval else None,
+                              full_text=bool(o.get("full_text", False)), feeds=tuple(f.strip() for f in feeds)))
     return Registry(tuple(outlets), path.parent.resolve())
 
 
@@ -95,24 +119,62 @@ def save_registry(registry: Registry, path: Path) -> None:
     tmp.replace(path)
 
 
-def import_opml(path: Path) -> list[Outlet]:
-    """Outlines with an xmlUrl become outlets (one feed each). DTDs and entities are refused (no expansion bombs)."""
-    raw = path.read_bytes()
-    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
-        raise ConfigError(f"{path}: OPML with a DTD or entities is refused")
+class _Refused(Exception):
+    pass
+
+
+def _refuse_entities(*_args: object) -> None:
+    # Entity declarations are how expansion bombs (billion laughs) and external-entity reads start; OPML needs none.
+    raise _Refused("entity declarations are refused")
+
+
+def _slug(title: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")[:40].strip("-") or "outlet"
+
+
+def parse_opml(data: bytes, source: str = "OPML") -> list[Outlet]:
+    """Outlines with an xmlUrl become outlets (one feed each); ids are slugs of the titles, made unique."""
+    outlines: list[dict[str, str]] = []
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.EntityDeclHandler = _refuse_entities
+    parser.UnparsedEntityDeclHandler = _refuse_entities
+    parser.ExternalEntityRefHandler = lambda *a: 0  # never fetch anything named by the document
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name == "outline" and attrs.get("xmlUrl"):
+            outlines.append(attrs)
+
+    parser.StartElementHandler = start
     try:
-        root = ET.fromstring(raw)
-    except ET.ParseError as e:
-        raise ConfigError(f"{path}: not valid OPML: {e}") from e
-    outlets = []
-    for node in root.iter("outline"):
-        url = node.get("xmlUrl")
-        if not url:
-            continue
-        title = node.get("title") or node.get("text") or url
-        oid = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")[:40] or "outlet"
-        outlets.append(Outlet(id=oid, name=title, homepage=node.get("htmlUrl", ""), feeds=(url,)))
+        parser.Parse(data, True)
+    except _Refused as e:
+        raise ConfigError(f"{source}: {e}") from e
+    except expat.ExpatError as e:
+        raise ConfigError(f"{source}: not valid OPML: {e}") from e
+    outlets: list[Outlet] = []
+    ids: set[str] = set()
+    for node in outlines:
+        url = node["xmlUrl"].strip()
+        title = (node.get("title") or node.get("text") or url).strip()
+        oid, n = _slug(title), 2
+        while oid in ids:  # two outlines with the same title must not collide on one outlet id
+            oid, n = f"{_slug(title)}-{n}", n + 1
+        ids.add(oid)
+        outlets.append(Outlet(id=oid, name=title, homepage=node.get("htmlUrl", ""), language=node.get("language"),
+                              feeds=(url,)))
     return outlets
+
+
+def import_opml(path: Path) -> list[Outlet]:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_OPML_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror or e}") from e
+    if len(data) > MAX_OPML_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_OPML_BYTES} bytes")
+    return parse_opml(data, str(path))
 
 
 def export_opml(registry: Registry) -> str:
@@ -121,5 +183,6 @@ def export_opml(registry: Registry) -> str:
     body = ET.SubElement(root, "body")
     for o in registry.outlets:
         for f in o.feeds:
-            ET.SubElement(body, "outline", type="rss", text=o.name, title=o.name, xmlUrl=f, htmlUrl=o.homepage)
+            ET.SubElement(body, "outline", type="rss", text=o.name, title=o.name,
+                          xmlUrl=resolve_url(f, registry.base), htmlUrl=o.homepage)
     return ET.tostring(root, encoding="unicode")

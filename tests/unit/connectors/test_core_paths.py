@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.fetch import FetchError, fetch
+from connectors.http import FetchError, fetch, make_client
 from connectors.items import canonical_url
-from connectors.poller import PollConfig, _client, poll_once
+from connectors.poller import PollConfig, poll_once
 from connectors.registry import Feed, load_registry
 from connectors.sinks import JsonlSink
 from connectors.state import StateStore
@@ -137,7 +137,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Server]:
 
 def _fetch(url: str, **kw: object) -> object:
     async def go() -> object:
-        async with _client(PollConfig()) as client:
+        async with make_client() as client:
             return await fetch(client, url, **kw)  # type: ignore[arg-type]
 
     return asyncio.run(go())

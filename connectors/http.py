@@ -1,0 +1,222 @@
+"""Fetching feeds safely.
+
+Every rule here exists because a feed URL is untrusted input: connect and total timeouts (a server that drips one
+byte a second must not hold a worker), a cap on the *decompressed* body (gzip bombs, endless streams), at most five
+redirects with every hop re-checked, and no private, loopback, link-local or metadata addresses unless
+``NEWSRIFT_ALLOW_PRIVATE_NETWORKS=1`` (the address is checked when the name resolves *and* on the connected socket,
+so a DNS answer that changes between the two cannot slip through). Local paths and ``file://`` URLs are read
+directly, with the same size cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import httpx
+
+from pipeline.errors import NewsriftError
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_REDIRECTS",
+    "USER_AGENT",
+    "FetchError",
+    "FetchResult",
+    "fetch",
+    "is_public_address",
+    "make_client",
+    "private_networks_allowed",
+]
+
+USER_AGENT = "newsrift/0.1 (+https://github.com/newsrift)"
+MAX_BYTES = 10 * 1024 * 1024
+MAX_REDIRECTS = 5
+_REDIRECTS = (301, 302, 303, 307, 308)
+_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, " \
+          "text/xml;q=0.8, */*;q=0.1"
+
+
+class FetchError(NewsriftError):
+    """A feed could not be fetched. ``retry_after`` (seconds) is set when the server asked us to wait;
+    ``permanent`` when retrying cannot help (refused address, 410 Gone, unsupported scheme)."""
+
+    def __init__(self, message: str, retry_after: float | None = None, permanent: bool = False,
+                 status: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+        self.status = status
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    status: int  # 200 or 304
+    body: bytes
+    etag: str | None
+    last_modified: str | None
+    url: str  # the final URL, after redirects
+    content_type: str | None = None
+
+
+def private_networks_allowed() -> bool:
+    return os.environ.get("NEWSRIFT_ALLOW_PRIVATE_NETWORKS") == "1"
+
+
+def is_public_address(value: str) -> bool:
+    """True for globally routable unicast addresses only (IPv4-mapped IPv6 is judged by its IPv4 part)."""
+    try:
+        ip = ipaddress.ip_address(value.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    # is_global is False for private, loopback, link-local (incl. 169.254.169.254 metadata), CGNAT, reserved, ...
+    return ip.is_global and not ip.is_multicast
+
+
+async def _check_host(url: str) -> None:
+    if private_networks_allowed():
+        return
+    host = urlsplit(url).hostname
+    if not host:
+        raise FetchError(f"{url}: no host", permanent=True)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise FetchError(f"{url}: cannot resolve {host}: {e}") from e
+    for info in infos:
+        addr = str(info[4][0])
+        if not is_public_address(addr):
+            raise FetchError(f"{url}: {host} resolves to a non-public address ({addr}); refused "
+                             "(NEWSRIFT_ALLOW_PRIVATE_NETWORKS=1 allows it)", permanent=True)
+
+
+def _check_peer(resp: httpx.Response, url: str) -> None:
+    """The address actually connected to, re-checked: defeats DNS rebinding between our lookup and httpx's."""
+    if private_networks_allowed():
+        return
+    stream = resp.extensions.get("network_stream")
+    peer = stream.get_extra_info("server_addr") if stream is not None else None
+    if peer and not is_public_address(str(peer[0])):
+        raise FetchError(f"{url}: connected to a non-public address ({peer[0]}); refused", permanent=True)
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _local_path(url: str) -> Path | None:
+    if url.startswith("file://"):
+        return Path(unquote(urlsplit(url).path))
+    if "://" not in url:
+        return Path(url)
+    return None
+
+
+def _read_local(path: Path, url: str, max_bytes: int) -> FetchResult:
+    try:
+        # Read at most max_bytes + 1: a stat() size can lie (/dev/zero, a growing file, a FIFO).
+        with path.open("rb") as fh:
+            body = fh.read(max_bytes + 1)
+    except OSError as e:
+        raise FetchError(f"{url}: {e.strerror or e}") from e
+    if len(body) > max_bytes:
+        raise FetchError(f"{url}: over the {max_bytes}-byte limit", permanent=True)
+    return FetchResult(200, body, None, None, path.resolve().as_uri(), "application/xml")
+
+
+def make_client(concurrency: int = 32, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> httpx.AsyncClient:
+    """The shared client: redirects are followed by ``fetch`` itself so every hop is re-checked."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        trust_env=False,  # a proxy from the environment would bypass the address checks
+    )
+
+
+async def fetch(client: httpx.AsyncClient, url: str, etag: str | None = None, last_modified: str | None = None,
+                max_bytes: int = MAX_BYTES, total_timeout: float = 60.0) -> FetchResult:
+    """GET ``url`` (conditionally when validators are given); 200 or 304, else ``FetchError``."""
+    local = _local_path(url)
+    if local is not None:
+        return await asyncio.to_thread(_read_local, local, url, max_bytes)
+    if not url.startswith(("http://", "https://")):
+        raise FetchError(f"{url}: only http(s), file URLs and local paths are fetched", permanent=True)
+    try:
+        async with asyncio.timeout(total_timeout):
+            return await _fetch_http(client, url, etag, last_modified, max_bytes)
+    except TimeoutError as e:
+        raise FetchError(f"{url}: took longer than {total_timeout:.0f}s in total") from e
+
+
+async def _fetch_http(client: httpx.AsyncClient, url: str, etag: str | None, last_modified: str | None,
+                      max_bytes: int) -> FetchResult:
+    headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    current = url
+    for _ in range(MAX_REDIRECTS + 1):
+        if not current.startswith(("http://", "https://")):
+            raise FetchError(f"{url}: redirected to a non-http URL {current!r}; refused", permanent=True)
+        await _check_host(current)
+        try:
+            async with client.stream("GET", current, headers=headers) as resp:
+                _check_peer(resp, current)
+                code = resp.status_code
+                if code in _REDIRECTS:
+                    location = resp.headers.get("location")
+                    if not location:
+                        raise FetchError(f"{current}: HTTP {code} redirect without a Location", status=code)
+                    current = urljoin(current, location)
+                    continue
+                if code == 304:
+                    return FetchResult(304, b"", resp.headers.get("etag") or etag,
+                                       resp.headers.get("last-modified") or last_modified, current)
+                if code in (429, 503):
+                    raise FetchError(f"{current}: HTTP {code}", status=code,
+                                     retry_after=retry_after_seconds(resp.headers.get("retry-after")))
+                if code >= 400:
+                    raise FetchError(f"{current}: HTTP {code}", permanent=code == 410, status=code)
+                if code != 200:
+                    raise FetchError(f"{current}: unexpected HTTP {code}", status=code)
+                declared = resp.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchError(f"{current}: declares {declared} bytes, over the {max_bytes}-byte limit")
+                chunks: list[bytes] = []
+                total = 0
+                # aiter_bytes yields *decompressed* data, so the cap also holds against gzip/brotli bombs;
+                # we stop reading at the cap instead of buffering the whole thing.
+                async for chunk in resp.aiter_bytes():
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise FetchError(f"{current}: body over the {max_bytes}-byte limit (decompressed)")
+                    chunks.append(chunk)
+                return FetchResult(200, b"".join(chunks), resp.headers.get("etag"),
+                                   resp.headers.get("last-modified"), current, resp.headers.get("content-type"))
+        except httpx.HTTPError as e:
+            raise FetchError(f"{current}: {type(e).__name__}: {e or 'no detail'}") from e
+    raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
