@@ -55,7 +55,7 @@ _dlq_topics: dict[str, faust.TopicT] = {}
 
 def json_table(name: str, partitions: int | None = None) -> Any:
     """A Faust table of JSON values keyed by str (the app's raw serializers are for topics, not tables)."""
-    schema = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
+    schema: Any = faust.Schema(key_type=str, key_serializer="json", value_serializer="json")
     return app.Table(name, default=None, partitions=partitions or settings.partitions, schema=schema)
 
 

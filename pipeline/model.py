@@ -262,6 +262,17 @@ class Event(_Json):
     last_seen: datetime | None = None
     merged_into: str | None = None
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Event:
+        return cls(
+            event_id=d["event_id"],
+            title=d.get("title") or "",
+            article_ids=tuple(d.get("article_ids") or ()),
+            first_seen=parse_time(d.get("first_seen")),
+            last_seen=parse_time(d.get("last_seen")),
+            merged_into=d.get("merged_into"),
+        )
+
 
 @dataclass(frozen=True)
 class DisputeSide(_Json):

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from spacy.tokens import Doc, Span, Token
 
 from pipeline.extract.components import doc_is_english, doc_quantities
-from pipeline.extract.quantities import word_number
+from pipeline.extract.quantities import MONTHS, WEEKDAYS, word_number
 from pipeline.extract.spans import ents_in
 from pipeline.extract.speakers import Speaker, SpeakerResolver, alias_table, place_table
 from pipeline.model import Article, Claim, Quantity, stable_id
@@ -161,21 +161,8 @@ _ACTION_VERBS = {
     "ambush",
     "retaliate",
 }
-_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-]
+_WEEKDAYS = list(WEEKDAYS)
+_MONTHS = list(MONTHS)
 
 
 def _with_year(d: date, year: int) -> date | None:

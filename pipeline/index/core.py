@@ -158,7 +158,7 @@ def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[B
     if kind == "claims":
         return [claim_action(names, Claim.from_json(dict(data)))]
     if kind == "events":
-        return [event_action(names, event_from_json(data))]
+        return [event_action(names, Event.from_json(dict(data)))]
     if kind == "disputes":
         from pipeline.disputes.records import dispute_from_json
 
@@ -169,12 +169,3 @@ def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[B
         return [BulkAction("index", names.alias("alerts"), str(data["alert_id"]), doc)]
     raise ValueError(f"no index for topic kind {kind!r}")
 
-
-def event_from_json(d: Mapping[str, Any]) -> Event:
-    from pipeline.model import parse_time
-
-    return Event(
-        event_id=d["event_id"], title=d.get("title") or "", article_ids=tuple(d.get("article_ids") or ()),
-        first_seen=parse_time(d.get("first_seen")), last_seen=parse_time(d.get("last_seen")),
-        merged_into=d.get("merged_into"),
-    )
