@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     store: str = "memory://"
     """Faust table store; tables are rebuilt from their changelog topics on start."""
 
+    sweep_seconds: float = 600.0
+    """How often events with live disputes are checked for staleness."""
+
     index_batch: int = 500
     index_flush_seconds: float = 1.0
 

@@ -1,4 +1,8 @@
-"""detect_disputes: claims of an event (news.claims.v1, keyed by event_id) -> dispute changes (news.disputes.v1)."""
+"""detect_disputes: claims of an event (news.claims.v1, keyed by event_id) -> dispute changes (news.disputes.v1).
+
+A timer asks each event with open disputes to sweep (quiet disputes become stale) by sending a sweep message
+through the same topic and key: table writes then happen on the partition that owns the event, as for claims.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.app import app, claims_topic, disputes_topic, json_table, send_to_dlq
-from pipeline.disputes import DisputeDetector
+from pipeline.app import app, claims_topic, disputes_topic, json_table, send_to_dlq, settings
+from pipeline.disputes import DisputeChange, DisputeDetector
 from pipeline.disputes.stage import ClaimEnvelope
-from pipeline.errors import NewsriftError
+from pipeline.errors import MessageError, NewsriftError
+from pipeline.model import format_time, parse_time
 from pipeline.streaming import decode, encode, log_event
 
 log = logging.getLogger("newsrift.worker")
@@ -19,21 +24,52 @@ detector = DisputeDetector()
 disputes_by_event = json_table("disputes-by-event")
 
 
+def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime:
+    if "sweep" in data:
+        when = parse_time(data["sweep"])
+        if when is None:
+            raise MessageError("sweep message without a time")
+        return when
+    return ClaimEnvelope.from_json(data)
+
+
+async def _emit(changes: list[DisputeChange], event_id: str) -> None:
+    for change in changes:
+        await disputes_topic.send(key=change.dispute.dispute_id.encode(), value=encode(change.to_json()))
+        log_event(log, "dispute_change", change=change.change, dispute_id=change.dispute.dispute_id,
+                  kind=change.dispute.kind, status=change.dispute.status, sides=len(change.dispute.sides),
+                  event_id=event_id)
+
+
 @app.agent(claims_topic)
 async def detect_disputes(stream: Any) -> None:
     async for event in stream.events():
         try:
-            env = decode(event.value, ClaimEnvelope.from_json)
+            msg = decode(event.value, _message)
         except NewsriftError as e:
             await send_to_dlq("detect_disputes", event, e)
             continue
-        event_id = env.claim.event_id or ""
-        # Nested mutation is invisible to the changelog: update a copy, then store it whole.
-        state = copy.deepcopy(disputes_by_event.get(event_id) or {})
-        now = env.claim.published or datetime.now(timezone.utc)
-        changes = detector.update(state, env.claim, now, carriers=env.carriers, duplicate_of=env.duplicate_of)
+        if isinstance(msg, datetime):
+            event_id = (event.key or b"").decode("utf-8", "replace")
+            if disputes_by_event.get(event_id) is None:
+                continue
+            state = copy.deepcopy(disputes_by_event[event_id])
+            changes = detector.sweep(state, msg)
+        else:
+            event_id = msg.claim.event_id or ""
+            # Nested mutation is invisible to the changelog: update a copy, then store it whole.
+            state = copy.deepcopy(disputes_by_event.get(event_id) or {})
+            now = msg.claim.published or datetime.now(timezone.utc)
+            changes = detector.update(state, msg.claim, now, carriers=msg.carriers, duplicate_of=msg.duplicate_of)
         disputes_by_event[event_id] = state
-        for change in changes:
-            await disputes_topic.send(key=change.dispute.dispute_id.encode(), value=encode(change.to_json()))
-            log_event(log, "dispute_change", change=change.change, dispute_id=change.dispute.dispute_id,
-                      kind=change.dispute.kind, sides=len(change.dispute.sides), event_id=event_id)
+        await _emit(changes, event_id)
+
+
+@app.timer(interval=settings.sweep_seconds, on_leader=False)
+async def sweep_disputes() -> None:
+    """Nudge every local event that still has live disputes; the agent decides what went stale."""
+    now = format_time(datetime.now(timezone.utc))
+    for event_id, state in list(disputes_by_event.items()):
+        live = [d for d in (state or {}).get("disputes", {}).values() if d.get("status") not in ("stale", "settled")]
+        if live:
+            await claims_topic.send(key=event_id.encode(), value=encode({"sweep": now}))

@@ -156,6 +156,8 @@ def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[B
     if kind == "placements":
         return [placement_action(names, data)]
     if kind == "claims":
+        if "sweep" in data:  # a staleness nudge for the dispute stage, not a claim
+            return []
         return [claim_action(names, Claim.from_json(dict(data)))]
     if kind == "events":
         return [event_action(names, Event.from_json(dict(data)))]

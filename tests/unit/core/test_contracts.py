@@ -113,3 +113,7 @@ def test_alert_record_matches_schema_and_template() -> None:
     (action,) = actions_for("alerts", record, IndexNames("x"))
     assert set(action.doc) <= set(tpl)
     assert action.doc_id == alert.alert_id
+
+
+def test_sweep_nudges_on_the_claims_topic_are_not_indexed() -> None:
+    assert actions_for("claims", {"sweep": "2018-02-14T00:00:00Z"}, IndexNames("x")) == []
