@@ -1,14 +1,16 @@
 """Wire reprints: the same story carried by several outlets is one source with many carriers.
 
-Exact content hash first, then MinHash over word 5-shingles with LSH candidates and a containment check, so a copy
-with a new byline, an edited lead, boilerplate appended or its end cut is a reprint, while a rewrite of the same
-event (different sentences about the same facts) is not. State lives in ``store`` (JSON values, top-level sets
-only); the LSH index is a cache rebuilt from it.
+Exact content hash first, then MinHash over word 5-shingles with LSH candidates and an exact check on the shingle
+hashes, so a copy with a new byline, an edited lead, boilerplate appended or its end cut is a reprint, while a
+rewrite of the same event (different sentences about the same facts) is not: rewrites share a quote or a name
+phrase, a few shingles, where copies share most of the shorter text. State lives in ``store`` (JSON values, one
+top-level key per article); the LSH index and the hash lookup are caches rebuilt from it.
 """
 
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -20,7 +22,7 @@ from pipeline.model import Article, format_time, parse_time
 
 __all__ = ["ReprintDecision", "ReprintIndex", "shingles"]
 
-NUM_PERM = 64
+NUM_PERM = 128
 SHINGLE = 5
 _WORD = re.compile(r"\w+")
 
@@ -30,6 +32,11 @@ def shingles(text: str, k: int = SHINGLE) -> set[bytes]:
     if len(words) < k:
         return {" ".join(words).encode()} if words else set()
     return {" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1)}
+
+
+def _hashes(sh: set[bytes]) -> set[int]:
+    """32-bit shingle hashes: what the store keeps, a quarter of the text's size and cheap to intersect."""
+    return {zlib.crc32(x) for x in sh}
 
 
 def _minhash(sh: set[bytes]) -> MinHash:
@@ -48,14 +55,20 @@ class ReprintIndex:
     """``check`` then ``add`` each article in arrival order; ``carriers`` lists the outlets of a story."""
 
     def __init__(self, store: MutableMapping[str, Any], *, window: timedelta = timedelta(days=7),
-                 threshold: float = 0.6, containment: float = 0.8) -> None:
+                 threshold: float = 0.6, containment: float = 0.7, partial_containment: float = 0.45,
+                 min_shared: int = 25) -> None:
+        """A candidate is a copy when Jaccard >= ``threshold``, or when it holds >= ``containment`` of the shorter
+        text's shingles, or >= ``partial_containment`` of them and at least ``min_shared`` shingles (a short
+        story re-run with a new lead and a footer: the shared run is long even if the share is modest)."""
         self.store = store
         self.window = window
         self.threshold = threshold
         self.containment = containment
-        # Candidates at a lower Jaccard than the decision threshold: truncated copies have low Jaccard but high
-        # containment, and the exact check below decides.
-        self._lsh = MinHashLSH(threshold=0.3, num_perm=NUM_PERM)
+        self.partial_containment = partial_containment
+        self.min_shared = min_shared
+        # Candidates at a much lower Jaccard than any decision threshold: a copy cut to half its length, with a
+        # new lead and a footer, has Jaccard near 0.2 but high containment, and the exact check below decides.
+        self._lsh = MinHashLSH(threshold=0.15, num_perm=NUM_PERM)
         self._hash: dict[str, str] = {}
         for key, value in list(store.items()):
             if key.startswith("r:"):
@@ -77,17 +90,20 @@ class ReprintIndex:
         sh = shingles(article.text)
         if not sh:
             return ReprintDecision(None, 0.0)
+        hs = _hashes(sh)
         best: tuple[float, str] | None = None
-        for cand in self._lsh.query(_minhash(sh)):
+        for cand in sorted(self._lsh.query(_minhash(sh))):
             rec = self.store.get(f"r:{cand}")
             if rec is None:
                 continue
-            other = {s.encode() for s in rec["sh"]}
-            inter = len(sh & other)
-            jac = inter / len(sh | other)
-            cont = inter / min(len(sh), len(other))
-            score = max(jac, cont if cont >= self.containment else 0.0)
-            if (jac >= self.threshold or cont >= self.containment) and (best is None or score > best[0]):
+            other = set(rec["sh"])
+            inter = len(hs & other)
+            jac = inter / len(hs | other)
+            cont = inter / min(len(hs), len(other))
+            copy = (jac >= self.threshold or cont >= self.containment
+                    or (cont >= self.partial_containment and inter >= self.min_shared))
+            score = max(jac, cont)
+            if copy and (best is None or score > best[0]):
                 best = (score, cand)
         if best is None:
             return ReprintDecision(None, 0.0)
@@ -101,10 +117,10 @@ class ReprintIndex:
         key = f"r:{article.article_id}"
         if key in self.store:
             return
-        sh = sorted(s.decode() for s in shingles(article.text))
-        when = article.published or datetime.now(timezone.utc)
-        rec = {"h": article.content_hash, "mh": [int(x) for x in _minhash({s.encode() for s in sh}).hashvalues],
-               "sh": sh, "o": article.outlet_id, "t": format_time(when), "dup": decision.duplicate_of,
+        sh = shingles(article.text)
+        when = article.published or article.ingested_at or datetime.now(timezone.utc)
+        rec = {"h": article.content_hash, "mh": [int(x) for x in _minhash(sh).hashvalues],
+               "sh": sorted(_hashes(sh)), "o": article.outlet_id, "t": format_time(when), "dup": decision.duplicate_of,
                "sim": decision.similarity}
         self.store[key] = rec
         self._index(article.article_id, rec)

@@ -1,48 +1,74 @@
 """Online event clustering: articles arrive in time order; each joins the most similar live event or opens one.
 
-Features: TF-IDF of the title (weighted) and body with document frequencies learnt as articles arrive, plus
-entity and number tokens; events are centroids (top terms only) compared by cosine through an inverted index.
-An event quiet for ``max_gap`` stops taking articles (a story can run for days, not for months). When one article
-is close to two live events they merge; the absorbed event records ``merged_into``. All state lives in ``store``
-(JSON values, top-level sets only) so a Faust table or a dict gives the same answers; the inverted index is a cache.
+An article becomes four L2-normalised TF-IDF vectors ("channels"): stemmed words, word bigrams, names (capitalised
+words, plus spaCy entities when the article carries them) and years. Channels are normalised apart so that a short
+article's few names weigh as much as a long article's many words; the score against an event is the weighted sum of
+per-channel cosines with the event's centroid (the sum of its members' vectors). Document frequencies are learnt as
+articles arrive (hashed into a fixed number of buckets so the state stays bounded), with ``prior_docs`` pseudo
+documents keeping IDF near uniform while little has been seen.
+
+Time: an event quiet for ``max_gap`` takes no more articles, and scores fade with the gap (``half_life``) so a
+story can run for days while an old one loses to a fresh one. When an event's centroid comes close to another live
+event's, the two merge and the absorbed one records ``merged_into``.
+
+All state lives in ``store`` (JSON values, one top-level key per item) so that a Faust table or a dict gives the
+same answers; the inverted index over live events is a cache rebuilt from it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import Counter
-from collections.abc import MutableMapping
+import zlib
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipeline.model import Article, Event, format_time, parse_time, stable_id
 
-__all__ = ["Assignment", "ClusterConfig", "EventClusterer"]
+__all__ = ["Assignment", "ClusterConfig", "EventClusterer", "features"]
 
-_WORD = re.compile(r"[a-z][a-z0-9'-]{2,}")
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]+|\d+")
+_SENTENCE_END = re.compile(r"[.!?:\"'\n]\s*$")
 _STOP = frozenset(
     "the and for that with from this have has had was were are been will would said says say about after before "
     "their they them there than then into over also more most some such only other which while where when what who "
     "whom its it's his her hers him she he our ours you your not but can could should may might must one two three "
     "new told reported according being because did does doing just very like still even much many any each per "
     "last first next year years week day days today yesterday monday tuesday wednesday thursday friday saturday "
-    "sunday january february march april june july august september october november december people time".split()
+    "sunday january february march april june july august september october november december people time http "
+    "www com html htm php org net news article story updated posted published "
+    "a an as at be by do if in is it me my no of on or so to up us we i".split()
 )
+_ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT", "WORK_OF_ART"})
+_CHANNELS = ("w", "b", "p", "y")
+DF_BUCKETS = 1 << 20
 
 
 @dataclass(frozen=True)
 class ClusterConfig:
+    """Tuned on ECB+ dev topics 1-20 (bench/eval_events.py); see docs/events.md."""
+
     threshold: float = 0.22
-    merge_threshold: float = 0.45
+    """Least score for an article to join an event rather than open one."""
+    merge_threshold: float = 0.6
+    """Least centroid-to-centroid score at which two live events merge."""
     max_gap: timedelta = timedelta(days=4)
+    half_life: timedelta = timedelta(days=7)
     title_weight: float = 2.0
-    centroid_terms: int = 200
-    entity_weight: float = 1.5
+    weights: tuple[tuple[str, float], ...] = (("w", 0.45), ("b", 0.2), ("p", 0.25), ("y", 0.1))
+    """Channel weights: words, bigrams, names, years. A channel missing on either side scores zero."""
+    query_terms: int = 400
+    """Terms per channel of an article used to score events (the heaviest ones)."""
+    probe_terms: int = 15
+    """Heaviest terms per channel used to find candidate events through the inverted index (rare terms have short
+    posting lists, which keeps the cost flat as live events grow)."""
+    rerank: int = 12
+    """Candidates, best first by the probe score, that get the full score."""
+    centroid_terms: int = 400
+    """Terms per channel an event keeps: bounds state and the inverted index."""
     prior_docs: int = 50
-    """Pseudo-documents in which no term occurs: early on, with few articles seen, IDF stays near uniform
-    instead of calling every shared word rare."""
 
 
 @dataclass(frozen=True)
@@ -53,123 +79,227 @@ class Assignment:
     merged: tuple[str, ...] = ()
 
 
-def _tokens(article: Article, cfg: ClusterConfig) -> Counter[str]:
-    tf: Counter[str] = Counter()
-    for w in _WORD.findall(article.text.lower()):
-        if w not in _STOP:
-            tf[w] += 1.0
-    for w in _WORD.findall(article.title.lower()):
-        if w not in _STOP:
-            tf[w] += cfg.title_weight
-    for e in article.entities:
-        if e.label in ("PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC"):
-            tf["e:" + e.text.lower()] += cfg.entity_weight
-    return tf
+def _stem(word: str) -> str:
+    # Plural folding only: enough to join "robbers"/"robber" without a stemmer's surprises on names.
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
 
 
-def _cos(a: dict[str, float], b: dict[str, float]) -> float:
+def features(article: Article, title_weight: float = 2.0) -> dict[str, dict[str, float]]:
+    """Raw term counts per channel (``w`` words, ``b`` bigrams, ``p`` names, ``y`` years)."""
+    out: dict[str, dict[str, float]] = {ch: {} for ch in _CHANNELS}
+    for part, weight in ((article.text, 1.0), (article.title, title_weight)):
+        prev: str | None = None
+        for m in _TOKEN.finditer(part):
+            tok = m.group(0)
+            low = tok.lower()
+            if tok.isdigit():
+                if len(tok) == 4 and 1900 <= int(tok) <= 2100:
+                    out["y"][tok] = out["y"].get(tok, 0.0) + weight
+                prev = None
+                continue
+            if low in _STOP or len(low) < 3:
+                prev = None
+                continue
+            stem = _stem(low)
+            out["w"][stem] = out["w"].get(stem, 0.0) + weight
+            if prev is not None:
+                out["b"][prev + " " + stem] = out["b"].get(prev + " " + stem, 0.0) + weight
+            prev = stem
+            # A capitalised word not opening a sentence is most likely a name; good enough without spaCy.
+            if tok[0].isupper() and m.start() > 0 and not _SENTENCE_END.search(part[max(0, m.start() - 3) : m.start()]):
+                out["p"][low] = out["p"].get(low, 0.0) + weight
+    for ent in article.entities:
+        if ent.label in _ENTITY_LABELS:
+            out["p"]["ent " + ent.text.lower()] = out["p"].get("ent " + ent.text.lower(), 0.0) + 1.0
+    return out
+
+
+def _bucket(channel: str, term: str) -> int:
+    return zlib.crc32(f"{channel}:{term}".encode()) % DF_BUCKETS
+
+
+def _dot(a: dict[str, float], b: dict[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
     return sum(w * b.get(t, 0.0) for t, w in a.items())
 
 
-def _normalise(v: dict[str, float], keep: int) -> dict[str, float]:
-    top = sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:keep]
-    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-    return {t: round(w / norm, 6) for t, w in top}
+def _top(v: dict[str, float], keep: int) -> dict[str, float]:
+    if len(v) <= keep:
+        return v
+    return dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+
+
+def _norm(v: dict[str, float]) -> float:
+    return math.sqrt(sum(w * w for w in v.values()))
 
 
 class EventClusterer:
+    """``assign`` each article once, in time order; redelivery of an article returns its first answer."""
+
     def __init__(self, store: MutableMapping[str, Any], config: ClusterConfig | None = None) -> None:
         self.store = store
         self.cfg = config or ClusterConfig()
-        self._postings: dict[str, set[str]] = {}
-        for key, ev in list(store.items()):
-            if key.startswith("e:") and not ev.get("merged_into"):
-                self._post(key[2:], ev["c"])
+        self._weights = dict(self.cfg.weights)
+        # Cache: (channel, term) -> live event ids whose centroid holds the term; rebuilt from ``store``.
+        self._postings: dict[tuple[str, str], set[str]] = {}
+        self._live: dict[str, dict[str, Any]] = {}
+        for key in sorted(k for k in store.keys() if k.startswith("e:")):
+            ev = store[key]
+            if not ev.get("merged_into") and ev.get("c"):
+                self._post(key[2:], ev)
 
-    def _post(self, event_id: str, centroid: dict[str, float]) -> None:
-        for t in centroid:
-            self._postings.setdefault(t, set()).add(event_id)
+    # -- cache -------------------------------------------------------------------------------------------------
 
-    def _unpost(self, event_id: str, centroid: dict[str, float]) -> None:
-        for t in centroid:
-            s = self._postings.get(t)
-            if s is not None:
-                s.discard(event_id)
+    def _post(self, event_id: str, ev: dict[str, Any]) -> None:
+        self._live[event_id] = ev
+        for ch, vec in ev["c"].items():
+            for t in vec:
+                self._postings.setdefault((ch, t), set()).add(event_id)
 
-    def _vector(self, article: Article) -> dict[str, float]:
-        tf = _tokens(article, self.cfg)
-        n = int(self.store.get("n", 0))
-        vec: dict[str, float] = {}
-        for t, f in tf.items():
-            df = int(self.store.get(f"d:{t}", 0))
-            vec[t] = (1.0 + math.log(f)) * math.log((n + self.cfg.prior_docs + 1) / (df + 1))
-        return _normalise(vec, self.cfg.centroid_terms * 2)
+    def _unpost(self, event_id: str) -> None:
+        ev = self._live.pop(event_id, None)
+        if ev is None:
+            return
+        for ch, vec in ev["c"].items():
+            for t in vec:
+                s = self._postings.get((ch, t))
+                if s is not None:
+                    s.discard(event_id)
+                    if not s:
+                        del self._postings[(ch, t)]
 
-    def _learn(self, article: Article) -> None:
-        """Document frequencies grow with every distinct article (one top-level key per term)."""
-        for t in _tokens(article, self.cfg):
-            self.store[f"d:{t}"] = int(self.store.get(f"d:{t}", 0)) + 1
-        self.store["n"] = int(self.store.get("n", 0)) + 1
+    # -- vectors -----------------------------------------------------------------------------------------------
+
+    def _learn_and_vectorise(self, article: Article) -> dict[str, dict[str, float]]:
+        """Count the article into document frequencies, then weight its terms (learning first keeps IDF finite)."""
+        feats = features(article, self.cfg.title_weight)
+        n = int(self.store.get("n", 0)) + 1
+        self.store["n"] = n
+        out: dict[str, dict[str, float]] = {}
+        for ch, counts in feats.items():
+            if not counts:
+                continue
+            vec: dict[str, float] = {}
+            for t, f in counts.items():
+                key = f"d:{_bucket(ch, t)}"
+                df = int(self.store.get(key, 0)) + 1
+                self.store[key] = df
+                vec[t] = (1.0 + math.log(f)) * math.log((n + self.cfg.prior_docs + 1) / df)
+            vec = _top(vec, self.cfg.query_terms)
+            norm = _norm(vec) or 1.0
+            out[ch] = {t: w / norm for t, w in vec.items()}
+        return out
+
+    def _score(self, vec: dict[str, dict[str, float]], ev: dict[str, Any]) -> float:
+        score = 0.0
+        for ch, weight in self._weights.items():
+            a, c = vec.get(ch), ev["c"].get(ch)
+            if a and c:
+                score += weight * _dot(a, c) / (ev["q"][ch] or 1.0)
+        return score
+
+    def _fade(self, when: datetime, ev: dict[str, Any]) -> float:
+        """1 for an event seen just now, halving every ``half_life``; 0 once quiet for longer than ``max_gap``."""
+        last = parse_time(ev["l"]) or when
+        gap = abs(when - last)
+        if gap > self.cfg.max_gap:
+            return 0.0
+        return float(0.5 ** (gap / self.cfg.half_life))
+
+    def _candidates(self, vec: dict[str, dict[str, float]], exclude: str | None = None) -> list[str]:
+        """Live events sharing the article's heaviest terms, best ``rerank`` of them by that partial score."""
+        partial: dict[str, float] = {}
+        for ch, terms in vec.items():
+            weight = self._weights.get(ch, 0.0)
+            for t, w in _top(terms, self.cfg.probe_terms).items():
+                for eid in self._postings.get((ch, t), ()):
+                    ev = self._live[eid]
+                    partial[eid] = partial.get(eid, 0.0) + weight * w * ev["c"][ch][t] / (ev["q"][ch] or 1.0)
+        partial.pop(exclude or "", None)
+        best = sorted(partial.items(), key=lambda kv: (-kv[1], kv[0]))[: self.cfg.rerank]
+        return sorted(eid for eid, _ in best)
+
+    # -- public ------------------------------------------------------------------------------------------------
 
     def assign(self, article: Article) -> Assignment:
         seen = self.store.get(f"a:{article.article_id}")
         if seen is not None:  # redelivery: same answer, no state change
             return Assignment(self.resolve(seen["e"]), False, float(seen["s"]))
-        when = article.published or datetime.now(timezone.utc)
-        vec = self._vector(article)
-        self._learn(article)
-        scores: dict[str, float] = {}
-        for t, w in vec.items():
-            for eid in self._postings.get(t, ()):
-                scores[eid] = scores.get(eid, 0.0) + w * self.store[f"e:{eid}"]["c"].get(t, 0.0)
-        live = []
-        for eid, s in scores.items():
-            ev = self.store[f"e:{eid}"]
-            last = parse_time(ev["l"]) or when
-            if abs(when - last) <= self.cfg.max_gap:
-                live.append((s, eid))
-        live.sort(key=lambda x: (-x[0], x[1]))
-        if not live or live[0][0] < self.cfg.threshold:
+        when = article.published or article.ingested_at or datetime.now(timezone.utc)
+        vec = self._learn_and_vectorise(article)
+        best: tuple[float, str] | None = None
+        stale: list[str] = []
+        for eid in self._candidates(vec):
+            ev = self._live[eid]
+            fade = self._fade(when, ev)
+            if fade == 0.0:
+                stale.append(eid)
+                continue
+            s = self._score(vec, ev) * fade
+            if best is None or s > best[0]:
+                best = (s, eid)
+        for eid in stale:  # quiet for too long: out of the index, still in the store
+            self._unpost(eid)
+        if best is None or best[0] < self.cfg.threshold:
             eid = stable_id("event", article.article_id)
-            self.store[f"e:{eid}"] = {"t": article.title, "a": [article.article_id], "c": vec,
-                                      "f": format_time(when), "l": format_time(when), "k": 1, "merged_into": None}
-            self._post(eid, vec)
+            ev = {"t": article.title, "a": [article.article_id], "c": vec,
+                  "q": {ch: 1.0 for ch in vec}, "f": format_time(when), "l": format_time(when), "k": 1,
+                  "merged_into": None}
+            self.store[f"e:{eid}"] = ev
+            self._post(eid, ev)
             self.store[f"a:{article.article_id}"] = {"e": eid, "s": 0.0}
             return Assignment(eid, True, 0.0)
-        best_score, best = live[0]
-        merged = tuple(eid for s, eid in live[1:] if s >= self.cfg.merge_threshold)
-        ev = dict(self.store[f"e:{best}"])
-        for other in merged:
-            self._merge(best, other, ev)
-        k = int(ev["k"])
-        combined: dict[str, float] = {t: w * k for t, w in ev["c"].items()}
-        for t, w in vec.items():
-            combined[t] = combined.get(t, 0.0) + w
-        self._unpost(best, ev["c"])
-        ev["c"] = _normalise(combined, self.cfg.centroid_terms)
+        score, eid = best
+        ev = dict(self._live[eid])
+        self._unpost(eid)
+        self._absorb(ev, vec, 1)
         ev["a"] = [*ev["a"], article.article_id]
-        ev["k"] = k + 1
         ev["l"] = format_time(max(when, parse_time(ev["l"]) or when))
-        self.store[f"e:{best}"] = ev
-        self._post(best, ev["c"])
-        self.store[f"a:{article.article_id}"] = {"e": best, "s": round(best_score, 4)}
-        return Assignment(best, False, round(best_score, 4), merged)
+        merged = self._merge_close(eid, ev, when)
+        self.store[f"e:{eid}"] = ev
+        self._post(eid, ev)
+        self.store[f"a:{article.article_id}"] = {"e": eid, "s": round(score, 4)}
+        return Assignment(eid, False, round(score, 4), merged)
 
-    def _merge(self, into: str, other: str, ev: dict[str, Any]) -> None:
-        absorbed = dict(self.store[f"e:{other}"])
-        self._unpost(other, absorbed["c"])
-        ev["a"] = [*ev["a"], *absorbed["a"]]
-        total = int(ev["k"]) + int(absorbed["k"])
-        combined = {t: w * int(ev["k"]) for t, w in ev["c"].items()}
-        for t, w in absorbed["c"].items():
-            combined[t] = combined.get(t, 0.0) + w * int(absorbed["k"])
-        ev["c"] = _normalise(combined, self.cfg.centroid_terms)
-        ev["k"] = total
-        ev["f"] = min(ev["f"], absorbed["f"])
-        absorbed["merged_into"] = into
-        self.store[f"e:{other}"] = absorbed
+    def _absorb(self, ev: dict[str, Any], vec: dict[str, dict[str, float]], k: int) -> None:
+        """Add a vector (an article's, or another centroid's with ``k`` members) into an event's centroid."""
+        cent: dict[str, dict[str, float]] = {ch: dict(v) for ch, v in ev["c"].items()}
+        for ch, v in vec.items():
+            c = cent.setdefault(ch, {})
+            for t, w in v.items():
+                c[t] = c.get(t, 0.0) + w
+        cent = {ch: {t: round(w, 5) for t, w in _top(c, self.cfg.centroid_terms).items()} for ch, c in cent.items()}
+        ev["c"] = cent
+        ev["q"] = {ch: round(_norm(c), 6) for ch, c in cent.items()}
+        ev["k"] = int(ev["k"]) + k
+
+    def _merge_close(self, eid: str, ev: dict[str, Any], when: datetime) -> tuple[str, ...]:
+        """Fold live events whose centroid now comes close to this one into it; the absorbed record the merge."""
+        unit = {ch: {t: w / (ev["q"][ch] or 1.0) for t, w in c.items()} for ch, c in ev["c"].items()}
+        unit = {ch: _top(v, self.cfg.query_terms) for ch, v in unit.items()}
+        merged: list[str] = []
+        for other in self._candidates(unit, exclude=eid):
+            oev = self._live[other]
+            if self._fade(when, oev) == 0.0:
+                continue
+            if self._score(unit, oev) < self.cfg.merge_threshold:
+                continue
+            self._unpost(other)
+            self._absorb(ev, oev["c"], int(oev["k"]))  # a centroid is already the sum of its members
+            ev["a"] = [*ev["a"], *oev["a"]]
+            ev["f"] = min(ev["f"], oev["f"])
+            ev["l"] = max(ev["l"], oev["l"])
+            absorbed = dict(oev)
+            absorbed["merged_into"] = eid
+            absorbed["c"], absorbed["q"] = {}, {}  # a merged event is never scored again; keep its record small
+            self.store[f"e:{other}"] = absorbed
+            merged.append(other)
+        return tuple(merged)
 
     def add_article(self, event_id: str, article_id: str) -> None:
         """Record an article (a reprint) as part of an event without moving the event's centroid."""
@@ -178,6 +308,8 @@ class EventClusterer:
         if article_id not in ev["a"]:
             ev["a"] = [*ev["a"], article_id]
             self.store[f"e:{eid}"] = ev
+            if eid in self._live:
+                self._live[eid] = ev
         self.store[f"a:{article_id}"] = {"e": eid, "s": 1.0}
 
     def event_of(self, article_id: str) -> str | None:
@@ -185,6 +317,7 @@ class EventClusterer:
         return self.resolve(seen["e"]) if seen else None
 
     def resolve(self, event_id: str) -> str:
+        """Follow ``merged_into`` to the surviving event."""
         seen: set[str] = set()
         while True:
             ev = self.store.get(f"e:{event_id}")
@@ -198,5 +331,10 @@ class EventClusterer:
         return Event(event_id=event_id, title=ev["t"], article_ids=tuple(ev["a"]), first_seen=parse_time(ev["f"]),
                      last_seen=parse_time(ev["l"]), merged_into=ev.get("merged_into"))
 
-    def events(self) -> list[Event]:
-        return [self.event(k[2:]) for k in sorted(self.store.keys()) if k.startswith("e:")]
+    def events(self) -> Iterator[Event]:
+        """Every event in the store, merged ones included (their ``merged_into`` says where they went)."""
+        for key in sorted(k for k in self.store.keys() if k.startswith("e:")):
+            yield self.event(key[2:])
+
+    def live_events(self) -> int:
+        return len(self._live)

@@ -1,0 +1,154 @@
+"""Event clustering quality on ECB+ dev, streamed in shuffled order, against a TF-IDF average-link batch baseline.
+
+ECB+ (Cybulska and Vossen, LREC 2014, CC BY 3.0) has no publication times and each topic holds two events of the
+same kind (two rehab check-ins, two earthquakes) that happened years apart. Articles are shuffled (seeded) and given
+times one minute apart, so the whole stream falls inside one decay window: time cannot separate the two events of a
+topic and the text has to. Gold is the ``event`` field.
+
+    .venv/bin/python bench/eval_events.py                      # all topics, 5 seeds, plus baseline and throughput
+    .venv/bin/python bench/eval_events.py --topics 21-35       # held-out topics only
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.events.core import ClusterConfig, EventClusterer  # noqa: E402
+from pipeline.model import Article  # noqa: E402
+
+ECB = ROOT.parent / "shared" / "data" / "ecbplus-dev" / "articles.jsonl"
+T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def load(path: Path, topics: set[int] | None) -> list[dict]:
+    docs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [d for d in docs if topics is None or d["topic"] in topics]
+
+
+def parse_topics(spec: str) -> set[int] | None:
+    if spec == "all":
+        return None
+    out: set[int] = set()
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out.update(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def bcubed(gold: Sequence[str], pred: Sequence[str]) -> tuple[float, float, float]:
+    pair = Counter(zip(gold, pred, strict=True))
+    g, p = Counter(gold), Counter(pred)
+    n = len(gold)
+    prec = sum(c * c / p[pp] for (_, pp), c in pair.items()) / n
+    rec = sum(c * c / g[gg] for (gg, _), c in pair.items()) / n
+    return prec, rec, 2 * prec * rec / (prec + rec)
+
+
+def articles(docs: list[dict], seed: int) -> list[Article]:
+    order = list(docs)
+    random.Random(seed).shuffle(order)
+    return [Article(article_id=d["id"], outlet_id="ecb", url="", title=d["title"], text=d["text"],
+                    content_hash=d["id"], published=T0 + timedelta(minutes=i)) for i, d in enumerate(order)]
+
+
+def run_online(docs: list[dict], seed: int, config: ClusterConfig) -> tuple[list[str], list[str], int]:
+    arts = articles(docs, seed)
+    c = EventClusterer({}, config)
+    merges = 0
+    for a in arts:
+        merges += len(c.assign(a).merged)
+    gold_of = {d["id"]: d["event"] for d in docs}
+    ids = [a.article_id for a in arts]
+    return [gold_of[i] for i in ids], [c.event_of(i) or "?" for i in ids], merges
+
+
+def baseline(docs: list[dict], threshold: float) -> list[str]:
+    """TF-IDF (sublinear, English stop words) and cosine average-link agglomerative clustering, all docs at once."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    x = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=1).fit_transform(
+        [d["title"] + "\n" + d["text"] for d in docs])
+    labels = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                     distance_threshold=threshold).fit_predict(x.toarray())
+    return [str(v) for v in labels]
+
+
+def throughput(live_events: int, n: int, config: ClusterConfig) -> tuple[float, int]:
+    """Articles/s when the store already holds ``live_events`` live events (synthetic stories from ECB+ words)."""
+    docs = load(ECB, None)
+    rng = random.Random(0)
+    vocab = sorted({w for d in docs for w in d["text"].split() if w.isalpha()})
+    c = EventClusterer({}, config)
+
+    def fake(i: int, when: datetime) -> Article:
+        # Each synthetic story mixes rare words of its own with common ones, like real articles.
+        own = rng.sample(vocab, 40)
+        common = rng.choice(docs)["text"].split()[:200]
+        text = " ".join(common + own * 2)
+        return Article(article_id=f"w{i}", outlet_id="x", url="", title=" ".join(own[:8]), text=text,
+                       content_hash=str(i), published=when)
+
+    for i in range(live_events):
+        c.assign(fake(i, T0 + timedelta(seconds=i)))
+    live = c.live_events()
+    arts = articles(docs, 1)[:n]
+    arts = [Article(article_id="t" + a.article_id, outlet_id="x", url="", title=a.title, text=a.text,
+                    content_hash=a.content_hash, published=T0 + timedelta(seconds=live_events + i))
+            for i, a in enumerate(arts)]
+    start = time.perf_counter()
+    for a in arts:
+        c.assign(a)
+    return len(arts) / (time.perf_counter() - start), live
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--topics", default="all", help="'all' or ranges such as 1-20 or 21-35")
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--baseline-threshold", type=float, default=0.85,
+                    help="cosine distance cut for the batch baseline (tuned on topics 1-20)")
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--throughput", type=int, default=3000, help="live events for the throughput run; 0 skips it")
+    args = ap.parse_args()
+    docs = load(ECB, parse_topics(args.topics))
+    cfg = ClusterConfig()
+    print(f"ECB+ dev topics={args.topics} docs={len(docs)} gold_events={len({d['event'] for d in docs})}")
+    print(f"config {cfg}")
+    from sklearn.metrics import adjusted_rand_score
+
+    rows = []
+    for seed in range(args.seeds):
+        gold, pred, merges = run_online(docs, seed, cfg)
+        p, r, f = bcubed(gold, pred)
+        ari = adjusted_rand_score(gold, pred)
+        rows.append((p, r, f, ari))
+        print(f"online seed={seed} B3 P={p:.4f} R={r:.4f} F1={f:.4f} ARI={ari:.4f} "
+              f"events={len(set(pred))} merges={merges}")
+    mean = [sum(col) / len(rows) for col in zip(*rows, strict=True)]
+    print(f"online mean over {len(rows)} seeds: B3 P={mean[0]:.4f} R={mean[1]:.4f} F1={mean[2]:.4f} "
+          f"ARI={mean[3]:.4f} (min F1={min(r[2] for r in rows):.4f})")
+    if not args.no_baseline:
+        gold = [d["event"] for d in docs]
+        pred = baseline(docs, args.baseline_threshold)
+        p, r, f = bcubed(gold, pred)
+        print(f"baseline tfidf average-link batch (distance<{args.baseline_threshold}): B3 P={p:.4f} R={r:.4f} "
+              f"F1={f:.4f} ARI={adjusted_rand_score(gold, pred):.4f} events={len(set(pred))}")
+    if args.throughput:
+        rate, live = throughput(args.throughput, 400, cfg)
+        print(f"throughput: {rate:.0f} articles/s on one core with {live} live events in the store")
+
+
+if __name__ == "__main__":
+    main()

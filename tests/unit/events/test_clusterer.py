@@ -1,0 +1,104 @@
+"""Event clusterer: same-kind events kept apart, time decay, merges recorded, restart and replay equivalence."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from pipeline.events.core import ClusterConfig, EventClusterer
+from pipeline.model import Article, Entity, stable_id
+
+T0 = datetime(2024, 3, 1, 8, tzinfo=timezone.utc)
+CASES = Path(__file__).resolve().parents[2] / "fixtures" / "reprints" / "cases.jsonl"
+KLITSCHKO_1 = ("Wladimir Klitschko defended his IBF heavyweight crown by stopping Hasim Rahman in the seventh round at "
+               "SAP Arena in Mannheim on Saturday. Rahman, the former champion, was outclassed throughout.")
+KLITSCHKO_1B = ("Klitschko retained his heavyweight titles with a seventh-round stoppage of Hasim Rahman in Mannheim, "
+                "Germany. The referee halted the bout after Rahman failed to answer Klitschko's jab.")
+KLITSCHKO_2 = ("Wladimir Klitschko stopped Tony Thompson in the sixth round in Bern, Switzerland, to retain his WBA, "
+               "IBF and WBO heavyweight belts. Thompson was knocked down twice before the fight was stopped in 2012.")
+KLITSCHKO_2B = ("Tony Thompson was no match again for Wladimir Klitschko in Bern: the champion floored Thompson twice "
+                "and the sixth-round stoppage kept the heavyweight belts in Switzerland in 2012.")
+
+
+def art(aid: str, text: str, hours: float = 0, title: str = "", entities: tuple[Entity, ...] = ()) -> Article:
+    return Article(article_id=aid, outlet_id="o", url="", title=title, text=text, content_hash=aid,
+                   published=T0 + timedelta(hours=hours), entities=entities)
+
+
+def _stream() -> list[Article]:
+    cases = [json.loads(line) for line in CASES.read_text().splitlines() if line.strip()]
+    return [art(c["id"], c["text"], c["seq"] * 0.05, c["title"]) for c in cases if c["expect"] is None]
+
+
+def _warm() -> EventClusterer:
+    """A clusterer that has already seen a few hundred articles, so IDF knows which words are common."""
+    c = EventClusterer({})
+    for a in _stream():
+        c.assign(dataclasses.replace(a, published=T0 - timedelta(days=30)))
+    return c
+
+
+def test_two_fights_of_the_same_champion_are_two_events() -> None:
+    c = _warm()
+    a = c.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"))
+    b = c.assign(art("b", KLITSCHKO_2, 1, "Klitschko stops Thompson"))
+    a2 = c.assign(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"))
+    b2 = c.assign(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko"))
+    assert a.is_new and b.is_new and b.event_id != a.event_id
+    assert (a2.event_id, b2.event_id) == (a.event_id, b.event_id)
+
+
+def test_a_story_continues_over_days_but_not_after_a_long_silence() -> None:
+    c = EventClusterer({})
+    first = c.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"))
+    assert c.assign(art("b", KLITSCHKO_1B, 50, "Klitschko beats Rahman")).event_id == first.event_id
+    later = c.assign(art("c", KLITSCHKO_1 + " A look back.", 50 + 24 * 30, "Klitschko stops Rahman"))
+    assert later.is_new and later.event_id != first.event_id
+
+
+def test_event_ids_come_from_the_first_article_and_survive_replay() -> None:
+    arts = _stream()[:60]
+    c1 = EventClusterer({})
+    once = [c1.assign(a) for a in arts]
+    assert once[0].event_id == stable_id("event", arts[0].article_id)
+    assert [c1.assign(a).event_id for a in arts] == [c1.resolve(x.event_id) for x in once]  # redelivery
+    c2 = EventClusterer({})
+    assert [c2.assign(a) for a in arts] == once
+
+
+def test_restart_from_a_copy_of_the_store_gives_the_same_answers() -> None:
+    arts = _stream()[:120]
+    whole = EventClusterer({})
+    straight = [whole.assign(a) for a in arts]
+    store: dict = {}
+    first = EventClusterer(store)
+    got = [first.assign(a) for a in arts[:60]]
+    resumed = EventClusterer(copy.deepcopy(store))  # a restarted worker rebuilds its index from the table
+    got += [resumed.assign(a) for a in arts[60:]]
+    assert got == straight
+    assert [e.to_json() for e in resumed.events()] == [e.to_json() for e in whole.events()]
+    json.dumps(store)
+
+
+def test_a_merge_is_recorded_not_lost() -> None:
+    # A low merge bar so that the bridge article pulls the two halves of one story together.
+    c = EventClusterer({}, ClusterConfig(threshold=0.35, merge_threshold=0.3))
+    a = c.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"))
+    b = c.assign(art("b", KLITSCHKO_1B, 1, "Rahman loses in Germany"))
+    assert b.is_new
+    bridge = c.assign(art("c", KLITSCHKO_1 + " " + KLITSCHKO_1B, 2, "Klitschko stops Rahman in Mannheim"))
+    assert bridge.merged, "the bridge should fold one event into the other"
+    gone = bridge.merged[0]
+    assert c.event(gone).merged_into == bridge.event_id
+    assert c.resolve(gone) == bridge.event_id and {a.event_id, b.event_id} == {gone, bridge.event_id}
+    assert set(c.event(bridge.event_id).article_ids) == {"a", "b", "c"}
+
+
+def test_entities_from_spacy_are_used_when_present() -> None:
+    ents = (Entity("Hasim Rahman", "PERSON", 0, 12),)
+    c = EventClusterer({})
+    c.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman", ents))
+    assert any(t.startswith("ent ") for t in c.store[f"e:{stable_id('event', 'a')}"]["c"]["p"])
