@@ -70,3 +70,27 @@ def unique_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
 @pytest.fixture(scope="session")
 def seed_text() -> str:
     return (SHARED / "seed" / "seed-article.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture()
+def isolated(kafka_bootstrap: str, es_url: str) -> Iterator[object]:
+    """Settings with topics, indices, templates and a consumer group of this test's own; all removed afterwards."""
+    import contextlib
+
+    from elasticsearch import Elasticsearch
+    from kafka.admin import KafkaAdminClient
+
+    from newsrift.settings import Settings
+
+    tag = f"t{uuid.uuid4().hex[:9]}"
+    yield Settings(topic_prefix=f"{tag}.", index_prefix=tag, app_id=tag, web_port=6068)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    with contextlib.suppress(Exception):
+        admin.delete_topics([t for t in admin.list_topics() if t.startswith(tag)])
+    admin.close()
+    es = Elasticsearch(es_url)
+    es.indices.delete(index=f"{tag}-*", ignore_unavailable=True, allow_no_indices=True)
+    for kind in ("articles", "claims", "events", "disputes", "alerts"):
+        with contextlib.suppress(Exception):
+            es.indices.delete_index_template(name=f"{tag}-{kind}")
+    es.close()

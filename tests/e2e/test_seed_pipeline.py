@@ -3,11 +3,9 @@ webhook call and one e-mail per dispute change -- also after a worker restart an
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -71,24 +69,6 @@ def sinks() -> Iterator[tuple[Webhook, list[Any], int]]:
     finally:
         hook.close()
         smtp.stop()
-
-
-@pytest.fixture()
-def isolated(kafka_bootstrap: str, es_url: str) -> Iterator[Settings]:
-    tag = f"e2e{uuid.uuid4().hex[:8]}"
-    yield Settings(topic_prefix=f"{tag}.", index_prefix=tag, app_id=tag, web_port=6068)
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    with contextlib.suppress(Exception):
-        admin.delete_topics([t for t in admin.list_topics() if t.startswith(f"{tag}.") or t.startswith(f"{tag}-")])
-    admin.close()
-    es = Elasticsearch(es_url)
-    es.indices.delete(index=f"{tag}-*", ignore_unavailable=True, allow_no_indices=True)
-    for kind in ("articles", "claims", "events", "disputes", "alerts"):
-        with contextlib.suppress(Exception):
-            es.indices.delete_index_template(name=f"{tag}-{kind}")
-    es.close()
 
 
 def _disputes(settings: Settings) -> list[dict[str, Any]]:

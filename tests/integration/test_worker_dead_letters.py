@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
-from kafka.admin import KafkaAdminClient
 
 from newsrift.demo import start_worker, stop_worker, wait_for_index
 from newsrift.settings import Settings
@@ -22,20 +17,8 @@ from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-@pytest.fixture()
-def settings(kafka_bootstrap: str, es_url: str) -> Iterator[Settings]:
-    tag = f"dlq{uuid.uuid4().hex[:8]}"
-    yield Settings(topic_prefix=f"{tag}.", index_prefix=tag, app_id=tag, web_port=6069)
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    with contextlib.suppress(Exception):
-        admin.delete_topics([t for t in admin.list_topics() if t.startswith(tag)])
-    admin.close()
-    es = Elasticsearch(es_url)
-    es.indices.delete(index=f"{tag}-*", ignore_unavailable=True, allow_no_indices=True)
-    es.close()
-
-
-def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_indexed(settings: Settings, tmp_path: Path) -> None:
+def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_indexed(isolated: Settings, tmp_path: Path) -> None:
+    settings = isolated
     ensure_topics(settings)
     raw_topic = settings.topic(RAW_ARTICLES)
     good = RawArticle(article_id="good1", outlet_id="o1", url="https://o1.example/1", title="Quake hits town",
