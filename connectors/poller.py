@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from connectors.fulltext import with_full_text
 from connectors.http import FetchError, fetch, make_client
 from connectors.items import FeedParseError, entry_to_raw, item_hash, parse_feed
 from connectors.registry import Feed
@@ -161,6 +162,8 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
             continue
         if revision:
             raw = dataclasses.replace(raw, revision=revision)
+        if feed.full_text:
+            raw = await with_full_text(client, raw)
         try:
             await asyncio.to_thread(sink.publish, raw)
         except PublishError as e:
