@@ -1,9 +1,10 @@
 """Connector benchmark: parse-and-normalise rate on the real feed snapshots, and a polling run over many local feeds.
 
-    .venv/bin/python bench/bench_connectors.py [--feeds 1000] [--items 10] [--passes 2] [--concurrency 32]
+    .venv/bin/python bench/bench_connectors.py [--feeds 1000] [--items 10] [--passes 3] [--concurrency 32]
 
 The feed server runs in a child process (so its CPU is not counted as the poller's), on 127.0.0.1 with ETags: the
-first pass gets 200s, later passes 304s. Every feed is on one host here, so the per-host limit is raised to the
+first pass gets 200s, the second 304s, and from the third on a tenth of the feeds has one new item (the mostly-304
+steady state). Every feed is on one host here, so the per-host limit is raised to the
 global cap for the run (with real outlets each host gets the default of 2).
 """
 
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,19 +36,28 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 items = int(sys.argv[1])
 
+gen = 0  # bumped by GET /bump: every tenth feed then has one more item and a new ETag
+
+def extra(i):
+    return 1 if gen and i % 10 == 0 else 0
+
 def feed(i):
     body = "".join(f"<item><title>Story {i}-{k}</title><link>https://outlet{i}.example/news/{k}?utm_source=rss</link>"
                    f"<guid>g-{i}-{k}</guid><pubDate>Tue, 13 Feb 2018 09:{k % 60:02d}:00 +0300</pubDate>"
                    f"<description>Body of story {k} from outlet {i}, long enough to look like a summary.</description>"
-                   "</item>" for k in range(items))
+                   "</item>" for k in range(items + extra(i)))
     return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Outlet {i}</title>'
             f'<link>https://outlet{i}.example/</link>{body}</channel></rss>').encode()
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
+        global gen
+        if self.path == "/bump":
+            gen += 1
+            self.send_response(204); self.send_header("Content-Length", "0"); self.end_headers(); return
         i = int(self.path.rsplit("/", 1)[1])
-        etag = f'"f{i}"'
+        etag = f'"f{i}-{extra(i)}"'
         if self.headers.get("If-None-Match") == etag:
             self.send_response(304); self.send_header("ETag", etag); self.send_header("Content-Length", "0")
             self.end_headers(); return
@@ -97,6 +108,8 @@ def bench_poll(n_feeds: int, n_items: int, passes: int, concurrency: int) -> Non
             sink = JsonlSink(Path(tmp) / "out.jsonl")
             try:
                 for p in range(passes):
+                    if p == 2:  # from the third pass on, a tenth of the feeds has one new item
+                        urllib.request.urlopen(f"http://127.0.0.1:{port}/bump", timeout=5).close()
                     t0, c0 = time.perf_counter(), time.process_time()
                     s: Summary = asyncio.run(poll_once(feeds, store, sink, cfg))
                     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -116,7 +129,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--feeds", type=int, default=1000)
     ap.add_argument("--items", type=int, default=10, help="items per local feed")
-    ap.add_argument("--passes", type=int, default=2, help="first pass 200s, later passes 304s")
+    ap.add_argument("--passes", type=int, default=3,
+                    help="pass 1: all 200s; pass 2: all 304s; pass 3+: 90%% 304s, 10%% 200s with one new item")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--parse-reps", type=int, default=200)
     a = ap.parse_args()

@@ -1,0 +1,45 @@
+"""Feed connectors: registry, safe fetching, parsing, per-feed state, polling and sinks (no Faust here).
+
+Errors, all under ``pipeline.errors.NewsriftError``:
+
+- ``FetchError``: a feed or page could not be fetched (``retry_after``, ``permanent``, ``status`` say why);
+- ``FeedParseError``: the bytes are not a feed at all;
+- ``PublishError``: the sink did not acknowledge an article (it stays unseen and is published on the next poll);
+- ``pipeline.errors.ConfigError``: a registry or OPML file that cannot be used.
+"""
+
+from connectors.http import FetchError, FetchResult, fetch, make_client
+from connectors.items import FeedParseError, canonical_url, entry_to_raw, item_hash, parse_feed
+from connectors.poller import PollConfig, Summary, poll_feed, poll_once, run_forever
+from connectors.registry import Feed, FeedEntry, Outlet, Registry, load_registry, save_registry
+from connectors.sinks import JsonlSink, KafkaSink, PublishError, Sink
+from connectors.state import FeedState, StateStore
+
+__all__ = [
+    "Feed",
+    "FeedEntry",
+    "FeedParseError",
+    "FeedState",
+    "FetchError",
+    "FetchResult",
+    "JsonlSink",
+    "KafkaSink",
+    "Outlet",
+    "PollConfig",
+    "PublishError",
+    "Registry",
+    "Sink",
+    "StateStore",
+    "Summary",
+    "canonical_url",
+    "entry_to_raw",
+    "fetch",
+    "item_hash",
+    "load_registry",
+    "make_client",
+    "parse_feed",
+    "poll_feed",
+    "poll_once",
+    "run_forever",
+    "save_registry",
+]

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 
 from connectors.poller import PollConfig, Summary, poll_once, run_forever
 from connectors.registry import (
     Feed,
+    FeedEntry,
     Outlet,
     Registry,
     export_opml,
@@ -21,13 +25,15 @@ from connectors.registry import (
     resolve_url,
     save_registry,
 )
-from connectors.sinks import JsonlSink, KafkaSink, PublishError, Sink
+from connectors.sinks import JsonlSink, KafkaSink, Sink
 from connectors.state import StateStore
 from pipeline.errors import NewsriftError
 
-__all__ = ["feeds_app", "ingest", "register"]
+__all__ = ["DEFAULT_REGISTRY", "DEFAULT_STATE_DIR", "feeds_app", "ingest", "register"]
 
 DEFAULT_REGISTRY = Path("seeds/outlets.toml")
+DEFAULT_STATE_DIR = Path(".newsrift/state/connectors")
+DEFAULT_TOPIC = "news.articles.raw.v1"
 feeds_app = typer.Typer(help="Outlets and feeds (the registry is a TOML file).", no_args_is_help=True)
 
 
@@ -36,67 +42,97 @@ def _fail(msg: str) -> None:
     raise typer.Exit(1)
 
 
+def _outlet_from_url(url: str) -> str:
+    host = urlsplit(url).hostname if "://" in url and not url.startswith("file:") else None
+    if host:
+        return host.removeprefix("www.")
+    return Path(urlsplit(url).path if url.startswith("file:") else url).stem or "local"
+
+
 def _feeds(registry: Path, feed_urls: list[str], opml: Path | None) -> list[Feed]:
-    """--feed and --opml replace the registry for this run; without them the registry is polled."""
+    """--feed and --opml replace the registry for this run; without them the registry is polled.
+
+    A --feed that the registry lists keeps its outlet (id, language, interval, full text), so polling one known
+    feed by hand gives the same articles as the long-running poller.
+    """
+    if not feed_urls and opml is None:
+        return load_registry(registry).feeds()
+    known: dict[str, Feed] = {}
+    if feed_urls and registry.exists():
+        known = {f.url: f for f in load_registry(registry).feeds()}
     feeds: list[Feed] = []
-    if feed_urls:
-        feeds += [Feed(resolve_url(u, Path.cwd()), outlet_id=_outlet_from_url(u)) for u in feed_urls]
+    for u in feed_urls:
+        url = resolve_url(u, Path.cwd())
+        feeds.append(known.get(url) or Feed(url, outlet_id=_outlet_from_url(u)))
     if opml is not None:
-        feeds += [Feed(resolve_url(o.feeds[0], opml.parent.resolve()), outlet_id=o.id, language=o.language)
+        base = opml.parent.resolve()
+        feeds += [Feed(resolve_url(o.feeds[0].url, base), outlet_id=o.id, language=o.language)
                   for o in import_opml(opml)]
-    if not feeds and not feed_urls and opml is None:
-        feeds = load_registry(registry).feeds()
     return feeds
 
 
-def _outlet_from_url(url: str) -> str:
-    from urllib.parse import urlsplit
+def _install_stop(stop: asyncio.Event) -> None:
+    # SIGTERM (systemd, docker stop) ends the loop between polls, like Ctrl-C: state is saved after every poll,
+    # so stopping never loses an acknowledged item nor marks an unacknowledged one seen.
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
 
-    host = urlsplit(url).hostname
-    if host:
-        return host.removeprefix("www.")
-    return Path(url).stem or "local"
+
+async def _run_until_stopped(feeds: list[Feed], store: StateStore, sink: Sink, cfg: PollConfig) -> None:
+    stop = asyncio.Event()
+    _install_stop(stop)
+    await run_forever(feeds, store, sink, cfg, stop=stop)
 
 
 def ingest(
-    once: Annotated[bool, typer.Option("--once", help="Poll every feed once and exit.")] = False,
-    feed: Annotated[list[str], typer.Option("--feed", help="A feed URL or file (repeatable); default: the registry.")]
-    = [],  # noqa: B006
-    opml: Annotated[Path | None, typer.Option("--opml", help="Poll the feeds of an OPML file.")] = None,
-    to_jsonl: Annotated[Path | None, typer.Option("--to-jsonl", help="Write raw articles here instead of Kafka.")]
+    once: Annotated[bool, typer.Option("--once", help="Poll every feed once, print a summary line, and exit.")]
+    = False,
+    feed: Annotated[list[str] | None, typer.Option(
+        "--feed", help="A feed URL, file:// URL or local path (repeatable); replaces the registry for this run.")]
     = None,
+    opml: Annotated[Path | None, typer.Option("--opml", help="Poll the feeds of this OPML file.")] = None,
+    to_jsonl: Annotated[Path | None, typer.Option(
+        "--to-jsonl", help="Append raw articles to this JSONL file instead of publishing to Kafka.")] = None,
     registry: Annotated[Path, typer.Option("--registry", help="Outlets and feeds (TOML).")] = DEFAULT_REGISTRY,
-    state_dir: Annotated[Path, typer.Option("--state-dir", help="Where feed state is kept across runs.")]
-    = Path(".newsrift/state/connectors"),
+    state_dir: Annotated[Path, typer.Option(
+        "--state-dir", help="Feed state (validators, failures, seen items), kept across runs.")] = DEFAULT_STATE_DIR,
     bootstrap: Annotated[str | None, typer.Option(
-        "--bootstrap", help="Kafka bootstrap [default: env NEWSRIFT_KAFKA_BOOTSTRAP or 127.0.0.1:9092].")] = None,
-    topic: Annotated[str, typer.Option("--topic", help="Raw-article topic.")] = "news.articles.raw.v1",
+        "--bootstrap", help="Kafka bootstrap servers (default: env NEWSRIFT_KAFKA_BOOTSTRAP, else 127.0.0.1:9092).")]
+    = None,
+    topic: Annotated[str, typer.Option("--topic", help="Raw-article topic.")] = DEFAULT_TOPIC,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Feeds fetched at once, in all.")] = 32,
     per_host: Annotated[int, typer.Option("--per-host", min=1, help="Requests in flight to one host.")] = 2,
 ) -> None:
-    """Poll feeds and publish new or edited items as raw articles (Kafka, or JSONL with --to-jsonl)."""
+    """Poll feeds and publish new or edited items as raw articles (Kafka, or JSONL with --to-jsonl).
+
+    Without --once it runs until SIGTERM or Ctrl-C, each feed on its own schedule.
+
+    With --once it prints one summary line and exits 1 only when no feed at all could be processed.
+    """
     logging.basicConfig(level=os.environ.get("NEWSRIFT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")
     try:
-        feeds = _feeds(registry, feed, opml)
+        feeds = _feeds(registry, feed or [], opml)
+        store = StateStore(state_dir)
         sink: Sink = JsonlSink(to_jsonl) if to_jsonl else KafkaSink(
             bootstrap or os.environ.get("NEWSRIFT_KAFKA_BOOTSTRAP", "127.0.0.1:9092"), topic)
-    except (NewsriftError, PublishError) as e:
+    except NewsriftError as e:
         _fail(str(e))
         return
-    cfg = PollConfig(concurrency=concurrency, per_host=per_host)
-    try:
-        store = StateStore(state_dir)
     except OSError as e:
-        sink.close()
         _fail(f"{state_dir}: cannot use as the state directory: {e.strerror or e}")
         return
+    if not feeds:
+        sink.close()
+        _fail("no feeds to poll (empty registry, or an OPML file without feeds)")
+    cfg = PollConfig(concurrency=concurrency, per_host=per_host)
     try:
-        if once:
-            summary: Summary = asyncio.run(poll_once(feeds, store, sink, cfg))
-        else:
-            typer.echo(f"polling {len(feeds)} feeds; Ctrl-C to stop", err=True)
-            asyncio.run(run_forever(feeds, store, sink, cfg))
+        if not once:
+            typer.echo(f"polling {len(feeds)} feeds; SIGTERM or Ctrl-C to stop", err=True)
+            asyncio.run(_run_until_stopped(feeds, store, sink, cfg))
             return
+        summary: Summary = asyncio.run(poll_once(feeds, store, sink, cfg))
     except KeyboardInterrupt:
         return
     finally:
@@ -105,7 +141,7 @@ def ingest(
         typer.echo(f"  {err}", err=True)
     typer.echo(summary.line())
     # Exit 1 only when nothing at all could be processed: one dead feed among many is routine, not a failure.
-    if summary.processed == 0 and feeds:
+    if summary.processed == 0:
         raise typer.Exit(1)
 
 
@@ -117,42 +153,64 @@ def _load(registry: Path) -> Registry:
         raise  # unreachable: _fail exits
 
 
-def _opml(path: Path) -> list[Outlet]:
-    try:
-        return import_opml(path)
-    except NewsriftError as e:
-        _fail(str(e))
-        raise
+def _load_or_empty(registry: Path) -> Registry:
+    return _load(registry) if registry.exists() else Registry((), registry.parent.resolve())
+
+
+RegistryOpt = Annotated[Path, typer.Option("--registry", help="Registry file (TOML).")]
 
 
 @feeds_app.command("list")
-def feeds_list(registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY) -> None:
-    """List outlets and their feeds."""
+def feeds_list(
+    registry: RegistryOpt = DEFAULT_REGISTRY,
+    state_dir: Annotated[Path | None, typer.Option(
+        "--state-dir", help="Also show each feed's health from this state directory (failing feeds first).")]
+    = None,
+) -> None:
+    """List outlets and their feeds; with --state-dir, each feed's last success and failures."""
     reg = _load(registry)
-    for o in reg.outlets:
-        typer.echo(f"{o.id}\t{o.name}\t{', '.join(o.feeds)}")
+    if state_dir is None:
+        for o in reg.outlets:
+            typer.echo(f"{o.id}\t{o.name}\t{', '.join(o.feed_urls)}")
+        return
+    store = StateStore(state_dir)
+    rows = []
+    for f in reg.feeds():
+        st = store.load(f.url)
+        health = "failing" if st.failures else ("ok" if st.last_success else "never-polled")
+        rows.append((-st.failures, f.outlet_id, f"{f.outlet_id}\t{f.url}\t{health}\tfailures={st.failures}\t"
+                     f"last_success={st.last_success or '-'}\tlast_error={(st.last_error or '-')[:120]}"))
+    for _, _, line in sorted(rows):
+        typer.echo(line)
 
 
 @feeds_app.command("add")
 def feeds_add(
     outlet_id: Annotated[str, typer.Argument(help="Outlet id (new or existing).")],
-    url: Annotated[str, typer.Argument(help="Feed URL or path.")],
+    url: Annotated[str, typer.Argument(help="Feed URL, or a path relative to the registry's folder.")],
     name: Annotated[str | None, typer.Option(help="Outlet name (new outlets).")] = None,
-    language: Annotated[str | None, typer.Option(help="Language code, e.g. en.")] = None,
-    registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY,
+    homepage: Annotated[str, typer.Option(help="Outlet homepage (new outlets).")] = "",
+    language: Annotated[str | None, typer.Option(help="Language code, e.g. en (new outlets).")] = None,
+    poll_interval: Annotated[float | None, typer.Option(
+        "--poll-interval", min=1, help="Seconds between polls of this feed.")] = None,
+    full_text: Annotated[bool | None, typer.Option(
+        "--full-text/--no-full-text", help="Fetch each article page for its main text.")] = None,
+    registry: RegistryOpt = DEFAULT_REGISTRY,
 ) -> None:
     """Add a feed to an outlet (creating the outlet when needed)."""
-    reg = _load(registry) if registry.exists() else Registry((), registry.parent)
+    reg = _load_or_empty(registry)
+    entry = FeedEntry(url, poll_interval, full_text)
     outlets = list(reg.outlets)
     for i, o in enumerate(outlets):
         if o.id == outlet_id:
-            if url in o.feeds:
-                typer.echo("already there")
+            if url in o.feed_urls:
+                typer.echo(f"{url} is already a feed of {outlet_id}")
                 return
-            outlets[i] = Outlet(o.id, o.name, o.homepage, o.language, o.poll_interval, o.full_text, (*o.feeds, url))
+            outlets[i] = Outlet(o.id, o.name, o.homepage, o.language, o.poll_interval, o.full_text,
+                                (*o.feeds, entry))
             break
     else:
-        outlets.append(Outlet(outlet_id, name or outlet_id, language=language, feeds=(url,)))
+        outlets.append(Outlet(outlet_id, name or outlet_id, homepage, language=language, feeds=(entry,)))
     save_registry(Registry(tuple(outlets), reg.base), registry)
     typer.echo(f"added {url} to {outlet_id}")
 
@@ -160,14 +218,14 @@ def feeds_add(
 @feeds_app.command("remove")
 def feeds_remove(
     url: Annotated[str, typer.Argument(help="Feed URL to remove (an outlet left without feeds goes too).")],
-    registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY,
+    registry: RegistryOpt = DEFAULT_REGISTRY,
 ) -> None:
     """Remove a feed."""
     reg = _load(registry)
     outlets = []
     found = False
     for o in reg.outlets:
-        feeds = tuple(f for f in o.feeds if f != url)
+        feeds = tuple(f for f in o.feeds if f.url != url)
         found |= len(feeds) != len(o.feeds)
         if feeds:
             outlets.append(Outlet(o.id, o.name, o.homepage, o.language, o.poll_interval, o.full_text, feeds))
@@ -179,21 +237,27 @@ def feeds_remove(
 
 @feeds_app.command("import-opml")
 def feeds_import(
-    opml: Annotated[Path, typer.Argument(help="OPML file.")],
-    registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY,
+    opml: Annotated[Path, typer.Argument(help="OPML file (entity declarations are refused).")],
+    registry: RegistryOpt = DEFAULT_REGISTRY,
 ) -> None:
-    """Add every feed of an OPML file as an outlet."""
-    reg = _load(registry) if registry.exists() else Registry((), registry.parent)
-    known = {o.id for o in reg.outlets}
-    found = _opml(opml)
-    new = [o for o in found if o.id not in known]
+    """Add every feed of an OPML file as an outlet; feeds already in the registry are left alone."""
+    reg = _load_or_empty(registry)
+    try:
+        found = import_opml(opml)
+    except NewsriftError as e:
+        _fail(str(e))
+        return
+    known_ids = {o.id for o in reg.outlets}
+    known_urls = {resolve_url(f.url, reg.base) for o in reg.outlets for f in o.feeds}
+    new = [o for o in found if o.id not in known_ids and resolve_url(o.feeds[0].url, opml.parent.resolve())
+           not in known_urls]
     save_registry(Registry((*reg.outlets, *new), reg.base), registry)
-    typer.echo(f"imported {len(new)} outlets ({len(found) - len(new)} already known by id)")
+    typer.echo(f"imported {len(new)} outlets ({len(found) - len(new)} already known by id or feed URL)")
 
 
 @feeds_app.command("export-opml")
-def feeds_export(registry: Annotated[Path, typer.Option(help="Registry file.")] = DEFAULT_REGISTRY) -> None:
-    """Print the registry as OPML."""
+def feeds_export(registry: RegistryOpt = DEFAULT_REGISTRY) -> None:
+    """Print the registry as OPML 2.0 (local paths as file:// URLs)."""
     typer.echo(export_opml(_load(registry)))
 
 

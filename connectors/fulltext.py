@@ -38,6 +38,9 @@ async def with_full_text(client: httpx.AsyncClient, raw: RawArticle) -> RawArtic
     except FetchError as e:
         log.warning("event=full_text_failed url=%s error=%r", raw.url, str(e)[:300])
         return raw
+    except Exception as e:  # an extractor bug on one odd page must not cost the feed's item
+        log.warning("event=full_text_failed url=%s error=%r", raw.url, f"{type(e).__name__}: {e}"[:300])
+        return raw
     current = raw.content or raw.summary or ""
     if text is None or len(text) <= len(current):
         return raw

@@ -22,9 +22,9 @@ from connectors.fulltext import with_full_text
 from connectors.http import FetchError, fetch, make_client
 from connectors.items import FeedParseError, entry_to_raw, item_hash, parse_feed
 from connectors.registry import Feed
-from connectors.sinks import PublishError, Sink
+from connectors.sinks import Sink
 from connectors.state import FeedState, StateStore
-from pipeline.model import format_time
+from pipeline.model import RawArticle, format_time
 
 __all__ = ["PollConfig", "Summary", "backoff_delay", "feed_interval", "poll_feed", "poll_once", "run_forever"]
 
@@ -104,33 +104,41 @@ def backoff_delay(failures: int, base: float, cfg: PollConfig, retry_after: floa
     return _jitter(delay, cfg)
 
 
-def _failed(st: FeedState, feed: Feed, cfg: PollConfig, error: str, retry_after: float | None = None) -> Summary:
+def _failed(st: FeedState, feed: Feed, cfg: PollConfig, error: str, retry_after: float | None = None,
+            permanent: bool = False) -> Summary:
     st.failures += 1
     st.last_error = error[:500]
     base = st.interval or feed.poll_interval or cfg.default_interval
-    st.next_due = time.time() + backoff_delay(st.failures, base, cfg, retry_after)
-    level = logging.ERROR if st.failures >= cfg.report_after_failures else logging.WARNING
-    log.log(level, "event=feed_failed url=%s failures=%d retry_in=%.0f error=%r", feed.url, st.failures,
-            st.next_due - time.time(), error[:300])
+    # Retrying cannot fix a refused address or a 410 Gone: go straight to the slowest rate instead of climbing there.
+    delay = _jitter(cfg.max_backoff, cfg) if permanent else backoff_delay(st.failures, base, cfg, retry_after)
+    st.next_due = time.time() + delay
+    level = logging.ERROR if permanent or st.failures >= cfg.report_after_failures else logging.WARNING
+    log.log(level, "event=feed_failed url=%s failures=%d permanent=%s retry_in=%.0f error=%r", feed.url, st.failures,
+            permanent, delay, error[:300])
     return Summary(failed=1, errors=[error])
+
+
+async def _save(store: StateStore, st: FeedState) -> None:
+    # The save fsyncs; on a slow disk that would stall every other feed's timeouts if done on the event loop.
+    await asyncio.to_thread(store.save, st)
 
 
 async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
                 cfg: PollConfig) -> tuple[Summary, FeedState]:
-    st = store.load(feed.url)
+    st = await asyncio.to_thread(store.load, feed.url)
     try:
         result = await fetch(client, feed.url, st.etag, st.last_modified, max_bytes=cfg.max_bytes,
                              total_timeout=cfg.total_timeout)
     except FetchError as e:
-        s = _failed(st, feed, cfg, str(e), e.retry_after)
-        store.save(st)
+        s = _failed(st, feed, cfg, str(e), e.retry_after, e.permanent)
+        await _save(store, st)
         return s, st
     if result.status == 304:
         st.failures, st.last_error = 0, None
         st.etag, st.last_modified = result.etag, result.last_modified
         st.last_success = format_time(datetime.now(timezone.utc))
         st.next_due = time.time() + _jitter(st.interval or feed.poll_interval or cfg.default_interval, cfg)
-        store.save(st)
+        await _save(store, st)
         log.debug("event=feed_not_modified url=%s", feed.url)
         return Summary(not_modified=1), st
     try:
@@ -138,7 +146,7 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
         parsed = await asyncio.to_thread(parse_feed, result.body, result.url, result.content_type)
     except FeedParseError as e:
         s = _failed(st, feed, cfg, str(e))
-        store.save(st)
+        await _save(store, st)
         return s, st
     if parsed.get("bozo"):
         # Still usable (it has entries or a title): use it, but say what was wrong.
@@ -149,10 +157,12 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
     channel = parsed.get("feed", {})
     link = channel.get("link") or None
     lang = feed.language or channel.get("language") or None
-    publish_failed = False
+    todo: list[tuple[RawArticle, str, str, int]] = []  # raw, content hash, new|updated, revision
+    batch_ids: set[str] = set()
     for entry in parsed.entries:
         raw = entry_to_raw(entry, feed_url=feed.url, feed_link=link, outlet_id=feed.outlet_id, language=lang, now=now)
-        if raw is None:
+        if raw is None or raw.article_id in batch_ids:
+            # Nothing identifies it, or the feed lists the same article twice (the first listing wins).
             s.skipped += 1
             continue
         h = item_hash(raw)
@@ -160,20 +170,23 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
         if status == "skipped":
             s.skipped += 1
             continue
-        if revision:
-            raw = dataclasses.replace(raw, revision=revision)
-        if feed.full_text:
-            raw = await with_full_text(client, raw)
-        try:
-            await asyncio.to_thread(sink.publish, raw)
-        except PublishError as e:
+        batch_ids.add(raw.article_id)
+        todo.append((dataclasses.replace(raw, revision=revision) if revision else raw, h, status, revision))
+    if feed.full_text:
+        todo = [(await with_full_text(client, raw), h, kind, rev) for raw, h, kind, rev in todo]
+    results = await asyncio.to_thread(sink.publish_many, [t[0] for t in todo]) if todo else []
+    publish_failed = False
+    for (raw, h, kind, revision), err in zip(todo, results, strict=True):
+        if err is not None:
             # Not marked seen, and the validators are not stored: the next poll gets a 200 and publishes it again.
+            if not publish_failed:
+                s.errors.append(str(err))
+                log.error("event=publish_failed url=%s article_id=%s error=%r", feed.url, raw.article_id,
+                          str(err)[:300])
             publish_failed = True
-            s.errors.append(str(e))
-            log.error("event=publish_failed url=%s article_id=%s error=%r", feed.url, raw.article_id, str(e)[:300])
-            break
+            continue
         st.mark_seen(raw.article_id, h, revision)
-        if status == "updated":
+        if kind == "updated":
             s.updated += 1
         else:
             s.new += 1
@@ -187,7 +200,7 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
         st.interval = feed_interval(parsed, feed, cfg)
         st.next_due = time.time() + _jitter(st.interval, cfg)
         s.ok = 1
-    store.save(st)
+    await _save(store, st)
     log.info("event=feed_polled url=%s new=%d updated=%d skipped=%d", feed.url, s.new, s.updated, s.skipped)
     return s, st
 
@@ -242,12 +255,14 @@ async def poll_once(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: P
 
 
 async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None,
-                      *, tick: float = 1.0, report_every: float = 60.0, stop: asyncio.Event | None = None) -> None:
+                      *, tick: float = 1.0, report_every: float = 60.0, stop: asyncio.Event | None = None,
+                      drain_timeout: float = 30.0) -> None:
     """Poll each feed whenever it is due, each on its own schedule (a slow feed delays nobody else).
 
     Only ``next_due`` and the failure count live in memory; everything else is on disk after every poll, so a
     restart resumes where this left off. Every ``report_every`` seconds one cycle line is logged, plus the feeds
     that have failed ``report_after_failures`` times in a row (they keep being retried, at the backoff cap).
+    When ``stop`` is set, polls in flight get ``drain_timeout`` seconds to finish before they are cancelled.
     """
     cfg = cfg or PollConfig()
     todo = _unique(feeds)
@@ -292,6 +307,10 @@ async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg:
                 else:
                     await asyncio.sleep(tick)
         finally:
+            if running:
+                # Let polls in flight finish first: one cancelled between the sink's acknowledgement and its state
+                # save would re-publish its items after a restart (harmless by key, but avoidable).
+                await asyncio.wait(running.values(), timeout=drain_timeout)
             for task in running.values():
                 task.cancel()
             if running:

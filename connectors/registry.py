@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pipeline.errors import ConfigError
 
 __all__ = [
     "Feed",
+    "FeedEntry",
     "Outlet",
     "Registry",
     "export_opml",
@@ -35,6 +37,15 @@ class Feed:
 
 
 @dataclass(frozen=True)
+class FeedEntry:
+    """One feed of an outlet as written in the registry; ``None`` settings fall back to the outlet's."""
+
+    url: str
+    poll_interval: float | None = None
+    full_text: bool | None = None
+
+
+@dataclass(frozen=True)
 class Outlet:
     id: str
     name: str
@@ -42,7 +53,11 @@ class Outlet:
     language: str | None = None
     poll_interval: float | None = None
     full_text: bool = False
-    feeds: tuple[str, ...] = field(default=())
+    feeds: tuple[FeedEntry, ...] = field(default=())
+
+    @property
+    def feed_urls(self) -> tuple[str, ...]:
+        return tuple(f.url for f in self.feeds)
 
 
 @dataclass(frozen=True)
@@ -53,8 +68,10 @@ class Registry:
     def feeds(self) -> list[Feed]:
         out = []
         for o in self.outlets:
-            for url in o.feeds:
-                out.append(Feed(resolve_url(url, self.base), o.id, o.poll_interval, o.full_text, o.language))
+            for f in o.feeds:
+                interval = f.poll_interval if f.poll_interval is not None else o.poll_interval
+                full_text = f.full_text if f.full_text is not None else o.full_text
+                out.append(Feed(resolve_url(f.url, self.base), o.id, interval, full_text, o.language))
         return out
 
 
@@ -65,13 +82,51 @@ def resolve_url(url: str, base: Path) -> str:
     return (base / Path(url).expanduser()).resolve().as_uri()
 
 
+_OUTLET_KEYS = {"id", "name", "homepage", "language", "poll_interval", "full_text", "feeds"}
+_FEED_KEYS = {"url", "poll_interval", "full_text"}
+
+
+def _interval(value: object, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}: poll_interval must be a positive number of seconds")
+    return float(value)
+
+
+def _flag(value: object, where: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ConfigError(f"{where}: full_text must be true or false")
+
+
+def _feed_entry(value: object, where: str) -> FeedEntry:
+    if isinstance(value, str) and value.strip():
+        return FeedEntry(value.strip())
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - _FEED_KEYS)
+        if unknown:
+            # A typo ("poll_intervall") silently ignored would poll at the wrong rate for months.
+            raise ConfigError(f"{where}: unknown feed setting(s) {', '.join(unknown)}")
+        url = value.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise ConfigError(f"{where}: a feed table needs url = \"...\"")
+        return FeedEntry(url.strip(), _interval(value.get("poll_interval"), where),
+                         _flag(value.get("full_text"), where))
+    raise ConfigError(f"{where}: a feed is a URL/path string or a table {{ url = ..., poll_interval = ..., "
+                      "full_text = ... }}")
+
+
 def load_registry(path: Path) -> Registry:
+    """Read and validate a registry; every mistake is a ``ConfigError`` naming the outlet it is in."""
     if not path.exists():
         raise ConfigError(f"{path}: no such registry file")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from e
     outlets = []
     ids: set[str] = set()
     entries = data.get("outlets", [])
@@ -81,27 +136,45 @@ def load_registry(path: Path) -> Registry:
         where = f"{path}: outlet #{i + 1}"
         if not isinstance(o, dict) or not isinstance(o.get("id"), str) or not o["id"].strip():
             raise ConfigError(f"{where} needs a string id")
+        where = f"{where} ({o['id']})"
+        unknown = sorted(set(o) - _OUTLET_KEYS)
+        if unknown:
+            raise ConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}")
         feeds = o.get("feeds")
-        if not isinstance(feeds, list) or not feeds or not all(isinstance(f, str) and f.strip() for f in feeds):
-            raise ConfigError(f"{where} ({o['id']}) needs feeds = [\"url or path\", ...]")
+        if not isinstance(feeds, list) or not feeds:
+            raise ConfigError(f"{where} needs feeds = [\"url or path\", ...]")
         if o["id"] in ids:
             raise ConfigError(f"{path}: outlet id {o['id']!r} appears twice")
-        interval = o.get("poll_interval")
-        if interval is not None and (isinstance(interval, bool) or not isinstance(interval, int | float)
-                                     or interval <= 0):
-            raise ConfigError(f"{where} ({o['id']}): poll_interval must be a positive number of seconds")
+        for key in ("name", "homepage", "language"):
+            if key in o and not isinstance(o[key], str):
+                raise ConfigError(f"{where}: {key} must be a string")
         ids.add(o["id"])
         outlets.append(Outlet(id=str(o["id"]), name=str(o.get("name", o["id"])), homepage=str(o.get("homepage", "")),
-                              language=o.get("language"), poll_interval=float(interval) if interval else None,
-                              full_text=bool(o.get("full_text", False)), feeds=tuple(f.strip() for f in feeds)))
+                              language=o.get("language") or None,
+                              poll_interval=_interval(o.get("poll_interval"), where),
+                              full_text=bool(_flag(o.get("full_text"), where)),
+                              feeds=tuple(_feed_entry(f, f"{where} feed #{n + 1}") for n, f in enumerate(feeds))))
     return Registry(tuple(outlets), path.parent.resolve())
 
 
 def _toml_str(s: str) -> str:
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # JSON's string escapes are valid TOML basic-string escapes; TOML also forbids a raw DEL, JSON leaves it raw.
+    return json.dumps(s, ensure_ascii=False).replace("\x7f", "\\u007F")
+
+
+def _toml_feed(f: FeedEntry) -> str:
+    if f.poll_interval is None and f.full_text is None:
+        return _toml_str(f.url)
+    parts = [f"url = {_toml_str(f.url)}"]
+    if f.poll_interval is not None:
+        parts.append(f"poll_interval = {f.poll_interval:g}")
+    if f.full_text is not None:
+        parts.append(f"full_text = {'true' if f.full_text else 'false'}")
+    return "{ " + ", ".join(parts) + " }"
 
 
 def save_registry(registry: Registry, path: Path) -> None:
+    """Write the registry back as TOML, atomically (comments in a hand-written file are not kept)."""
     lines = ["# Outlets and their feeds (written by newsrift feeds)."]
     for o in registry.outlets:
         lines += ["", "[[outlets]]", f"id = {_toml_str(o.id)}", f"name = {_toml_str(o.name)}"]
@@ -110,10 +183,10 @@ def save_registry(registry: Registry, path: Path) -> None:
         if o.language:
             lines.append(f"language = {_toml_str(o.language)}")
         if o.poll_interval:
-            lines.append(f"poll_interval = {o.poll_interval}")
+            lines.append(f"poll_interval = {o.poll_interval:g}")
         if o.full_text:
             lines.append("full_text = true")
-        lines.append("feeds = [" + ", ".join(_toml_str(f) for f in o.feeds) + "]")
+        lines.append("feeds = [" + ", ".join(_toml_feed(f) for f in o.feeds) + "]")
     tmp = path.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -162,7 +235,7 @@ def parse_opml(data: bytes, source: str = "OPML") -> list[Outlet]:
             oid, n = f"{_slug(title)}-{n}", n + 1
         ids.add(oid)
         outlets.append(Outlet(id=oid, name=title, homepage=node.get("htmlUrl", ""), language=node.get("language"),
-                              feeds=(url,)))
+                              feeds=(FeedEntry(url),)))
     return outlets
 
 
@@ -184,5 +257,5 @@ def export_opml(registry: Registry) -> str:
     for o in registry.outlets:
         for f in o.feeds:
             ET.SubElement(body, "outline", type="rss", text=o.name, title=o.name,
-                          xmlUrl=resolve_url(f, registry.base), htmlUrl=o.homepage)
+                          xmlUrl=resolve_url(f.url, registry.base), htmlUrl=o.homepage)
     return ET.tostring(root, encoding="unicode")

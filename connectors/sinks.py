@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from pipeline.errors import NewsriftError
 from pipeline.model import RawArticle
 
-__all__ = ["JsonlSink", "KafkaSink", "PublishError", "Sink"]
+__all__ = ["JsonlSink", "KafkaSink", "PublishError", "Sink", "publish_each"]
 
 
 class PublishError(NewsriftError):
@@ -18,11 +19,33 @@ class PublishError(NewsriftError):
 
 
 class Sink(Protocol):
-    """``publish`` returns only once the article is durably accepted, and raises ``PublishError`` otherwise."""
+    """Where raw articles go. Both publish methods return only once articles are durably accepted.
+
+    ``publish`` raises ``PublishError`` when its article was not acknowledged. ``publish_many`` sends a batch (one
+    feed's new items) and returns one entry per article, in order: ``None`` when acknowledged, else the
+    ``PublishError``; the poller marks exactly the acknowledged ones seen.
+    """
 
     def publish(self, raw: RawArticle) -> None: ...
 
+    def publish_many(self, raws: Sequence[RawArticle]) -> list[PublishError | None]: ...
+
     def close(self) -> None: ...
+
+
+def publish_each(sink: Sink, raws: Sequence[RawArticle]) -> list[PublishError | None]:
+    """``publish_many`` for sinks without a batch path: one at a time, stopping at the first failure (the rest
+    would almost surely fail the same way, and each failure may cost a full timeout)."""
+    out: list[PublishError | None] = []
+    for i, raw in enumerate(raws):
+        try:
+            sink.publish(raw)
+        except PublishError as e:
+            out.append(e)
+            out += [PublishError(f"{r.article_id}: not sent after an earlier failure") for r in raws[i + 1 :]]
+            break
+        out.append(None)
+    return out
 
 
 class JsonlSink:
@@ -46,6 +69,9 @@ class JsonlSink:
         except OSError as e:
             raise PublishError(f"jsonl write failed: {e.strerror or e}") from e
 
+    def publish_many(self, raws: Sequence[RawArticle]) -> list[PublishError | None]:
+        return publish_each(self, raws)
+
     def close(self) -> None:
         self.fh.close()
 
@@ -53,7 +79,7 @@ class JsonlSink:
 class KafkaSink:
     """Idempotent producer, acks=all; key = article id so every revision of an article lands in one partition."""
 
-    def __init__(self, bootstrap: str, topic: str, timeout: float = 30.0) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, timeout: float = 30.0) -> None:
         from kafka import KafkaProducer
         from kafka.errors import KafkaError
 
@@ -61,18 +87,42 @@ class KafkaSink:
         self.topic = topic
         self.timeout = timeout
         try:
-            self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                                          retries=5, linger_ms=10, max_in_flight_requests_per_connection=5)
+            # Idempotence makes the producer's own retries safe (no duplicates from a retried batch); it needs
+            # acks=all and at most 5 requests in flight, which also keeps per-partition order.
+            self.producer = KafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", enable_idempotence=True,
+                                          retries=5, linger_ms=10, max_in_flight_requests_per_connection=5,
+                                          max_request_size=16 * 1024 * 1024)
         except KafkaError as e:
-            raise PublishError(f"Kafka at {bootstrap} is not reachable: {e}") from e
+            raise PublishError(f"Kafka at {bootstrap_servers} is not reachable: {e}") from e
+
+    def _value(self, raw: RawArticle) -> bytes:
+        return json.dumps(raw.to_json(), ensure_ascii=False).encode("utf-8")
 
     def publish(self, raw: RawArticle) -> None:
-        value = json.dumps(raw.to_json(), ensure_ascii=False).encode("utf-8")
-        try:
-            # Waiting for the acknowledgement is what lets the caller mark the item seen safely.
-            self.producer.send(self.topic, key=raw.article_id.encode(), value=value).get(timeout=self.timeout)
-        except (self._errors, TimeoutError) as e:
-            raise PublishError(f"publish of {raw.article_id} to {self.topic} failed: {e}") from e
+        err = self.publish_many([raw])[0]
+        if err is not None:
+            raise err
+
+    def publish_many(self, raws: Sequence[RawArticle]) -> list[PublishError | None]:
+        # Send the whole batch first, then wait on each future: one round trip per feed instead of one per item,
+        # and an item is still reported acknowledged only when its own future resolved.
+        futures: list[Any] = []  # FutureRecordMetadata, or the PublishError that send() raised
+        for raw in raws:
+            try:
+                futures.append(self.producer.send(self.topic, key=raw.article_id.encode(), value=self._value(raw)))
+            except (self._errors, TimeoutError, ValueError) as e:
+                futures.append(PublishError(f"publish of {raw.article_id} to {self.topic} failed: {e}"))
+        out: list[PublishError | None] = []
+        for raw, fut in zip(raws, futures, strict=True):
+            if isinstance(fut, PublishError):
+                out.append(fut)
+                continue
+            try:
+                fut.get(timeout=self.timeout)
+                out.append(None)
+            except (self._errors, TimeoutError) as e:
+                out.append(PublishError(f"publish of {raw.article_id} to {self.topic} failed: {e}"))
+        return out
 
     def close(self) -> None:
         try:

@@ -95,3 +95,14 @@ def test_a_missing_page_keeps_the_feed_content(site: str, tmp_path: Path) -> Non
 def test_outlets_without_the_flag_are_not_fetched(site: str, tmp_path: Path) -> None:
     (row,) = _run(Feed(site + "/feed", "news"), tmp_path)
     assert row["content"] == "Harbour shut."
+
+
+def test_an_extractor_crash_keeps_the_feed_content(site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import connectors.fulltext as ft
+
+    def boom(html: bytes | str, url: str | None = None) -> str | None:
+        raise RuntimeError("extractor bug")
+
+    monkeypatch.setattr(ft, "extract_main_text", boom)
+    (row,) = _run(Feed(site + "/feed", "news", full_text=True), tmp_path)
+    assert row["content"] == "Harbour shut."

@@ -26,6 +26,12 @@ FEED = b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><item>
        b'<link>https://ex.example/a</link></item></channel></rss>'
 
 
+LOL = b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">' + b"".join(
+    f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">'.encode() for i in range(9)
+) + b']><rss version="2.0"><channel><title>&j;</title><item><title>&j;</title>' \
+    b'<link>https://ex.example/1</link></item></channel></rss>'
+
+
 class Server:
     """Paths: /ok /etag (304 on a matching If-None-Match; ``etag`` can change) /404 /429 /500 /loop /hop/N
     /big (11 MB) /bomb (30 MB of gzip-compressed spaces) /slow (drips bytes)."""
@@ -63,6 +69,19 @@ class Server:
                 elif p.startswith("/hop/"):
                     n = int(p.rsplit("/", 1)[1])
                     self._plain(301, {"Location": f"/hop/{n - 1}"}) if n > 0 else self._plain(200, {}, FEED)
+                elif p == "/lol":
+                    self._plain(200, {"Content-Type": "application/rss+xml"}, LOL)
+                elif p == "/garbage":
+                    self._plain(200, {"Content-Type": "application/rss+xml"}, bytes(range(256)) * 64)
+                elif p == "/endless":
+                    # No Content-Length, no end: only the byte cap stops the reader.
+                    self.send_response(200)
+                    self.end_headers()
+                    try:
+                        while True:
+                            self.wfile.write(b"<item>" * 10000)
+                    except OSError:
+                        pass
                 elif p == "/to-file":
                     self._plain(302, {"Location": "file:///etc/passwd"})
                 elif p == "/big":
@@ -213,3 +232,30 @@ def test_the_connected_address_is_checked_too(server: Server, monkeypatch: pytes
     monkeypatch.delenv("NEWSRIFT_ALLOW_PRIVATE_NETWORKS")
     with pytest.raises(FetchError, match="connected to a non-public address"):
         get(server.base + "/ok")
+
+
+def test_an_endless_body_stops_at_the_cap(server: Server) -> None:
+    with pytest.raises(FetchError, match="limit"):
+        get(server.base + "/endless", max_bytes=1024 * 1024)
+
+
+def test_entity_bombs_and_garbage_served_over_http_fail_cleanly(server: Server, tmp_path: Path) -> None:
+    import resource
+
+    from connectors.poller import poll_once
+    from connectors.registry import Feed
+    from connectors.sinks import JsonlSink
+    from connectors.state import StateStore
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sink = JsonlSink(tmp_path / "o.jsonl")
+    try:
+        s = asyncio.run(poll_once([Feed(server.base + "/lol", "lol"), Feed(server.base + "/garbage", "g"),
+                                   Feed(server.base + "/ok", "ok")], StateStore(tmp_path / "st"), sink))
+    finally:
+        sink.close()
+    # The bomb either fails to parse or parses unexpanded; garbage fails; the good feed is unaffected.
+    assert s.failed >= 1 and s.ok >= 1 and s.ok + s.failed == 3
+    rows = (tmp_path / "o.jsonl").read_text().splitlines()
+    assert all(len(r) < 100_000 for r in rows)  # nothing expanded to megabytes
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200 * 1024  # KiB: no blow-up

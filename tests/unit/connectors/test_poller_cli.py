@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from connectors.cli import register
-from connectors.poller import PollConfig, Summary, backoff_delay, feed_interval, poll_once, run_forever
-from connectors.registry import Feed
-from connectors.sinks import JsonlSink, PublishError
+from connectors.http import make_client
+from connectors.poller import PollConfig, Summary, backoff_delay, feed_interval, poll_feed, poll_once, run_forever
+from connectors.registry import Feed, load_registry
+from connectors.sinks import JsonlSink, PublishError, publish_each
 from connectors.state import StateStore
 from pipeline.model import RawArticle
 
@@ -34,8 +38,29 @@ class FlakySink:
             raise PublishError("broker down")
         self.got.append(raw)
 
+    def publish_many(self, raws: Sequence[RawArticle]) -> list[PublishError | None]:
+        return publish_each(self, raws)
+
     def close(self) -> None:
         pass
+
+
+class GappySink(FlakySink):
+    """A batch where one article in the middle is refused (one partition's leader gone) and the rest acknowledged."""
+
+    def __init__(self, refuse: str) -> None:
+        super().__init__(ok=10**6)
+        self.refuse = refuse
+
+    def publish_many(self, raws: Sequence[RawArticle]) -> list[PublishError | None]:
+        out: list[PublishError | None] = []
+        for r in raws:
+            if self.refuse in r.url:
+                out.append(PublishError("not leader"))
+            else:
+                self.got.append(r)
+                out.append(None)
+        return out
 
 
 def test_unacknowledged_items_are_published_on_the_next_poll(tmp_path: Path) -> None:
@@ -49,6 +74,43 @@ def test_unacknowledged_items_are_published_on_the_next_poll(tmp_path: Path) -> 
     s = asyncio.run(poll_once(feeds, store, sink))
     assert (s.new, s.skipped, s.failed) == (1, 1, 0)
     assert [r.url for r in sink.got] == ["https://ex.example/a/2"]
+
+
+def test_only_the_acknowledged_items_of_a_batch_are_marked_seen(tmp_path: Path) -> None:
+    f = tmp_path / "f.xml"
+    f.write_text(RSS.replace("</channel>", "<item><title>Three</title><link>/a/3</link></item></channel>"))
+    feeds, store = [Feed(f.as_uri(), "ex")], StateStore(tmp_path / "st")
+    s = asyncio.run(poll_once(feeds, store, GappySink(refuse="/a/2")))
+    assert (s.new, s.failed, s.ok) == (2, 1, 0)
+    st = store.load(f.as_uri())
+    assert len(st.seen) == 2 and st.etag is None and st.next_due > 0
+    sink = FlakySink(ok=10)
+    s = asyncio.run(poll_once(feeds, store, sink))
+    assert [r.url for r in sink.got] == ["https://ex.example/a/2"] and (s.new, s.skipped, s.ok) == (1, 2, 1)
+
+
+def test_an_article_listed_twice_in_one_feed_is_published_once(tmp_path: Path) -> None:
+    f = tmp_path / "f.xml"
+    f.write_text(RSS.replace("<link>/a/2</link>", "<link>/a/1?utm_source=dup</link>"))
+    sink = FlakySink(ok=10)
+    s = asyncio.run(poll_once([Feed(f.as_uri(), "ex")], StateStore(tmp_path / "st"), sink))
+    assert (s.new, s.skipped) == (1, 1) and len(sink.got) == 1
+
+
+def test_a_permanent_failure_backs_off_to_the_cap_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWSRIFT_ALLOW_PRIVATE_NETWORKS", raising=False)
+    cfg = PollConfig(jitter=0.0)
+    store = StateStore(tmp_path / "st")
+
+    async def go() -> Summary:
+        async with make_client() as client:
+            return await poll_feed(client, Feed("http://127.0.0.1:9/feed", "x"), store, FlakySink(0), cfg)
+
+    t0 = time.time()
+    assert asyncio.run(go()).failed == 1
+    st = store.load("http://127.0.0.1:9/feed")
+    assert st.failures == 1 and "non-public" in (st.last_error or "")
+    assert st.next_due - t0 >= cfg.max_backoff - 5
 
 
 def test_duplicate_feed_urls_are_polled_once(tmp_path: Path) -> None:
@@ -150,3 +212,52 @@ def test_jsonl_sink_and_summary_line(tmp_path: Path) -> None:
     sink.publish(RawArticle("id", "o", "https://ex.example/", "t"))
     sink.close()
     assert json.loads((tmp_path / "a" / "o.jsonl").read_text())["article_id"] == "id"
+
+
+def test_a_feed_given_by_hand_keeps_its_registry_outlet(tmp_path: Path) -> None:
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "f.xml").write_text(RSS)
+    reg = tmp_path / "r.toml"
+    reg.write_text('[[outlets]]\nid = "ex-news"\nlanguage = "de"\nfeeds = ["feeds/f.xml"]\n')
+    out = tmp_path / "o.jsonl"
+    r = CliRunner().invoke(_app(), ["ingest", "--once", "--feed", (tmp_path / "feeds" / "f.xml").as_uri(),
+                                    "--registry", str(reg), "--state-dir", str(tmp_path / "st"),
+                                    "--to-jsonl", str(out)])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {(x["outlet_id"], x["language"]) for x in rows} == {("ex-news", "de")}
+
+
+def test_feeds_add_with_settings_and_list_with_health(tmp_path: Path) -> None:
+    reg, app, run = tmp_path / "r.toml", _app(), CliRunner()
+    (tmp_path / "good.xml").write_text(RSS)
+    assert run.invoke(app, ["feeds", "add", "ex", "good.xml", "--poll-interval", "120", "--full-text",
+                            "--registry", str(reg)]).exit_code == 0
+    assert run.invoke(app, ["feeds", "add", "ex", "missing.xml", "--registry", str(reg)]).exit_code == 0
+    feeds = {Path(f.url).name: f for f in load_registry(reg).feeds()}
+    assert (feeds["good.xml"].poll_interval, feeds["good.xml"].full_text) == (120.0, True)
+    assert (feeds["missing.xml"].poll_interval, feeds["missing.xml"].full_text) == (None, False)
+    run.invoke(app, ["ingest", "--once", "--registry", str(reg), "--state-dir", str(tmp_path / "st"),
+                     "--to-jsonl", str(tmp_path / "o.jsonl")])
+    lines = run.invoke(app, ["feeds", "list", "--registry", str(reg), "--state-dir", str(tmp_path / "st")]
+                       ).output.strip().splitlines()
+    assert "missing.xml\tfailing\tfailures=1" in lines[0]  # failing feeds first
+    assert "good.xml\tok\tfailures=0" in lines[1]
+
+
+def test_every_command_has_help() -> None:
+    app, run = _app(), CliRunner()
+    for cmd in (["ingest"], ["feeds", "list"], ["feeds", "add"], ["feeds", "remove"], ["feeds", "import-opml"],
+                ["feeds", "export-opml"]):
+        r = run.invoke(app, [*cmd, "--help"])
+        assert r.exit_code == 0 and len(r.output) > 100, cmd
+    assert "--to-jsonl" in run.invoke(app, ["ingest", "--help"]).output
+
+
+def test_connectors_do_not_import_faust() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, connectors, connectors.cli; print('faust' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "False"

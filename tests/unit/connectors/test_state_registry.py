@@ -6,7 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from connectors.registry import Outlet, Registry, export_opml, import_opml, load_registry, parse_opml, save_registry
+from connectors.registry import (
+    FeedEntry,
+    Outlet,
+    Registry,
+    export_opml,
+    import_opml,
+    load_registry,
+    parse_opml,
+    save_registry,
+)
 from connectors.state import MAX_SEEN, FeedState, StateStore
 from pipeline.errors import ConfigError
 
@@ -55,6 +64,12 @@ def test_seed_registry() -> None:
     '[[outlets]]\nfeeds = ["x"]\n',
     '[[outlets]]\nid = "a"\nfeeds = ["x"]\n[[outlets]]\nid = "a"\nfeeds = ["y"]\n',
     '[[outlets]]\nid = "a"\nfeeds = ["x"]\npoll_interval = -5\n',
+    '[[outlets]]\nid = "a"\nfeeds = ["x"]\npoll_intervall = 60\n',  # a typo is an error, not silently ignored
+    '[[outlets]]\nid = "a"\nfeeds = [{ poll_interval = 60 }]\n',
+    '[[outlets]]\nid = "a"\nfeeds = [{ url = "x", full_text = "yes" }]\n',
+    '[[outlets]]\nid = "a"\nfeeds = [{ url = "x", every = 5 }]\n',
+    '[[outlets]]\nid = "a"\nfeeds = [42]\n',
+    '[[outlets]]\nid = "a"\nname = 7\nfeeds = ["x"]\n',
     'outlets = "nope"\n',
     "not toml [",
 ])
@@ -66,8 +81,8 @@ def test_bad_registries_are_config_errors(tmp_path: Path, body: str) -> None:
 
 
 def test_registry_round_trip_and_opml(tmp_path: Path) -> None:
-    reg = Registry((Outlet("a", 'A "quoted"', "https://a.example/", "en", 600.0, True, ("https://a.example/rss",
-                                                                                      "feeds/a.xml")),), tmp_path)
+    feeds = (FeedEntry("https://a.example/rss"), FeedEntry("feeds/a.xml", poll_interval=60.0, full_text=False))
+    reg = Registry((Outlet("a", 'A "quoted"\nname', "https://a.example/", "en", 600.0, True, feeds),), tmp_path)
     p = tmp_path / "r.toml"
     save_registry(reg, p)
     back = load_registry(p)
@@ -75,7 +90,7 @@ def test_registry_round_trip_and_opml(tmp_path: Path) -> None:
     opml = export_opml(back)
     (tmp_path / "x.opml").write_text(opml)
     outlets = import_opml(tmp_path / "x.opml")
-    assert [o.feeds[0] for o in outlets] == ["https://a.example/rss", (tmp_path / "feeds/a.xml").as_uri()]
+    assert [o.feeds[0].url for o in outlets] == ["https://a.example/rss", (tmp_path / "feeds/a.xml").as_uri()]
     assert len({o.id for o in outlets}) == 2  # same title twice still gives distinct ids
 
 
@@ -90,3 +105,20 @@ def test_opml_entity_bombs_are_refused() -> None:
         parse_opml(ext)
     with pytest.raises(ConfigError, match="not valid"):
         parse_opml(b"<opml><body>")
+
+
+def test_per_feed_settings_override_the_outlet(tmp_path: Path) -> None:
+    p = tmp_path / "r.toml"
+    p.write_text('[[outlets]]\nid = "a"\nlanguage = "de"\npoll_interval = 600\nfull_text = true\n'
+                 'feeds = ["plain.xml", { url = "https://a.example/fast", poll_interval = 60, full_text = false }]\n')
+    plain, fast = load_registry(p).feeds()
+    assert (plain.url, plain.poll_interval, plain.full_text, plain.language) == \
+        ((tmp_path / "plain.xml").as_uri(), 600.0, True, "de")
+    assert (fast.url, fast.poll_interval, fast.full_text, fast.outlet_id) == \
+        ("https://a.example/fast", 60.0, False, "a")
+
+
+def test_nested_opml_outlines_become_outlets_with_unique_ids() -> None:
+    ok = parse_opml(b'<opml version="2.0"><body><outline text="News"><outline text="A" xmlUrl="https://a.example/rss"/>'
+                    b'<outline text="A" xmlUrl="https://b.example/rss"/></outline></body></opml>')
+    assert [(o.id, o.feed_urls) for o in ok] == [("a", ("https://a.example/rss",)), ("a-2", ("https://b.example/rss",))]
