@@ -5,7 +5,11 @@ NewsriftError
 ├── ServiceError             a local Kafka/Elasticsearch could not be fetched, started, checked or stopped
 ├── MessageError             a message that a stage cannot decode or validate (it goes to the topic's .dlq twin)
 ├── ProcessingError          a valid message that a stage could not process (also dead-lettered, with the reason)
-└── IndexingError            Elasticsearch refused documents for a reason retrying cannot fix
+├── IndexingError            Elasticsearch refused documents for a reason retrying cannot fix
+├── FetchError               connectors.http: a feed or page could not be fetched (retry_after, permanent)
+├── FeedParseError           connectors.items: bytes that are no feed at all
+├── PublishError             connectors.sinks: the sink did not acknowledge an article (it stays unseen)
+└── DeliveryError            pipeline.alerts.sinks: an alert sink failed (retryable or not)
 """
 
 from __future__ import annotations
