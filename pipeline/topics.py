@@ -59,8 +59,32 @@ def all_topic_names(settings: Settings) -> list[tuple[str, int]]:
     return out
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create missing topics; an existing topic with another partition count is an error, not a silent mismatch."""
+def partition_check(wanted: list[tuple[str, int]], described: list[dict]) -> tuple[list[str], list[str]]:
+    """Compare described topics with the wanted partition counts.
+
+    Returns (pending, mismatched). A topic the broker lists with an error or with no partitions yet is *pending*:
+    right after CreateTopics the metadata can lag on the broker that answers, and reading that as "0 partitions"
+    would turn a race into a false configuration error. A topic with partitions, but another count, is *mismatched*.
+    """
+    by_name = {d.get("name"): d for d in described}
+    pending: list[str] = []
+    mismatched: list[str] = []
+    for name, parts in wanted:
+        d = by_name.get(name)
+        if d is None or d.get("error_code", 0) != 0 or not d.get("partitions"):
+            pending.append(name)
+        elif len(d["partitions"]) != parts:
+            mismatched.append(f"topic {name} has {len(d['partitions'])} partitions, newsrift expects {parts}")
+    return pending, mismatched
+
+
+def ensure_topics(settings: Settings, *, wait_s: float = 30.0) -> list[str]:
+    """Create missing topics and wait until the broker reports each with its partitions.
+
+    An existing topic with another partition count is an error, not a silent mismatch.
+    """
+    import time
+
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
@@ -78,11 +102,21 @@ def ensure_topics(settings: Settings) -> list[str]:
             except TopicAlreadyExistsError:
                 pass  # another process won the race; the partition check below still runs
             created = [t.name for t in new]
-        described = admin.describe_topics([n for n, _ in wanted])
-        counts = {d["name"]: len(d["partitions"]) for d in described}
-        for name, parts in wanted:
-            if counts.get(name, parts) != parts:
-                raise ConfigError(f"topic {name} has {counts[name]} partitions, newsrift expects {parts}")
+        deadline = time.monotonic() + wait_s
+        delay = 0.05
+        while True:
+            pending, mismatched = partition_check(wanted, admin.describe_topics([n for n, _ in wanted]))
+            if mismatched:
+                raise ConfigError("; ".join(mismatched))
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"the broker at {settings.kafka_bootstrap} did not report partitions for "
+                    f"{', '.join(pending)} within {wait_s:.0f}s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
     finally:
         admin.close()
     for name in created:
