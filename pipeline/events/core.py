@@ -1,11 +1,12 @@
 """Online event clustering: articles arrive in time order; each joins the most similar live event or opens one.
 
-An article becomes four L2-normalised TF-IDF vectors ("channels"): stemmed words, word bigrams, names (capitalised
-words, plus spaCy entities when the article carries them) and years. Channels are normalised apart so that a short
-article's few names weigh as much as a long article's many words; the score against an event is the weighted sum of
-per-channel cosines with the event's centroid (the sum of its members' vectors). Document frequencies are learnt as
-articles arrive (hashed into a fixed number of buckets so the state stays bounded), with ``prior_docs`` pseudo
-documents keeping IDF near uniform while little has been seen.
+An article becomes five L2-normalised TF-IDF vectors ("channels"): stemmed words, word bigrams, names (capitalised
+words, plus spaCy entities when the article carries them), years, and calendar dates ("Dec. 14", "2009/04").
+Channels are normalised apart so that a short article's few names weigh as much as a long article's many words; the
+score against an event is the weighted sum of per-channel cosines with the event's centroid (the sum of its
+members' vectors), less a penalty when the article's main year and the event's contradict each other. Document
+frequencies are learnt as articles arrive (hashed into a fixed number of buckets so the state stays bounded), with
+``prior_docs`` pseudo documents keeping IDF near uniform while little has been seen.
 
 Time: an event quiet for ``max_gap`` takes no more articles, and scores fade with the gap (``half_life``) so a
 story can run for days while an old one loses to a fresh one. When an event's centroid comes close to another live
@@ -42,7 +43,12 @@ _STOP = frozenset(
     "a an as at be by do if in is it me my no of on or so to up us we i".split()
 )
 _ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT", "WORK_OF_ART"})
-_CHANNELS = ("w", "b", "p", "y")
+_CHANNELS = ("w", "b", "p", "y", "d")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_DAY = re.compile(
+    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?!\s*(?:%|percent))"
+)
+_YEAR_MONTH = re.compile(r"\b((?:19|20)\d\d)\s*[/-]\s*(\d{1,2})\b")
 DF_BUCKETS = 1 << 20
 
 
@@ -50,15 +56,16 @@ DF_BUCKETS = 1 << 20
 class ClusterConfig:
     """Tuned on ECB+ dev topics 1-20 (bench/eval_events.py); see docs/events.md."""
 
-    threshold: float = 0.22
+    threshold: float = 0.2
     """Least score for an article to join an event rather than open one."""
     merge_threshold: float = 0.6
     """Least centroid-to-centroid score at which two live events merge."""
     max_gap: timedelta = timedelta(days=4)
     half_life: timedelta = timedelta(days=7)
     title_weight: float = 2.0
-    weights: tuple[tuple[str, float], ...] = (("w", 0.45), ("b", 0.2), ("p", 0.25), ("y", 0.1))
-    """Channel weights: words, bigrams, names, years. A channel missing on either side scores zero."""
+    weights: tuple[tuple[str, float], ...] = (("w", 0.45), ("b", 0.2), ("p", 0.25), ("y", 0.1), ("d", 0.1))
+    """Channel weights: words, bigrams, names, years, calendar dates. A channel missing on either side scores
+    zero."""
     query_terms: int = 400
     """Terms per channel of an article used to score events (the heaviest ones)."""
     probe_terms: int = 15
@@ -69,6 +76,9 @@ class ClusterConfig:
     centroid_terms: int = 400
     """Terms per channel an event keeps: bounds state and the inverted index."""
     prior_docs: int = 50
+    conflicts: tuple[tuple[str, float], ...] = (("y", 0.1),)
+    """Penalty per channel when the article's heaviest term and the event's are each absent from the other side:
+    an article about 2011 and an event about 2008 are evidence of two events of one kind, not a missing match."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,7 @@ def _stem(word: str) -> str:
 
 
 def features(article: Article, title_weight: float = 2.0) -> dict[str, dict[str, float]]:
-    """Raw term counts per channel (``w`` words, ``b`` bigrams, ``p`` names, ``y`` years)."""
+    """Raw term counts per channel (``w`` words, ``b`` bigrams, ``p`` names, ``y`` years, ``d`` calendar dates)."""
     out: dict[str, dict[str, float]] = {ch: {} for ch in _CHANNELS}
     for part, weight in ((article.text, 1.0), (article.title, title_weight)):
         prev: str | None = None
@@ -112,6 +122,18 @@ def features(article: Article, title_weight: float = 2.0) -> dict[str, dict[str,
             # A capitalised word not opening a sentence is most likely a name; good enough without spaCy.
             if tok[0].isupper() and m.start() > 0 and not _SENTENCE_END.search(part[max(0, m.start() - 3) : m.start()]):
                 out["p"][low] = out["p"].get(low, 0.0) + weight
+    for part, weight in ((article.text, 1.0), (article.title, title_weight)):
+        # Calendar dates the text states: "Dec. 14" and "2009/04" or "2009-04-28" (article URLs often carry them).
+        for m in _MONTH_DAY.finditer(part):
+            day = int(m.group(2))
+            if 1 <= day <= 31:
+                key = f"{m.group(1).lower()}-{day}"
+                out["d"][key] = out["d"].get(key, 0.0) + weight
+        for m in _YEAR_MONTH.finditer(part):
+            month = int(m.group(2))
+            if 1 <= month <= 12:
+                key = f"{m.group(1)}-{_MONTHS[month - 1]}"
+                out["d"][key] = out["d"].get(key, 0.0) + weight
     for ent in article.entities:
         if ent.label in _ENTITY_LABELS:
             out["p"]["ent " + ent.text.lower()] = out["p"].get("ent " + ent.text.lower(), 0.0) + 1.0
@@ -201,6 +223,13 @@ class EventClusterer:
             a, c = vec.get(ch), ev["c"].get(ch)
             if a and c:
                 score += weight * _dot(a, c) / (ev["q"][ch] or 1.0)
+        for ch, penalty in self.cfg.conflicts:
+            a, c = vec.get(ch), ev["c"].get(ch)
+            if a and c:
+                ta = max(a, key=lambda t: (a[t], t))
+                tc = max(c, key=lambda t: (c[t], t))
+                if ta not in c and tc not in a:
+                    score -= penalty
         return score
 
     def _fade(self, when: datetime, ev: dict[str, Any]) -> float:

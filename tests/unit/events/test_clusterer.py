@@ -102,3 +102,38 @@ def test_entities_from_spacy_are_used_when_present() -> None:
     c = EventClusterer({})
     c.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman", ents))
     assert any(t.startswith("ent ") for t in c.store[f"e:{stable_id('event', 'a')}"]["c"]["p"])
+
+
+QUAKE_2005 = ("A strong earthquake struck Qeshm island off southern Iran on Sunday, November 27, 2005, killing at "
+              "least ten people and flattening villages, the Iranian Red Crescent said. The 2005 quake was felt in "
+              "Dubai.")
+QUAKE_2005B = ("Rescuers searched the rubble of villages on Qeshm island in southern Iran after the earthquake of "
+               "November 27, 2005 killed at least ten people; the Red Crescent sent tents. Dubai felt the 2005 quake.")
+QUAKE_2008 = ("Five residents were hurt on September 10, 2008 when a magnitude 6.1 tremor shook Qeshm in the Gulf, "
+              "provincial officials told state television. Buildings cracked in Iran's Hormozgan province.")
+
+
+def test_a_story_about_another_year_is_another_event_of_the_same_kind() -> None:
+    """Same island, same kind of event, same outlets' vocabulary: the stated year and date tell them apart."""
+    results = {}
+    for name, cfg in (("with", ClusterConfig()),
+                      ("without", dataclasses.replace(ClusterConfig(), conflicts=(),
+                                                      weights=(("w", 0.45), ("b", 0.2), ("p", 0.25), ("y", 0.1))))):
+        c = EventClusterer(_warm().store, cfg)
+        a = c.assign(art("q1", QUAKE_2005, 0, "Quake kills ten on Iran's Qeshm island"))
+        a2 = c.assign(art("q2", QUAKE_2005B, 1, "Rescuers search Qeshm villages after quake"))
+        b = c.assign(art("q3", QUAKE_2008, 2, "Five hurt as tremor shakes Qeshm"))
+        assert a2.event_id == a.event_id
+        results[name] = b.event_id != a.event_id
+    # The dates decide: without the date channel and the year conflict the two quakes are one event.
+    assert results == {"with": True, "without": False}
+
+
+def test_dates_the_text_states_are_features() -> None:
+    from pipeline.events.core import features
+
+    feats = features(art("d", "Voting began on Dec. 14 and results came on December 15th. See /2008/12/ for more."))
+    assert feats["d"] == {"dec-14": 1.0, "dec-15": 1.0, "2008-dec": 1.0}
+    assert "2008" in feats["y"]
+    # Percentages and impossible days are not dates.
+    assert features(art("e", "Mar 45 and May 5 percent"))["d"] == {}
