@@ -22,7 +22,7 @@ from pipeline.dedupe.core import ReprintIndex  # noqa: E402
 from pipeline.model import Article  # noqa: E402
 from pipeline.normalize.core import content_hash  # noqa: E402
 
-CASES = ROOT / "tests" / "fixtures" / "reprints" / "cases.jsonl"
+CASES = ROOT / "tests" / "fixtures" / "reprints" / "pairs.jsonl"
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 

@@ -12,7 +12,7 @@ from pipeline.model import Article
 from pipeline.normalize.core import content_hash
 
 T0 = datetime(2024, 3, 1, 8, tzinfo=timezone.utc)
-CASES = Path(__file__).resolve().parents[2] / "fixtures" / "reprints" / "cases.jsonl"
+CASES = Path(__file__).resolve().parents[2] / "fixtures" / "reprints" / "pairs.jsonl"
 
 
 def _cases() -> list[dict]:

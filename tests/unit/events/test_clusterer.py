@@ -12,7 +12,7 @@ from pipeline.events.core import ClusterConfig, EventClusterer
 from pipeline.model import Article, Entity, stable_id
 
 T0 = datetime(2024, 3, 1, 8, tzinfo=timezone.utc)
-CASES = Path(__file__).resolve().parents[2] / "fixtures" / "reprints" / "cases.jsonl"
+CASES = Path(__file__).resolve().parents[2] / "fixtures" / "reprints" / "pairs.jsonl"
 KLITSCHKO_1 = ("Wladimir Klitschko defended his IBF heavyweight crown by stopping Hasim Rahman in the seventh round at "
                "SAP Arena in Mannheim on Saturday. Rahman, the former champion, was outclassed throughout.")
 KLITSCHKO_1B = ("Klitschko retained his heavyweight titles with a seventh-round stoppage of Hasim Rahman in Mannheim, "

@@ -1,0 +1,41 @@
+"""The state rule for events: only top-level sets count and the whole store is JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from pipeline.events.core import EventClusterer
+from pipeline.model import Event
+from tests.unit.events.test_clusterer import _stream
+
+
+class TopLevelOnlyStore(dict[str, Any]):
+    """Like a Faust table: keeps a JSON copy of each value set, so an in-place change to a value read back is lost."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, json.dumps(value))
+
+    def __getitem__(self, key: str) -> Any:
+        return json.loads(super().__getitem__(key))
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return self[key] if key in self else default
+
+    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
+        return ((k, self[k]) for k in list(self.keys()))
+
+
+def test_a_store_that_only_sees_top_level_sets_gives_the_same_events() -> None:
+    arts = _stream()
+    plain, strict = EventClusterer({}), EventClusterer(TopLevelOnlyStore())
+    assert [plain.assign(a) for a in arts] == [strict.assign(a) for a in arts]
+    assert plain.events() == strict.events()
+    events = strict.events()
+    assert isinstance(events, list) and all(isinstance(e, Event) for e in events)
+    # Every article is in exactly one surviving event (merged events keep theirs too, and point at the survivor).
+    live = [e for e in events if e.merged_into is None]
+    placed = [aid for e in live for aid in e.article_ids]
+    assert sorted(placed) == sorted(a.article_id for a in arts)
+    assert all(strict.resolve(e.event_id) == strict.resolve(e.merged_into) for e in events if e.merged_into)
