@@ -62,6 +62,12 @@ class ClusterConfig:
     """Least centroid-to-centroid score at which two live events merge."""
     max_gap: timedelta = timedelta(days=4)
     half_life: timedelta = timedelta(days=7)
+    retention: timedelta = timedelta(days=30)
+    """Events quiet for longer than this are forgotten with their articles' placements, so a worker that runs for
+    months keeps a bounded store. Must exceed ``max_gap`` (a forgotten event could no longer take articles anyway)
+    and Kafka's redelivery horizon (a redelivered article of a forgotten event would open a new event)."""
+    forget_every: int = 200
+    """Articles between two sweeps for events past ``retention``."""
     title_weight: float = 2.0
     weights: tuple[tuple[str, float], ...] = (("w", 0.45), ("b", 0.2), ("p", 0.25), ("y", 0.1), ("d", 0.1))
     """Channel weights: words, bigrams, names, years, calendar dates. A channel missing on either side scores
@@ -260,6 +266,33 @@ class EventClusterer:
         if seen is not None:  # redelivery: same answer, no state change
             return Assignment(self.resolve(seen["e"]), False, float(seen["s"]))
         when = article.published or article.ingested_at or datetime.now(timezone.utc)
+        result = self._assign(article, when)
+        if int(self.store.get("n", 0)) % self.cfg.forget_every == 0:
+            # An article cannot be published after it was ingested: a wrong future date must not age everything.
+            self.forget(min(when, article.ingested_at) if article.ingested_at else when)
+        return result
+
+    def forget(self, now: datetime) -> list[str]:
+        """Drop events quiet since before ``now - retention`` (and the events merged into them) with the placements
+        of their articles. Returns the forgotten event ids; live events are untouched."""
+        cutoff = now - self.cfg.retention
+        events = {k[2:]: self.store[k] for k in list(self.store.keys()) if k.startswith("e:")}
+        gone = {eid for eid, ev in events.items()
+                if not ev.get("merged_into") and (parse_time(ev["l"]) or now) < cutoff}
+        if not gone:
+            return []
+        # A merged event goes with the survivor it resolves to: its articles' placements point at it.
+        for eid, ev in events.items():
+            if ev.get("merged_into") and self.resolve(eid) in gone:
+                gone.add(eid)
+        for eid in sorted(gone):
+            for aid in events[eid]["a"]:
+                self.store.pop(f"a:{aid}", None)
+            del self.store[f"e:{eid}"]
+            self._unpost(eid)
+        return sorted(gone)
+
+    def _assign(self, article: Article, when: datetime) -> Assignment:
         vec = self._learn_and_vectorise(article)
         best: tuple[float, str] | None = None
         stale: list[str] = []

@@ -137,3 +137,56 @@ def test_dates_the_text_states_are_features() -> None:
     assert "2008" in feats["y"]
     # Percentages and impossible days are not dates.
     assert features(art("e", "Mar 45 and May 5 percent"))["d"] == {}
+
+
+def _daily_stories(days: int) -> list[Article]:
+    """One new story a day, each with its own names, plus a follow-up an hour later."""
+    out = []
+    for d in range(days):
+        text = (f"Officials in Town{d}ville said the Bridge{d} collapse injured workers of Firm{d}. "
+                f"Mayor Person{d} promised an inquiry into Firm{d} and the Bridge{d} contract.")
+        out.append(art(f"s{d}", text, 24 * d, f"Bridge{d} collapses in Town{d}ville"))
+        out.append(art(f"s{d}b", text + " Repairs will take months.", 24 * d + 1, f"Inquiry into Bridge{d}"))
+    return out
+
+
+def test_events_quiet_past_retention_are_forgotten_so_state_stays_bounded() -> None:
+    cfg = dataclasses.replace(ClusterConfig(), retention=timedelta(days=10), forget_every=10)
+    store: dict = {}
+    c = EventClusterer(store, cfg)
+    stories = _daily_stories(60)
+    for a in stories:
+        c.assign(a)
+    events = [k for k in store if k.startswith("e:")]
+    placed = [k for k in store if k.startswith("a:")]
+    # 60 daily stories over 60 days, but only those of the last retention window (plus one sweep's worth) remain.
+    assert 0 < len(events) <= 10 + 1 + 5
+    assert len(placed) == 2 * len(events)
+    assert c.event_of("s0") is None and c.event_of("s0b") is None
+    assert c.event_of("s59") == c.event_of("s59b") is not None
+    # What remains is consistent: every remembered placement resolves to a remembered event.
+    assert all(f"e:{c.resolve(store[k]['e'])}" in store for k in placed)
+
+
+def test_forgetting_takes_merged_events_along_and_spares_live_ones() -> None:
+    store: dict = {}
+    c = EventClusterer(store, ClusterConfig())
+    c.assign(art("live", KLITSCHKO_1, 24 * 40, "Klitschko stops Rahman"))
+    store["e:old"] = {"t": "old", "a": ["o1"], "c": {}, "q": {}, "f": "2024-03-01T08:00:00Z",
+                      "l": "2024-03-01T08:00:00Z", "k": 1, "merged_into": None}
+    store["e:older"] = {"t": "older", "a": ["o2"], "c": {}, "q": {}, "f": "2024-03-01T08:00:00Z",
+                        "l": "2024-03-01T08:00:00Z", "k": 1, "merged_into": "old"}
+    store["a:o1"], store["a:o2"] = {"e": "old", "s": 0.0}, {"e": "older", "s": 0.0}
+    assert c.forget(T0 + timedelta(days=40)) == ["old", "older"]
+    assert not any(k in store for k in ("e:old", "e:older", "a:o1", "a:o2"))
+    assert c.event_of("live") is not None
+
+
+def test_a_future_publication_date_does_not_age_the_store() -> None:
+    cfg = dataclasses.replace(ClusterConfig(), forget_every=1)
+    c = EventClusterer({}, cfg)
+    first = c.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"))
+    wrong = dataclasses.replace(art("z", "Unrelated text about gardening tools and soil.", 24 * 365 * 5),
+                                ingested_at=T0 + timedelta(hours=1))
+    c.assign(wrong)
+    assert c.event_of("a") == first.event_id
