@@ -55,6 +55,12 @@ async def detect_disputes(stream: Any) -> None:
                 continue
             state = copy.deepcopy(disputes_by_event[event_id])
             changes = detector.sweep(state, msg)
+            if detector.expired(state, msg):
+                # Quiet past retention: drop the state here, on the partition that owns the event.
+                del disputes_by_event[event_id]
+                log_event(log, "event_state_dropped", event_id=event_id)
+                await _emit(changes, event_id)
+                continue
         else:
             event_id = msg.claim.event_id or ""
             # Nested mutation is invisible to the changelog: update a copy, then store it whole.
@@ -67,9 +73,10 @@ async def detect_disputes(stream: Any) -> None:
 
 @app.timer(interval=settings.sweep_seconds, on_leader=False)
 async def sweep_disputes() -> None:
-    """Nudge every local event that still has live disputes; the agent decides what went stale."""
-    now = format_time(datetime.now(timezone.utc))
+    """Nudge every local event that still has live disputes, or whose state is past retention; the agent decides
+    what went stale and what to drop."""
+    now = datetime.now(timezone.utc)
     for event_id, state in list(disputes_by_event.items()):
         live = [d for d in (state or {}).get("disputes", {}).values() if d.get("status") not in ("stale", "settled")]
-        if live:
-            await claims_topic.send(key=event_id.encode(), value=encode({"sweep": now}))
+        if live or (state and detector.expired(state, now)):
+            await claims_topic.send(key=event_id.encode(), value=encode({"sweep": format_time(now)}))

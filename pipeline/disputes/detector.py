@@ -14,6 +14,7 @@ State layout (``state`` is the value for one event; all values are JSON types)::
     disputes   {dispute_id: {"family", "anchor", "members", "kinds", "kind", "status", "confidence", "first_seen",
                 "last_updated", "notes", "emitted": {"speakers", "sides", "kinds", "status"} | None}}
     positions  [PositionChange JSON]
+    seen       latest ``now`` any claim arrived with (absent in states written before it existed)
 
 With a Faust table, read the value, call ``update`` on a plain dict copy and write it back (nested mutation is not
 seen by the changelog).
@@ -59,12 +60,16 @@ class DisputeDetector:
         self,
         *,
         stale_after: timedelta = timedelta(days=3),
+        retention: timedelta = timedelta(days=30),
         max_claims: int = 500,
         frame_cache_size: int = 50_000,
     ) -> None:
         if stale_after <= timedelta(0) or max_claims < 2:
             raise ValueError("stale_after must be positive and max_claims at least 2")
+        if retention < stale_after:
+            raise ValueError("retention must be at least stale_after: a dispute is stale before its event is dropped")
         self.stale_after = stale_after
+        self.retention = retention
         self.max_claims = max_claims
         self._cache: dict[tuple[str, str, str, str | None, str], Frame] = {}
         self._cache_size = frame_cache_size
@@ -89,6 +94,8 @@ class DisputeDetector:
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         self._init(state, claim)
+        seen = parse_time(state.get("seen"))
+        state["seen"] = format_time(now if seen is None else max(seen, now))
         outlets = [claim.outlet_id, *((carriers or {}).get(claim.article_id, ()))]
         claims: dict[str, Any] = state["claims"]
         cid = claim.claim_id
@@ -147,6 +154,16 @@ class DisputeDetector:
         if "disputes" not in state:
             return []
         return self._sweep(state, now)
+
+    def expired(self, state: Mapping[str, Any], now: datetime) -> bool:
+        """True when no claim has reached the event for ``retention``: its disputes went stale long ago and the
+        driver may drop the state (the dispute documents stay in Elasticsearch). Keeps a long-running worker's
+        table bounded by the events of the last ``retention``, not by every event ever seen."""
+        last = parse_time(state.get("seen"))
+        if last is None:  # a state from before "seen" existed: its newest claim's publication time
+            times = [parse_time(e["c"].get("published")) for e in state.get("claims", {}).values()]
+            last = max((t for t in times if t is not None), default=None)
+        return last is not None and now - last > self.retention
 
     def disputes(self, state: Mapping[str, Any]) -> list[Dispute]:
         """Every reported dispute of the event as it stands now."""

@@ -1,4 +1,5 @@
-"""A dispute with no news for longer than the stale period turns stale in the running worker (timer sweep)."""
+"""A dispute with no news for longer than the stale period turns stale in the running worker (timer sweep), and
+an event quiet for longer than the retention has its dispute state dropped from the worker's table."""
 
 from __future__ import annotations
 
@@ -33,8 +34,14 @@ def test_seed_dispute_goes_stale(isolated: Settings, tmp_path: Path) -> None:
             if statuses and all(s == "stale" for s in statuses):
                 break
             time.sleep(1)
+        log = tmp_path / "worker.log"
+        while time.monotonic() < deadline and "event=event_state_dropped" not in log.read_text(errors="replace"):
+            time.sleep(1)
+        dropped = log.read_text(errors="replace").count("event=event_state_dropped")
     finally:
         es.close()
         stop_worker(worker)
     # The seed story is from 2018: years without news, so every dispute is stale once swept.
     assert statuses and all(s == "stale" for s in statuses), statuses
+    # ... and years past the 30-day retention, so the worker drops the event's state (the documents stay).
+    assert dropped >= 1

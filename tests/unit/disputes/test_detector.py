@@ -272,6 +272,28 @@ def test_new_side_then_stale_after_quiet_period() -> None:
     assert det.sweep(state, later(100)) == []
 
 
+def test_an_event_quiet_past_retention_expires_and_a_busy_one_does_not() -> None:
+    det = DisputeDetector(stale_after=timedelta(days=2), retention=timedelta(days=10))
+    state: dict[str, Any] = {}
+    det.update(state, claim("police", "5 killed", action="kill", qs=(qty("5", 5, counted="killed"),), at=later(0)),
+               later(0))
+    assert not det.expired({}, later(0))  # nothing known, nothing to drop
+    assert not det.expired(state, later(24 * 9))
+    assert det.expired(state, later(24 * 11))
+    # A claim arriving late in the event's life moves its horizon.
+    det.update(state, claim("hospital", "90 killed", action="kill", qs=(qty("90", 90, counted="killed"),),
+                            at=later(24 * 8)), later(24 * 8))
+    assert not det.expired(state, later(24 * 11))
+    # A state written before "seen" existed falls back to its newest claim's publication time.
+    old = {k: v for k, v in state.items() if k != "seen"}
+    assert det.expired(old, later(24 * 19)) and not det.expired(old, later(24 * 17))
+
+
+def test_retention_shorter_than_stale_after_is_refused() -> None:
+    with pytest.raises(ValueError, match="retention"):
+        DisputeDetector(stale_after=timedelta(days=3), retention=timedelta(days=1))
+
+
 def test_state_is_bounded_but_keeps_quoted_claims() -> None:
     det = DisputeDetector(max_claims=10)
     state: dict[str, Any] = {}
