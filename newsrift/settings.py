@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     store: str = "memory://"
     """Faust table store; tables are rebuilt from their changelog topics on start."""
 
+    nlp_processes: int = 1
+    """spaCy processes per worker. 0 runs spaCy in a thread of the worker process, where it shares one core (the
+    GIL) with Kafka clients, JSON and every other agent; each process loads its own model (~0.4 GiB)."""
+
     sweep_seconds: float = 600.0
     """How often events with live disputes are checked for staleness."""
 

@@ -4,20 +4,53 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from concurrent.futures import ThreadPoolExecutor
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.app import app, articles_topic, raw_articles_topic, send_to_dlq
-from pipeline.errors import NewsriftError
-from pipeline.model import RawArticle
+from pipeline.app import app, articles_topic, raw_articles_topic, send_to_dlq, settings
+from pipeline.errors import NewsriftError, ProcessingError
+from pipeline.model import Article, RawArticle
 from pipeline.normalize.core import normalise
-from pipeline.normalize.pipeline import analyse_batch
+from pipeline.normalize.pipeline import analyse_batch, split, warm_up
 from pipeline.streaming import decode, encode, log_event
 
 log = logging.getLogger("newsrift.worker")
-# spaCy is CPU-bound and synchronous: one worker thread keeps the event loop (heartbeats, commits) responsive.
-_nlp_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
+_executor: Executor | None = None
+
+
+def _nlp_executor() -> Executor:
+    """spaCy is CPU-bound and synchronous, so it never runs on the event loop (heartbeats, commits). In a thread it
+    shares the worker's one core under the GIL; in processes (the default) it gets cores of its own."""
+    global _executor
+    if _executor is None:
+        if settings.nlp_processes <= 0:
+            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlp")
+        else:
+            _executor = ProcessPoolExecutor(max_workers=settings.nlp_processes, initializer=warm_up,
+                                            mp_context=multiprocessing.get_context("spawn"))
+    return _executor
+
+
+async def _analyse(articles: list[Article]) -> list[dict[str, Any] | Exception]:
+    """Analyse in chunks, one per NLP process. A process that dies (killed, out of memory) costs its chunk one
+    retry in a fresh pool; if that dies too, the chunk's articles come back as errors for the dead-letter topic."""
+    global _executor
+    loop = asyncio.get_running_loop()
+    chunks = split(articles, max(1, settings.nlp_processes))
+    for attempt in (1, 2):
+        try:
+            parts = await asyncio.gather(*(loop.run_in_executor(_nlp_executor(), analyse_batch, c) for c in chunks))
+            return [r for part in parts for r in part]
+        except BrokenProcessPool as e:
+            log_event(log, "nlp_process_died", logging.ERROR, attempt=attempt, articles=len(articles), error=str(e))
+            broken, _executor = _executor, None
+            if broken is not None:
+                broken.shutdown(wait=False, cancel_futures=True)
+    return [ProcessingError("the NLP process died twice on this batch (out of memory? a pathological text?)")
+            for _ in articles]
 
 
 @app.agent(raw_articles_topic)
@@ -33,8 +66,7 @@ async def analyse_articles(stream: Any) -> None:
                 await send_to_dlq("analyse_articles", event, e)
         if not ready:
             continue
-        loop = asyncio.get_running_loop()
-        results = await loop.run_in_executor(_nlp_thread, analyse_batch, [a for _, a in ready])
+        results = await _analyse([a for _, a in ready])
         for (event, _), result in zip(ready, results, strict=True):
             if isinstance(result, Exception):
                 await send_to_dlq("analyse_articles", event, result)

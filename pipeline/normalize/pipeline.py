@@ -10,6 +10,25 @@ from pipeline.errors import ProcessingError
 from pipeline.model import Article
 
 
+def warm_up() -> None:
+    """Load the model before the first batch (a process pool's initializer), so no batch pays for it."""
+    from pipeline.extract import load_nlp
+
+    load_nlp()
+
+
+def split(items: Sequence[Any], parts: int) -> list[list[Any]]:
+    """Up to ``parts`` contiguous, nearly equal chunks, in order, none empty."""
+    parts = max(1, min(parts, len(items)))
+    size, extra = divmod(len(items), parts)
+    out, start = [], 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        out.append(list(items[start:end]))
+        start = end
+    return out
+
+
 def analyse_batch(articles: Sequence[Article]) -> list[dict[str, Any] | Exception]:
     """Run spaCy and claim extraction over a batch; an article that fails yields its exception, not a crash."""
     from pipeline.extract import extract_many
