@@ -102,7 +102,7 @@ def bench_poll(n_feeds: int, n_items: int, passes: int, concurrency: int) -> Non
         port = int(server.stdout.readline())
         os.environ["NEWSRIFT_ALLOW_PRIVATE_NETWORKS"] = "1"
         feeds = [Feed(f"http://127.0.0.1:{port}/feed/{i}", f"outlet{i}") for i in range(n_feeds)]
-        cfg = PollConfig(concurrency=concurrency, per_host=concurrency)
+        cfg = PollConfig(concurrency=concurrency, per_host=concurrency, per_host_interval=0.0)
         with tempfile.TemporaryDirectory() as tmp:
             store = StateStore(Path(tmp) / "state")
             sink = JsonlSink(Path(tmp) / "out.jsonl")

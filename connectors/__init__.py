@@ -10,6 +10,7 @@ Errors, all under ``pipeline.errors.NewsriftError``:
 
 from connectors.http import FetchError, FetchResult, fetch, make_client
 from connectors.items import FeedParseError, canonical_url, entry_to_raw, item_hash, parse_feed
+from connectors.politeness import HostLimiter
 from connectors.poller import PollConfig, Summary, poll_feed, poll_once, run_forever
 from connectors.registry import Feed, FeedEntry, Outlet, Registry, load_registry, save_registry
 from connectors.sinks import JsonlSink, KafkaSink, PublishError, Sink
@@ -22,6 +23,7 @@ __all__ = [
     "FeedState",
     "FetchError",
     "FetchResult",
+    "HostLimiter",
     "JsonlSink",
     "KafkaSink",
     "Outlet",

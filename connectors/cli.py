@@ -104,6 +104,8 @@ def ingest(
     topic: Annotated[str, typer.Option("--topic", help="Raw-article topic.")] = DEFAULT_TOPIC,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Feeds fetched at once, in all.")] = 32,
     per_host: Annotated[int, typer.Option("--per-host", min=1, help="Requests in flight to one host.")] = 2,
+    per_host_interval: Annotated[float, typer.Option(
+        "--per-host-interval", min=0.0, help="Seconds between the starts of two requests to one host.")] = 1.0,
 ) -> None:
     """Poll feeds and publish new or edited items as raw articles (Kafka, or JSONL with --to-jsonl).
 
@@ -126,7 +128,7 @@ def ingest(
     if not feeds:
         sink.close()
         _fail("no feeds to poll (empty registry, or an OPML file without feeds)")
-    cfg = PollConfig(concurrency=concurrency, per_host=per_host)
+    cfg = PollConfig(concurrency=concurrency, per_host=per_host, per_host_interval=per_host_interval)
     try:
         if not once:
             typer.echo(f"polling {len(feeds)} feeds; SIGTERM or Ctrl-C to stop", err=True)
@@ -139,6 +141,8 @@ def ingest(
         sink.close()
     for err in summary.errors[:20]:
         typer.echo(f"  {err}", err=True)
+    for moved in summary.moved:  # the registry still names the old URL: worth telling whoever runs this
+        typer.echo(f"  {moved}", err=True)
     typer.echo(summary.line())
     # Exit 1 only when nothing at all could be processed: one dead feed among many is routine, not a failure.
     if summary.processed == 0:
@@ -179,7 +183,8 @@ def feeds_list(
         st = store.load(f.url)
         health = "failing" if st.failures else ("ok" if st.last_success else "never-polled")
         rows.append((-st.failures, f.outlet_id, f"{f.outlet_id}\t{f.url}\t{health}\tfailures={st.failures}\t"
-                     f"last_success={st.last_success or '-'}\tlast_error={(st.last_error or '-')[:120]}"))
+                     f"last_success={st.last_success or '-'}\tlast_error={(st.last_error or '-')[:120]}"
+                     + (f"\tmoved_to={st.moved_to}" if st.moved_to else "")))
     for _, _, line in sorted(rows):
         typer.echo(line)
 

@@ -1,18 +1,22 @@
 """Full article text for outlets whose feeds carry only a teaser (``full_text = true`` in the registry).
 
-The page is fetched with the same safety rules as feeds (``connectors.http.fetch``) and its main text extracted
-with trafilatura. Any failure keeps the feed's own content: full text improves an item, it never loses one.
+The page is fetched with the same safety rules as feeds (``connectors.http.fetch``), inside the same per-host
+slot as feed requests when the caller passes one (the poller always does: article pages count against their host's
+in-flight cap and minimum interval), and its main text extracted with trafilatura. Any failure keeps the feed's own
+content: full text improves an item, it never loses one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 
 import httpx
 
 from connectors.http import FetchError, fetch
+from connectors.politeness import Slot
 from pipeline.model import RawArticle
 
 __all__ = ["extract_main_text", "with_full_text"]
@@ -29,11 +33,14 @@ def extract_main_text(html: bytes | str, url: str | None = None) -> str | None:
     return text.strip() if text and text.strip() else None
 
 
-async def with_full_text(client: httpx.AsyncClient, raw: RawArticle) -> RawArticle:
+async def with_full_text(client: httpx.AsyncClient, raw: RawArticle, slot: Slot | None = None) -> RawArticle:
+    """``raw`` with the page's main text as content when that is longer; ``slot(url)`` is held around the request
+    only (e.g. ``HostLimiter.slot``), not around the extraction."""
     if not raw.url.startswith(("http://", "https://")):
         return raw
     try:
-        page = await fetch(client, raw.url, max_bytes=MAX_PAGE_BYTES, total_timeout=30.0)
+        async with slot(raw.url) if slot is not None else contextlib.nullcontext():
+            page = await fetch(client, raw.url, max_bytes=MAX_PAGE_BYTES, total_timeout=30.0)
         text = await asyncio.to_thread(extract_main_text, page.body, raw.url)
     except FetchError as e:
         log.warning("event=full_text_failed url=%s error=%r", raw.url, str(e)[:300])

@@ -40,6 +40,7 @@ USER_AGENT = "newsrift/0.1 (+https://github.com/newsrift)"
 MAX_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
+_PERMANENT = (301, 308)  # "moved permanently": the feed's address itself changed (302/303/307 say nothing of it)
 _ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, " \
           "text/xml;q=0.8, */*;q=0.1"
 
@@ -64,6 +65,9 @@ class FetchResult:
     last_modified: str | None
     url: str  # the final URL, after redirects
     content_type: str | None = None
+    # Where the permanent redirects (301/308) that the chain *started* with led: the feed's new address. None when
+    # the first hop was not a permanent redirect; a chain 301 -> 302 -> 200 gives the 301's target.
+    moved_to: str | None = None
 
 
 def private_networks_allowed() -> bool:
@@ -179,6 +183,8 @@ async def _fetch_http(client: httpx.AsyncClient, url: str, etag: str | None, las
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     current = url
+    moved_to: str | None = None
+    permanent = True  # every hop so far was a permanent redirect
     for _ in range(MAX_REDIRECTS + 1):
         if not current.startswith(("http://", "https://")):
             raise FetchError(f"{url}: redirected to a non-http URL {current!r}; refused", permanent=True)
@@ -192,10 +198,14 @@ async def _fetch_http(client: httpx.AsyncClient, url: str, etag: str | None, las
                     if not location:
                         raise FetchError(f"{current}: HTTP {code} redirect without a Location", status=code)
                     current = urljoin(current, location)
+                    permanent = permanent and code in _PERMANENT
+                    if permanent:
+                        moved_to = current
                     continue
                 if code == 304:
                     return FetchResult(304, b"", resp.headers.get("etag") or etag,
-                                       resp.headers.get("last-modified") or last_modified, current)
+                                       resp.headers.get("last-modified") or last_modified, current,
+                                       moved_to=moved_to)
                 if code in (429, 503):
                     raise FetchError(f"{current}: HTTP {code}", status=code,
                                      retry_after=retry_after_seconds(resp.headers.get("retry-after")))
@@ -216,7 +226,8 @@ async def _fetch_http(client: httpx.AsyncClient, url: str, etag: str | None, las
                         raise FetchError(f"{current}: body over the {max_bytes}-byte limit (decompressed)")
                     chunks.append(chunk)
                 return FetchResult(200, b"".join(chunks), resp.headers.get("etag"),
-                                   resp.headers.get("last-modified"), current, resp.headers.get("content-type"))
+                                   resp.headers.get("last-modified"), current, resp.headers.get("content-type"),
+                                   moved_to)
         except httpx.HTTPError as e:
             raise FetchError(f"{current}: {type(e).__name__}: {e or 'no detail'}") from e
     raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")

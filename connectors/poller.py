@@ -6,21 +6,22 @@ Logs are ``event=name key=value`` lines and never contain feed or article bodies
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import random
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
 from connectors.fulltext import with_full_text
-from connectors.http import FetchError, fetch, make_client
+from connectors.http import FetchError, FetchResult, fetch, make_client
 from connectors.items import FeedParseError, entry_to_raw, item_hash, parse_feed
+from connectors.politeness import HostLimiter
 from connectors.registry import Feed
 from connectors.sinks import Sink
 from connectors.state import FeedState, StateStore
@@ -37,6 +38,7 @@ _PERIODS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 604800.0, "monthly": 2
 class PollConfig:
     concurrency: int = 32  # feeds fetched at once, all hosts together
     per_host: int = 2  # politeness: at most this many requests in flight to one host
+    per_host_interval: float = 1.0  # politeness: at least this many seconds between two request starts to one host
     default_interval: float = 300.0
     min_interval: float = 60.0
     max_interval: float = 86400.0  # a feed asking for "yearly" is still checked daily
@@ -60,15 +62,19 @@ class Summary:
     updated: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)  # one line for each feed that a 301/308 moved in this run
 
     def line(self) -> str:
+        # " moved=N" only when a feed moved, so the line of a run without moves reads as it always did.
         return (f"feeds ok={self.ok} not_modified={self.not_modified} failed={self.failed} "
-                f"items new={self.new} updated={self.updated} skipped={self.skipped}")
+                f"items new={self.new} updated={self.updated} skipped={self.skipped}"
+                + (f" moved={len(self.moved)}" if self.moved else ""))
 
     def merge(self, other: Summary) -> None:
         for f in ("ok", "not_modified", "failed", "new", "updated", "skipped"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.errors += other.errors
+        self.moved += other.moved
 
     @property
     def processed(self) -> int:
@@ -123,28 +129,114 @@ async def _save(store: StateStore, st: FeedState) -> None:
     await asyncio.to_thread(store.save, st)
 
 
+class _Limits:
+    """What every poll of one run shares: a global cap on feeds being worked on at once, and per host a cap on
+    requests in flight and a minimum interval between their starts (feed and full-text requests alike)."""
+
+    def __init__(self, cfg: PollConfig) -> None:
+        self.cfg = cfg
+        self.all = asyncio.Semaphore(cfg.concurrency)
+        self.hosts = HostLimiter(cfg.per_host, cfg.per_host_interval)
+        self.fetch_urls: dict[str, str] = {}  # registry URL -> where it is fetched (differs once a 301/308 moved it)
+
+    async def fetch_url(self, feed: Feed, store: StateStore) -> str:
+        url = self.fetch_urls.get(feed.url)
+        if url is None:
+            # Read before any slot is taken, so that the slot is the right host's; the state itself is dropped
+            # again at once (a poll keeps its state only while it holds a slot: polls still waiting hold none).
+            url = self.fetch_urls[feed.url] = (await asyncio.to_thread(store.load, feed.url)).fetch_url
+        return url
+
+    def guarded(self, client: httpx.AsyncClient, store: StateStore, sink: Sink
+                ) -> Callable[[Feed], Coroutine[Any, Any, tuple[Summary, FeedState | None]]]:
+        async def one(feed: Feed) -> tuple[Summary, FeedState | None]:
+            turn = _Turn(self)
+            try:
+                return await _poll(client, feed, store, sink, self.cfg, turn)
+            except Exception as e:  # one feed's surprise must not stop the others
+                log.exception("event=feed_crashed url=%s", feed.url)
+                return Summary(failed=1, errors=[f"{feed.url}: {type(e).__name__}: {e}"]), None
+            finally:
+                turn.release()
+
+        return one
+
+
+class _Turn:
+    """One poll's hold on the limits: the global slot while it works on its feed, a host slot around each request.
+
+    The order is always host slot first, then the global slot. A poll holding the global slot lets go of it before
+    it waits for a host (the feed's, or an article page's for full text) and takes it back once that host's slot is
+    its own. So a busy host, or one whose minimum interval has not passed, never sits on global slots that feeds of
+    other hosts need; and there is no deadlock: a poll holding a host slot waits only for the global one, and the
+    polls holding that wait for no host.
+    """
+
+    def __init__(self, limits: _Limits) -> None:
+        self.limits = limits
+        self.holding = False
+
+    @contextlib.asynccontextmanager
+    async def request(self, url: str) -> AsyncIterator[None]:
+        self.release()
+        async with self.limits.hosts.slot(url):
+            await self.limits.all.acquire()
+            self.holding = True
+            yield  # the request; when it is done the host slot goes and the global slot stays with the poll
+
+    def release(self) -> None:
+        if self.holding:
+            self.holding = False
+            self.limits.all.release()
+
+
+async def _fetch_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, cfg: PollConfig,
+                      turn: _Turn) -> tuple[FeedState, FetchResult | FetchError]:
+    target = await turn.limits.fetch_url(feed, store)
+    async with turn.request(target):
+        st = await asyncio.to_thread(store.load, feed.url)
+        try:
+            return st, await fetch(client, target, st.etag, st.last_modified, max_bytes=cfg.max_bytes,
+                                   total_timeout=cfg.total_timeout)
+        except FetchError as e:
+            return st, e
+
+
+def _follow_move(st: FeedState, feed: Feed, result: FetchResult, limits: _Limits) -> list[str]:
+    """After a successful fetch that began with a permanent redirect (301/308), fetch its target directly from now
+    on. A temporary redirect (302/303/307) changes nothing. The state stays under the registry URL."""
+    if result.moved_to is None:
+        return []
+    old = st.fetch_url
+    st.moved_to = None if result.moved_to == feed.url else result.moved_to
+    limits.fetch_urls[feed.url] = st.fetch_url
+    if st.fetch_url == old:
+        return []
+    log.warning("event=feed_moved url=%s from=%s to=%s", feed.url, old, st.fetch_url)
+    return [f"{feed.url}: moved permanently from {old} to {st.fetch_url}"]
+
+
 async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
-                cfg: PollConfig) -> tuple[Summary, FeedState]:
-    st = await asyncio.to_thread(store.load, feed.url)
-    try:
-        result = await fetch(client, feed.url, st.etag, st.last_modified, max_bytes=cfg.max_bytes,
-                             total_timeout=cfg.total_timeout)
-    except FetchError as e:
-        s = _failed(st, feed, cfg, str(e), e.retry_after, e.permanent)
+                cfg: PollConfig, turn: _Turn) -> tuple[Summary, FeedState]:
+    st, result = await _fetch_feed(client, feed, store, cfg, turn)
+    if isinstance(result, FetchError):
+        s = _failed(st, feed, cfg, str(result), result.retry_after, result.permanent)
         await _save(store, st)
         return s, st
     if result.status == 304:
+        moved = _follow_move(st, feed, result, turn.limits)
         st.failures, st.last_error = 0, None
         st.etag, st.last_modified = result.etag, result.last_modified
         st.last_success = format_time(datetime.now(timezone.utc))
         st.next_due = time.time() + _jitter(st.interval or feed.poll_interval or cfg.default_interval, cfg)
         await _save(store, st)
         log.debug("event=feed_not_modified url=%s", feed.url)
-        return Summary(not_modified=1), st
+        return Summary(not_modified=1, moved=moved), st
     try:
         # Parsing is CPU work: off the event loop so timeouts of other feeds keep ticking.
         parsed = await asyncio.to_thread(parse_feed, result.body, result.url, result.content_type)
     except FeedParseError as e:
+        # Not followed either: a feed "moved" to a page that is no feed (a parked domain, a home page) stays put.
         s = _failed(st, feed, cfg, str(e))
         await _save(store, st)
         return s, st
@@ -152,14 +244,16 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
         # Still usable (it has entries or a title): use it, but say what was wrong.
         log.warning("event=feed_bozo url=%s items=%d problem=%r", feed.url, len(parsed.entries),
                     str(parsed.get("bozo_exception"))[:200])
-    s = Summary()
+    s = Summary(moved=_follow_move(st, feed, result, turn.limits))
     now = datetime.now(timezone.utc)
     channel = parsed.get("feed", {})
     link = channel.get("link") or None
     lang = feed.language or channel.get("language") or None
+    interval = feed_interval(parsed, feed, cfg)
     todo: list[tuple[RawArticle, str, str, int]] = []  # raw, content hash, new|updated, revision
     batch_ids: set[str] = set()
     for entry in parsed.entries:
+        # feed_url is the registry URL, not where the feed was fetched: a move changes neither ids nor feed_url.
         raw = entry_to_raw(entry, feed_url=feed.url, feed_link=link, outlet_id=feed.outlet_id, language=lang, now=now)
         if raw is None or raw.article_id in batch_ids:
             # Nothing identifies it, or the feed lists the same article twice (the first listing wins).
@@ -172,8 +266,11 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
             continue
         batch_ids.add(raw.article_id)
         todo.append((dataclasses.replace(raw, revision=revision) if revision else raw, h, status, revision))
+    etag, last_modified = result.etag, result.last_modified
+    del parsed, result  # up to 10 MB: not kept while full-text pages wait for their hosts
     if feed.full_text:
-        todo = [(await with_full_text(client, raw), h, kind, rev) for raw, h, kind, rev in todo]
+        # Each page through its host's slot, like any feed request (in-flight cap and minimum interval).
+        todo = [(await with_full_text(client, raw, turn.request), h, kind, rev) for raw, h, kind, rev in todo]
     results = await asyncio.to_thread(sink.publish_many, [t[0] for t in todo]) if todo else []
     publish_failed = False
     for (raw, h, kind, revision), err in zip(todo, results, strict=True):
@@ -194,10 +291,10 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
         s.failed = 1
         st.next_due = time.time() + cfg.publish_retry
     else:
-        st.etag, st.last_modified = result.etag, result.last_modified
+        st.etag, st.last_modified = etag, last_modified
         st.failures, st.last_error = 0, None
         st.last_success = format_time(now)
-        st.interval = feed_interval(parsed, feed, cfg)
+        st.interval = interval
         st.next_due = time.time() + _jitter(st.interval, cfg)
         s.ok = 1
     await _save(store, st)
@@ -208,7 +305,11 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
 async def poll_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
                     cfg: PollConfig | None = None) -> Summary:
     """Poll one feed now, whatever its schedule says; state is loaded and saved around it."""
-    return (await _poll(client, feed, store, sink, cfg or PollConfig()))[0]
+    turn = _Turn(_Limits(cfg or PollConfig()))
+    try:
+        return (await _poll(client, feed, store, sink, turn.limits.cfg, turn))[0]
+    finally:
+        turn.release()
 
 
 def _unique(feeds: Sequence[Feed]) -> list[Feed]:
@@ -219,31 +320,9 @@ def _unique(feeds: Sequence[Feed]) -> list[Feed]:
     return list(seen.values())
 
 
-class _Limits:
-    """A global concurrency cap and a per-host cap, shared by every poll."""
-
-    def __init__(self, cfg: PollConfig) -> None:
-        self.cfg = cfg
-        self.all = asyncio.Semaphore(cfg.concurrency)
-        self.hosts: dict[str, asyncio.Semaphore] = {}
-
-    def guarded(self, client: httpx.AsyncClient, store: StateStore, sink: Sink
-                ) -> Callable[[Feed], Coroutine[Any, Any, tuple[Summary, FeedState | None]]]:
-        async def one(feed: Feed) -> tuple[Summary, FeedState | None]:
-            host = urlsplit(feed.url).hostname or "local"
-            host_sem = self.hosts.setdefault(host, asyncio.Semaphore(self.cfg.per_host))
-            async with host_sem, self.all:
-                try:
-                    return await _poll(client, feed, store, sink, self.cfg)
-                except Exception as e:  # one feed's surprise must not stop the others
-                    log.exception("event=feed_crashed url=%s", feed.url)
-                    return Summary(failed=1, errors=[f"{feed.url}: {type(e).__name__}: {e}"]), None
-
-        return one
-
-
 async def poll_once(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None) -> Summary:
-    """Poll every feed once (due or not), with a global concurrency cap and a per-host limit."""
+    """Poll every feed once (due or not), with a global concurrency cap and per-host politeness (requests in
+    flight, minimum interval between request starts)."""
     cfg = cfg or PollConfig()
     total = Summary()
     limits = _Limits(cfg)
@@ -268,13 +347,14 @@ async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg:
     todo = _unique(feeds)
     due: dict[str, float] = {}
     failures: dict[str, int] = {}
+    limits = _Limits(cfg)
     for f in todo:
         st = store.load(f.url)
         due[f.url], failures[f.url] = st.next_due, st.failures
+        limits.fetch_urls[f.url] = st.fetch_url
     running: dict[str, asyncio.Task[tuple[Summary, FeedState | None]]] = {}
     cycle = Summary()
     last_report = time.monotonic()
-    limits = _Limits(cfg)
     async with make_client(cfg.concurrency, cfg.connect_timeout, cfg.read_timeout) as client:
         one = limits.guarded(client, store, sink)
         try:

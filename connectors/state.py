@@ -29,6 +29,13 @@ class FeedState:
     next_due: float = 0.0  # unix time
     interval: float | None = None
     seen: dict[str, list[Any]] = field(default_factory=dict)  # article_id -> [content hash, revision]
+    # Where a permanent redirect (301/308) moved the feed: fetched instead of ``url`` from then on. ``url`` (the
+    # registry's URL) stays the key of this state, so the seen items, and with them the article ids, carry over.
+    moved_to: str | None = None
+
+    @property
+    def fetch_url(self) -> str:
+        return self.moved_to or self.url
 
     def classify(self, article_id: str, content_hash: str) -> tuple[ItemStatus, int]:
         """What a poll found: a new item, an edit of a seen one (with its next revision), or a re-publication."""
@@ -65,6 +72,8 @@ class StateStore:
             state = FeedState(**{k: v for k, v in data.items() if k in FeedState.__dataclass_fields__})
             if state.url != url or not isinstance(state.seen, dict):
                 return FeedState(url)
+            if not (isinstance(state.moved_to, str) and state.moved_to.startswith(("http://", "https://"))):
+                state.moved_to = None  # only ever an http(s) redirect target; never a path to read from disk
             return state
         except FileNotFoundError:
             return FeedState(url)

@@ -70,7 +70,7 @@ def site(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def _run(feed: Feed, tmp: Path) -> list[dict]:
     sink = JsonlSink(tmp / "out.jsonl")
     try:
-        asyncio.run(poll_once([feed], StateStore(tmp / "st"), sink, PollConfig()))
+        asyncio.run(poll_once([feed], StateStore(tmp / "st"), sink, PollConfig(per_host_interval=0)))
     finally:
         sink.close()
     return [json.loads(line) for line in (tmp / "out.jsonl").read_text().splitlines()]

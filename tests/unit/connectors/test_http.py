@@ -66,6 +66,9 @@ class Server:
                     self._plain(429, {"Retry-After": "120"})
                 elif p == "/loop":
                     self._plain(302, {"Location": "/loop"})
+                elif p.startswith("/r/"):  # /r/301/r/302/ok: a 301 to /r/302/ok, which 302s to /ok
+                    code, rest = p[3:6], p[6:]
+                    self._plain(int(code), {"Location": rest})
                 elif p.startswith("/hop/"):
                     n = int(p.rsplit("/", 1)[1])
                     self._plain(301, {"Location": f"/hop/{n - 1}"}) if n > 0 else self._plain(200, {}, FEED)
@@ -165,6 +168,20 @@ def test_redirects_are_followed_up_to_five(server: Server) -> None:
         get(server.base + "/loop")
 
 
+@pytest.mark.parametrize(("path", "moved"), [
+    ("/r/301/ok", "/ok"), ("/r/308/ok", "/ok"), ("/r/302/ok", None), ("/r/307/ok", None), ("/r/303/ok", None),
+    ("/hop/3", "/hop/0"), ("/r/301/r/308/ok", "/ok"),
+    ("/r/301/r/302/ok", "/r/302/ok"),  # permanently moved to a place that is temporarily elsewhere
+    ("/r/302/r/301/ok", None),  # only the feed's own address moving counts, not a temporary stand-in's
+    ("/ok", None),
+])
+def test_permanent_redirects_at_the_start_of_the_chain_are_reported(server: Server, path: str,
+                                                                   moved: str | None) -> None:
+    r = get(server.base + path)
+    assert r.status == 200 and r.url == server.base + ("/ok" if "hop" not in path else "/hop/0")
+    assert r.moved_to == (server.base + moved if moved else None)
+
+
 def test_a_redirect_to_a_local_file_is_refused(server: Server) -> None:
     with pytest.raises(FetchError, match="non-http"):
         get(server.base + "/to-file")
@@ -242,7 +259,7 @@ def test_an_endless_body_stops_at_the_cap(server: Server) -> None:
 def test_entity_bombs_and_garbage_served_over_http_fail_cleanly(server: Server, tmp_path: Path) -> None:
     import resource
 
-    from connectors.poller import poll_once
+    from connectors.poller import PollConfig, poll_once
     from connectors.registry import Feed
     from connectors.sinks import JsonlSink
     from connectors.state import StateStore
@@ -251,7 +268,8 @@ def test_entity_bombs_and_garbage_served_over_http_fail_cleanly(server: Server, 
     sink = JsonlSink(tmp_path / "o.jsonl")
     try:
         s = asyncio.run(poll_once([Feed(server.base + "/lol", "lol"), Feed(server.base + "/garbage", "g"),
-                                   Feed(server.base + "/ok", "ok")], StateStore(tmp_path / "st"), sink))
+                                   Feed(server.base + "/ok", "ok")], StateStore(tmp_path / "st"), sink,
+                                  PollConfig(per_host_interval=0)))
     finally:
         sink.close()
     # The bomb either fails to parse or parses unexpanded; garbage fails; the good feed is unaffected.
