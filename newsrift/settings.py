@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,12 @@ class Settings(BaseSettings):
 
     sweep_seconds: float = 600.0
     """How often events with live disputes are checked for staleness."""
+    dispute_stale_seconds: float = 3 * 86400.0
+    """A dispute with no news for this long becomes stale. Counted from when its claims arrived, so a replay of old
+    news stays live for this long after the replay, not stale on landing."""
+    dispute_retention_seconds: float = 30 * 86400.0
+    """An event with no claim for this long has its dispute state dropped from the worker's table (the documents
+    stay in Elasticsearch). At least ``dispute_stale_seconds``."""
 
     index_batch: int = 500
     index_flush_seconds: float = 1.0
@@ -62,6 +69,15 @@ class Settings(BaseSettings):
     alert_email_from: str = "newsrift@localhost"
     alert_email_to: str | None = None
     watchlist: Path = REPO_ROOT / ".newsrift" / "watchlists.json"
+
+    @model_validator(mode="after")
+    def _check_dispute_times(self) -> Settings:
+        if not 0 < self.dispute_stale_seconds <= self.dispute_retention_seconds:
+            raise ValueError(
+                "NEWSRIFT_DISPUTE_STALE_SECONDS must be positive and at most NEWSRIFT_DISPUTE_RETENTION_SECONDS "
+                f"(got {self.dispute_stale_seconds} and {self.dispute_retention_seconds}): a dispute goes stale "
+                "before its event's state is dropped")
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipeline.app import app, claims_topic, disputes_topic, json_table, send_to_dlq, settings
@@ -19,7 +19,8 @@ from pipeline.model import format_time, parse_time
 from pipeline.streaming import decode, encode, log_event
 
 log = logging.getLogger("newsrift.worker")
-detector = DisputeDetector()
+detector = DisputeDetector(stale_after=timedelta(seconds=settings.dispute_stale_seconds),
+                           retention=timedelta(seconds=settings.dispute_retention_seconds))
 # One JSON state per event, co-partitioned with news.claims.v1 (both keyed by event_id).
 disputes_by_event = json_table("disputes-by-event")
 
@@ -65,7 +66,10 @@ async def detect_disputes(stream: Any) -> None:
             event_id = msg.claim.event_id or ""
             # Nested mutation is invisible to the changelog: update a copy, then store it whole.
             state = copy.deepcopy(disputes_by_event.get(event_id) or {})
-            now = msg.claim.published or datetime.now(timezone.utc)
+            # The worker's clock, not the claim's publication time: a dispute's first_seen / last_updated say when
+            # newsrift saw it, and "quiet for stale_after" counts from there, so a replay of 2018 news is live news
+            # to the people watching it rather than "years quiet" at the first sweep (the claims keep their times).
+            now = datetime.now(timezone.utc)
             changes = detector.update(state, msg.claim, now, carriers=msg.carriers, duplicate_of=msg.duplicate_of)
         disputes_by_event[event_id] = state
         await _emit(changes, event_id)

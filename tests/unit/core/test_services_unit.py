@@ -64,3 +64,13 @@ def test_failure_messages_carry_the_log_tail(tmp_path: Path) -> None:
     log.write_text("\n".join(f"line {i}" for i in range(50)))
     err = services._fail("it broke", log)
     assert str(err).startswith("it broke") and "line 49" in str(err) and "line 10" not in str(err)
+
+
+def test_dispute_times_come_from_the_environment_and_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSRIFT_DISPUTE_STALE_SECONDS", "60")
+    monkeypatch.setenv("NEWSRIFT_DISPUTE_RETENTION_SECONDS", "120")
+    s = Settings()
+    assert (s.dispute_stale_seconds, s.dispute_retention_seconds) == (60.0, 120.0)
+    monkeypatch.setenv("NEWSRIFT_DISPUTE_RETENTION_SECONDS", "30")
+    with pytest.raises(ValueError, match="NEWSRIFT_DISPUTE_STALE_SECONDS must be positive and at most"):
+        Settings()
