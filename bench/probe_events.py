@@ -6,15 +6,23 @@ on topics 1-20 is scored (ROC AUC) on topics 21-35. If even the best weighting o
 the pairs, the target needs new evidence rather than new weights.
 
     .venv/bin/python bench/probe_events.py
+    .venv/bin/python bench/probe_events.py --embeddings .newsrift/cache/ecbplus-minilm   # + sentence embeddings
+
+``--embeddings`` adds a dense channel ``e`` (cosine of an article's embedding with the event's summed embeddings)
+from the files ``scripts/embed_ecbplus.py`` writes, to the probe and to the online clusterer (a sweep of its weight
+and the join threshold over all topics), to measure what embeddings would add before paying for torch.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 import re
 import sys
 from datetime import timedelta
 from pathlib import Path
+from typing import ClassVar
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -35,7 +43,50 @@ def _cos(a: dict[str, float] | None, b: dict[str, float] | None) -> float:
     return _dot(a, b) / ((_norm(a) or 1.0) * (_norm(b) or 1.0))
 
 
-def rows(seed: int) -> list[tuple[int, bool, dict[str, float]]]:
+def load_embeddings(prefix: str) -> dict[str, dict[str, float]]:
+    """article id -> embedding as a sparse-style vector ({dimension: value}), from ``scripts/embed_ecbplus.py``."""
+    import numpy as np
+
+    emb = np.load(f"{prefix}.npy")
+    ids = json.loads(Path(f"{prefix}.ids.json").read_text())
+    return {i: {str(k): float(v) for k, v in enumerate(emb[j])} for j, i in enumerate(ids)}
+
+
+class _WithEmbeddings(EventClusterer):
+    """The shipped clusterer plus a dense channel ``e`` (weight and threshold from the config)."""
+
+    embeddings: ClassVar[dict[str, dict[str, float]]] = {}
+
+    def _learn_and_vectorise(self, article: Article) -> dict[str, dict[str, float]]:
+        out = super()._learn_and_vectorise(article)
+        out["e"] = self.embeddings[article.article_id]
+        return out
+
+
+def online_sweep(embeddings: dict[str, dict[str, float]]) -> None:
+    from eval_events import articles as stream
+    from eval_events import bcubed
+
+    docs = load(ECB, None)
+    gold = {d["id"]: d["event"] for d in docs}
+    _WithEmbeddings.embeddings = embeddings
+    shipped = ClusterConfig()
+    grid = [(0.0, shipped.threshold)] + [(e, t) for e in (0.1, 0.2, 0.3) for t in (0.26, 0.3, 0.34, 0.38, 0.42)]
+    for weight, threshold in grid:
+        cfg = ClusterConfig(weights=(*shipped.weights, ("e", weight)), threshold=threshold)
+        scores = []
+        for seed in range(5):
+            arts = stream(docs, seed)
+            c = _WithEmbeddings({}, cfg)
+            for a in arts:
+                c.assign(a)
+            scores.append(bcubed([gold[a.article_id] for a in arts], [c.event_of(a.article_id) or "?" for a in arts]))
+        p, r, f = (sum(x[i] for x in scores) / len(scores) for i in range(3))
+        print(f"online, all topics, 5 seeds: e weight {weight:.1f} threshold {threshold:.2f}  "
+              f"B3 P={p:.3f} R={r:.3f} F1={f:.4f}", flush=True)
+
+
+def rows(seed: int, embeddings: dict[str, dict[str, float]] | None = None) -> list[tuple[int, bool, dict[str, float]]]:
     docs = load(ECB, None)
     random.Random(seed).shuffle(docs)
     clusterer = EventClusterer({}, ClusterConfig())
@@ -48,11 +99,13 @@ def rows(seed: int) -> list[tuple[int, bool, dict[str, float]]]:
         vec = clusterer._learn_and_vectorise(art)
         nums = {n.replace(",", "") for n in _NUMBER.findall(d["title"] + " " + d["text"])} - {str(k) for k in range(13)}
         vec["n"] = dict.fromkeys(nums, 1.0)
+        if embeddings is not None:
+            vec["e"] = embeddings[d["id"]]
         for ev, cent in cents.items():
             if ev != d["event"] and not ev.startswith(f"{d['topic']}_"):
                 continue
             f = {ch: _dot(vec[ch], cent[ch]) / (_norm(cent[ch]) or 1.0) if vec.get(ch) and cent.get(ch) else 0.0
-                 for ch in (*CHANNELS, "n")}
+                 for ch in (*CHANNELS, "n", *(("e",) if embeddings is not None else ()))}
             top_a, top_c = _top(vec.get("p", {}), 5), _top(cent.get("p", {}), 5)
             f["names_a_in_event"] = sum(t in cent.get("p", {}) for t in top_a) / (len(top_a) or 1)
             f["names_event_in_a"] = sum(t in vec.get("p", {}) for t in top_c) / (len(top_c) or 1)
@@ -75,7 +128,11 @@ def main() -> None:
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    data = [r for seed in range(3) for r in rows(seed)]
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--embeddings", help="prefix of the files scripts/embed_ecbplus.py wrote")
+    args = ap.parse_args()
+    embeddings = load_embeddings(args.embeddings) if args.embeddings else None
+    data = [r for seed in range(3) for r in rows(seed, embeddings)]
     names = list(data[0][2])
     x = np.array([[f[n] for n in names] for _, _, f in data])
     y = np.array([pos for _, pos, _ in data])
@@ -88,7 +145,8 @@ def main() -> None:
     print(f"shipped weights                 AUC {roc_auc_score(y[test], score[test]):.4f}")
     for label, cols in (("w b p y (logistic)", ["w", "b", "p", "y"]),
                         ("w b p y d (logistic)", list(CHANNELS)),
-                        ("all features (logistic)", names)):
+                        ("all features (logistic)", names),
+                        *((("w b p y d e (logistic)", [*CHANNELS, "e"]),) if embeddings else ())):
         idx = [names.index(c) for c in cols]
         model = LogisticRegression(C=10, max_iter=2000).fit(x[train][:, idx], y[train])
         print(f"{label:31} AUC {roc_auc_score(y[test], model.decision_function(x[test][:, idx])):.4f}")
@@ -96,6 +154,8 @@ def main() -> None:
     print(f"{'all features (boosted trees)':31} AUC {roc_auc_score(y[test], gbm.predict_proba(x[test])[:, 1]):.4f}")
     for n in names:
         print(f"  {n:18} alone AUC {roc_auc_score(y[test], x[test][:, names.index(n)]):.4f}")
+    if embeddings is not None:
+        online_sweep(embeddings)
 
 
 if __name__ == "__main__":
