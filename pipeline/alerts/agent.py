@@ -9,6 +9,7 @@ from typing import Any
 
 from pipeline import topics as names
 from pipeline.alerts import AlertDedupe, alert_from_change
+from pipeline.alerts.core import QUIET_CHANGES
 from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all
 from pipeline.app import alerts_topic, app, dlq_topic, json_table, send_to_dlq, settings
 from pipeline.disputes import DisputeChange
@@ -31,6 +32,8 @@ async def send_alerts(stream: Any) -> None:
             change = decode(event.value, DisputeChange.from_json)
         except NewsriftError as e:
             await send_to_dlq("send_alerts", event, e)
+            continue
+        if change.change in QUIET_CHANGES:
             continue
         alert = alert_from_change(change)
         if not dedupe.first_time(alert.alert_id, "topic"):

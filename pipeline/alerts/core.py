@@ -6,7 +6,11 @@ from pipeline.alerts.model import Alert
 from pipeline.disputes.records import DisputeChange
 from pipeline.model import Dispute, stable_id
 
-__all__ = ["alert_from_change", "change_label", "summarise"]
+__all__ = ["QUIET_CHANGES", "alert_from_change", "change_label", "summarise"]
+
+QUIET_CHANGES = frozenset({"updated"})
+"""Dispute changes that update the indexed dispute but alert nobody: one more outlet carrying a side, or a speaker
+repeating themselves, is not news."""
 
 _KIND_WORDS = {
     "numeric": "numbers",

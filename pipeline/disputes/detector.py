@@ -103,18 +103,20 @@ class DisputeDetector:
 
         canonical = state["alias"].get(cid)
         if canonical is not None and canonical in claims:
-            self._add_outlets(claims[canonical], outlets)
+            if self._add_outlets(claims[canonical], outlets):
+                changes += self._carriers(state, canonical, now)
             return changes
         cj = claim.to_json()
         if cid in claims:
-            self._add_outlets(claims[cid], outlets)
+            grew = self._add_outlets(claims[cid], outlets)
             if claims[cid]["c"] == cj:
-                return changes
+                return changes + (self._carriers(state, cid, now) if grew else [])
             claims[cid]["c"] = cj  # the article was updated: re-evaluate with the new content
         else:
             folded = self._fold_reprint(state, claim, duplicate_of, outlets)
-            if folded:
-                return changes
+            if folded is not None:
+                oid, grew = folded
+                return changes + (self._carriers(state, oid, now) if grew else [])
             state["seq"] += 1
             claims[cid] = {"c": cj, "s": speaker_key(claim), "o": sorted(set(outlets)), "n": state["seq"]}
             state["order"].append(cid)
@@ -198,10 +200,38 @@ class DisputeDetector:
         )
 
     @staticmethod
-    def _add_outlets(entry: dict[str, Any], outlets: Sequence[str]) -> None:
+    def _add_outlets(entry: dict[str, Any], outlets: Sequence[str]) -> bool:
+        """Add carriers to a claim; True when one was new."""
         merged = sorted(set(entry["o"]) | set(outlets))
-        if merged != entry["o"]:
-            entry["o"] = merged
+        if merged == entry["o"]:
+            return False
+        entry["o"] = merged
+        return True
+
+    def _carriers(self, state: MutableMapping[str, Any], cid: str, now: datetime) -> list[DisputeChange]:
+        """A claim that is a side of reported disputes gained an outlet (a reprint, a later carrier list): each such
+        dispute is re-emitted as an ``updated`` change so that the indexed document lists every outlet. Status and
+        sides stay as they are; confidence takes the extra outlet into account."""
+        out = []
+        for did in sorted(state["disputes"]):
+            d = state["disputes"][did]
+            if d["emitted"] is None or cid not in d["members"]:
+                continue
+            live = self._live_conflicts(state, d)
+            if live:
+                self._set_confidence(state, d, live, sorted(self._current(state, d["members"])))
+            d["last_updated"] = format_time(now)
+            out.append(DisputeChange(dispute=self._build(state, did), change="updated"))
+        return out
+
+    def _set_confidence(self, state: Mapping[str, Any], d: dict[str, Any], live: Sequence[SlotMatch],
+                        speakers: Sequence[str]) -> None:
+        best = max(live, key=lambda m: (KIND_PRIORITY[m.kind or "other"], m.confidence))
+        d["kind"] = best.kind
+        outlets = {o for cid in d["members"] if cid in state["claims"] for o in state["claims"][cid]["o"]}
+        # More independent speakers and outlets on the record make the dispute more certainly real.
+        bonus = 0.04 * (len(speakers) - 2) + 0.01 * max(0, len(outlets) - 2)
+        d["confidence"] = round(min(0.99, max(m.confidence for m in live) + bonus), 3)
 
     def _frame(self, entry: Mapping[str, Any]) -> Frame:
         c = entry["c"]
@@ -216,10 +246,11 @@ class DisputeDetector:
 
     def _fold_reprint(
         self, state: MutableMapping[str, Any], claim: Claim, duplicate_of: str | None, outlets: Sequence[str]
-    ) -> bool:
-        """Reprints count once: a claim of a reprinted article joins the original claim as another carrier."""
+    ) -> tuple[str, bool] | None:
+        """Reprints count once: a claim of a reprinted article joins the original claim as another carrier.
+        Returns the original claim's id and whether it gained an outlet, or None when nothing was folded."""
         if duplicate_of is None:
-            return False
+            return None
         sk = speaker_key(claim)
         for oid in state["order"]:
             entry = state["claims"].get(oid)
@@ -228,10 +259,9 @@ class DisputeDetector:
             # The outlet's own voice is re-attributed to the reprinting outlet, so match on text there.
             same_voice = entry["s"] == sk or claim.speaker_type in ("outlet", "media")
             if same_voice and _similar(entry["c"]["text"], claim.text):
-                self._add_outlets(entry, outlets)
                 state["alias"][claim.claim_id] = oid
-                return True
-        return False
+                return oid, self._add_outlets(entry, outlets)
+        return None
 
     def _same_speaker(
         self,
@@ -357,12 +387,7 @@ class DisputeDetector:
         cur = self._current(state, d["members"])
         speakers = sorted(cur)
         if live:
-            best = max(live, key=lambda m: (KIND_PRIORITY[m.kind or "other"], m.confidence))
-            d["kind"] = best.kind
-            outlets = {o for cid in d["members"] if cid in state["claims"] for o in state["claims"][cid]["o"]}
-            # More independent speakers and outlets on the record make the dispute more certainly real.
-            bonus = 0.04 * (len(speakers) - 2) + 0.01 * max(0, len(outlets) - 2)
-            d["confidence"] = round(min(0.99, max(m.confidence for m in live) + bonus), 3)
+            self._set_confidence(state, d, live, speakers)
         emitted = d["emitted"]
         sides = sorted(e["c"]["claim_id"] for e in cur.values())
         change: ChangeKind
@@ -387,6 +412,8 @@ class DisputeDetector:
                 change = "status"
             elif "position" in reasons and sides != emitted["sides"]:
                 change = "position"
+            elif sides != emitted["sides"]:
+                change = "updated"  # a speaker's side now quotes their latest wording of the same thing
             else:
                 return None
             d["status"] = status

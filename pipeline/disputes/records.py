@@ -12,8 +12,10 @@ __all__ = ["ChangeKind", "DisputeChange", "PositionChange", "dispute_from_json"]
 
 # new: first time a dispute is reported; new_side: another speaker joined; new_kind: a stronger kind appeared
 # (e.g. a denial after a "cannot confirm"); status: settled/stale/reopened; position: a side's speaker changed
-# what they say (the side now quotes the new claim).
-ChangeKind = Literal["new", "new_side", "new_kind", "status", "position"]
+# what they say (the side now quotes the new claim); updated: a side gained an outlet (a reprint arriving after the
+# dispute was reported) or now quotes its speaker's latest wording of the same thing: the document changes, nobody
+# is alerted.
+ChangeKind = Literal["new", "new_side", "new_kind", "status", "position", "updated"]
 CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
 
 

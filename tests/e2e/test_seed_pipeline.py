@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -126,6 +127,18 @@ def test_seed_feeds_end_to_end(isolated: Settings, sinks: tuple[Webhook, list[An
     kremlin = [s for s in d["sides"] if "Russia" in s["speaker"] or "Kremlin" in s["speaker"]
                or "report" in s["speaker"].lower()]
     assert kremlin, d["sides"]
+    # Reprints count once, with every carrier listed: metro-herald re-ran global-wire's story, so the side quoting
+    # global-wire's article lists metro-herald too, even when the reprint's claims arrive after the dispute is out
+    # (an "updated" change rewrites the document; it may land a moment after the first version).
+    deadline = time.monotonic() + 60
+    reporters = {k["speaker"] for k in kremlin}
+    while True:
+        d = next(x for x in _disputes(settings) if x["dispute_id"] == d["dispute_id"])
+        wire = [s for s in d["sides"] if "global-wire" in s["outlets"] and s["speaker"] in reporters]
+        if (wire and all("metro-herald" in s["outlets"] for s in wire)) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert wire and all("metro-herald" in s["outlets"] for s in wire), d["sides"]
     for side in d["sides"]:
         # Exact quotes: each side's span points at its quote in the indexed article text.
         assert _article_text(settings, side["article_id"])[side["start"]:side["end"]] == side["quote"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.alerts.core import QUIET_CHANGES
 from pipeline.disputes import DisputeChange, DisputeDetector, dispute_from_json
 from pipeline.model import Claim
 from tests.unit.disputes.helpers import T0, claim, later, qty
@@ -176,15 +177,41 @@ def test_reprints_count_once_with_all_carriers() -> None:
         at=later(2),
     )
     det.update(state, a, later(0), carriers={"art1": ["o-rt", "o-sputnik"]})
-    assert det.update(state, reprint, later(1), duplicate_of="art1") == []
+    assert det.update(state, reprint, later(1), duplicate_of="art1") == []  # no dispute yet: nothing to tell
     first = det.update(state, b, later(1))
     assert first[0].change == "new"
-    assert det.update(state, repeat, later(2)) == []  # the same speaker again: not a new source
+    assert first[0].dispute.sides[0].outlets == ("o-rt", "o-sputnik", "o-yahoo")
+    # The same speaker again is not a new source, but the reported document must now show it: one quiet update.
+    (again,) = det.update(state, repeat, later(2))
+    assert again.change == "updated" and again.dispute.status == first[0].dispute.status
+    assert again.dispute.sides[1].outlets == ("o-ap", "o-bbc")
     (d,) = det.disputes(state)
     assert [s.speaker for s in d.sides] == ["Kremlin-linked reporters", "James Mattis"]
     assert d.sides[0].outlets == ("o-rt", "o-sputnik", "o-yahoo")
     assert d.sides[1].outlets == ("o-ap", "o-bbc")
     assert det.update(state, reprint, later(3), duplicate_of="art1") == []  # redelivered reprint
+    assert det.update(state, repeat, later(3)) == []  # redelivered repeat
+
+
+def test_a_reprint_after_the_dispute_updates_its_carriers_without_an_alert() -> None:
+    """The seed order: the wire story and its reprint's claims can reach the detector after the dispute is out."""
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    kw: dict[str, Any] = {"action": "kill", "actors": ("Kurdish fighters", "Russian nationals"), "stype": "media"}
+    det.update(state, claim("Kremlin-linked reporters", "Russian nationals had been killed", outlet="o-rt",
+                            article="art1", **kw), later(0))
+    (new,) = det.update(state, claim("James Mattis", "no knowledge of Russian fighters killed", pol="no_knowledge",
+                                     action="kill", actors=("coalition forces", "Russian fighters"), outlet="o-ap"),
+                        later(1))
+    reprint = claim("Kremlin-linked reporters", "Russian nationals had been killed", outlet="o-yahoo", article="art2",
+                    **kw)
+    (upd,) = det.update(state, reprint, later(2), duplicate_of="art1", carriers={"art2": ["o-yahoo", "o-msn"]})
+    assert upd.change == "updated" and upd.dispute.dispute_id == new.dispute.dispute_id
+    assert upd.dispute.sides[0].outlets == ("o-msn", "o-rt", "o-yahoo")
+    assert upd.dispute.confidence > new.dispute.confidence  # more outlets on the record
+    assert (upd.dispute.status, len(upd.dispute.sides)) == (new.dispute.status, len(new.dispute.sides))
+    assert det.update(state, reprint, later(3), duplicate_of="art1") == []  # redelivered: no outlet is new
+    assert upd.change in QUIET_CHANGES and new.change not in QUIET_CHANGES
 
 
 def test_change_of_position_settles_and_is_recorded() -> None:
