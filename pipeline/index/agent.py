@@ -12,7 +12,7 @@ from pipeline.errors import NewsriftError
 from pipeline.index.core import BulkAction, IndexNames, actions_for
 from pipeline.index.es import connect, ensure_indices
 from pipeline.index.writer import backoff, write_bulk
-from pipeline.streaming import decode_json, log_event
+from pipeline.streaming import batches, decode_json, log_event
 
 log = logging.getLogger("newsrift.index")
 index_names = IndexNames(settings.index_prefix)
@@ -43,21 +43,30 @@ async def _install_until_ready() -> Any:
 @app.agent(index_topics)
 async def index_documents(stream: Any) -> None:
     es = await _install_until_ready()
-    async for batch in stream.take_events(settings.index_batch, within=settings.index_flush_seconds):
-        actions: list[BulkAction] = []
-        origin: dict[int, Any] = {}
+    # Events are acked once their batch is written (or dead-lettered): while Elasticsearch is down, write_bulk keeps
+    # retrying and nothing is acked, so nothing is lost. See ``batches`` for why not take().
+    manual = stream.noack()
+    async for batch in batches(manual.events(), settings.index_batch, settings.index_flush_seconds):
+        await _index_batch(es, batch)
         for event in batch:
-            try:
-                kind = KIND_BY_TOPIC[event.message.topic]
-                for action in actions_for(kind, decode_json(event.value), index_names):
-                    origin[id(action)] = event
-                    actions.append(action)
-            except (NewsriftError, KeyError, TypeError, ValueError) as e:
-                await send_to_dlq("index_documents", event, e)
-        if not actions:
-            continue
-        failed = await write_bulk(es, actions)
-        for action, reason in failed:
-            await send_to_dlq("index_documents", origin[id(action)], f"Elasticsearch rejected {action.index}/"
-                              f"{action.doc_id}: {reason}")
-        log_event(log, "indexed", docs=len(actions) - len(failed), rejected=len(failed))
+            await manual.ack(event)
+
+
+async def _index_batch(es: Any, batch: list[Any]) -> None:
+    actions: list[BulkAction] = []
+    origin: dict[int, Any] = {}
+    for event in batch:
+        try:
+            kind = KIND_BY_TOPIC[event.message.topic]
+            for action in actions_for(kind, decode_json(event.value), index_names):
+                origin[id(action)] = event
+                actions.append(action)
+        except (NewsriftError, KeyError, TypeError, ValueError) as e:
+            await send_to_dlq("index_documents", event, e)
+    if not actions:
+        return
+    failed = await write_bulk(es, actions)
+    for action, reason in failed:
+        await send_to_dlq("index_documents", origin[id(action)], f"Elasticsearch rejected {action.index}/"
+                          f"{action.doc_id}: {reason}")
+    log_event(log, "indexed", docs=len(actions) - len(failed), rejected=len(failed))

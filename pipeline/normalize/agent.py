@@ -15,7 +15,7 @@ from pipeline.errors import NewsriftError, ProcessingError
 from pipeline.model import Article, RawArticle
 from pipeline.normalize.core import normalise
 from pipeline.normalize.pipeline import analyse_batch, split, warm_up
-from pipeline.streaming import decode, encode, log_event
+from pipeline.streaming import batches, decode, encode, log_event
 
 log = logging.getLogger("newsrift.worker")
 _executor: Executor | None = None
@@ -55,21 +55,30 @@ async def _analyse(articles: list[Article]) -> list[dict[str, Any] | Exception]:
 
 @app.agent(raw_articles_topic)
 async def analyse_articles(stream: Any) -> None:
-    async for batch in stream.take_events(64, within=0.5):
-        now = datetime.now(timezone.utc)
-        ready = []
+    # Batches for spaCy's nlp.pipe; events are acked once their batch is done (see ``batches`` for why not take()).
+    manual = stream.noack()
+    async for batch in batches(manual.events(), 64, 0.5):
+        await _analyse_batch(batch)
         for event in batch:
-            try:
-                raw = decode(event.value, RawArticle.from_json)
-                ready.append((event, normalise(raw, now)))
-            except NewsriftError as e:
-                await send_to_dlq("analyse_articles", event, e)
-        if not ready:
+            await manual.ack(event)
+
+
+async def _analyse_batch(batch: list[Any]) -> None:
+    now = datetime.now(timezone.utc)
+    ready = []
+    for event in batch:
+        try:
+            raw = decode(event.value, RawArticle.from_json)
+            ready.append((event, normalise(raw, now)))
+        except NewsriftError as e:
+            await send_to_dlq("analyse_articles", event, e)
+    if not ready:
+        return
+    results = await _analyse([a for _, a in ready])
+    for (event, _), result in zip(ready, results, strict=True):
+        if isinstance(result, Exception):
+            await send_to_dlq("analyse_articles", event, result)
             continue
-        results = await _analyse([a for _, a in ready])
-        for (event, _), result in zip(ready, results, strict=True):
-            if isinstance(result, Exception):
-                await send_to_dlq("analyse_articles", event, result)
-                continue
-            await articles_topic.send(key=event.key, value=encode(result))
-        log_event(log, "articles_analysed", count=len(ready))
+        await articles_topic.send(key=event.key, value=encode(result))
+    log_event(log, "articles_analysed", count=len(ready),
+              offsets=",".join(f"{e.message.partition}:{e.message.offset}" for e in batch))
