@@ -1,0 +1,95 @@
+"""The running worker rides out an outage of Elasticsearch and a restart of the Kafka broker: it does not crash,
+and every seed article is indexed once the service is back (nothing dropped, nothing dead-lettered)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer
+
+from newsrift import services
+from newsrift.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
+from newsrift.settings import Settings
+from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _wait_for_line(log: Path, text: str, timeout: float, worker: object) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]  # type: ignore[attr-defined]
+        time.sleep(0.5)
+    raise AssertionError(f"no {text!r} in the worker log within {timeout:.0f}s:\n"
+                         + log.read_text(errors="replace")[-3000:])
+
+
+def _dead_letters(settings: Settings) -> int:
+    consumer = KafkaConsumer(dlq(settings.topic(RAW_ARTICLES)), bootstrap_servers=settings.kafka_bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=2000)
+    try:
+        return sum(1 for _ in consumer)
+    finally:
+        consumer.close()
+
+
+@pytest.fixture()
+def es_service(isolated: Settings) -> Iterator[services.Elasticsearch]:
+    es = services.Elasticsearch(isolated)
+    yield es
+    es.up()  # whatever happened, the node is back for the tests that follow (and for this test's own cleanup)
+
+
+@pytest.fixture()
+def kafka_service(isolated: Settings) -> Iterator[services.Kafka]:
+    kafka = services.Kafka(isolated)
+    yield kafka
+    kafka.up()
+
+
+def test_an_elasticsearch_outage_delays_indexing_and_loses_nothing(
+    isolated: Settings, es_service: services.Elasticsearch, tmp_path: Path
+) -> None:
+    settings = isolated
+    ensure_topics(settings)
+    log = tmp_path / "worker.log"
+    worker = start_worker(settings, log)
+    try:
+        _wait_for_line(log, "Worker]: Ready", 120, worker)  # templates are installed before the worker is ready
+        assert es_service.down()
+        ingest_seeds(settings, tmp_path / "state")
+        _wait_for_line(log, "event=bulk_retry", 120, worker)  # the outage was met, not slept through
+        time.sleep(5)
+        assert worker.poll() is None, "the worker died during the Elasticsearch outage"
+        es_service.up()
+        seen = wait_for_index(settings, seed_item_count(), 1, 240, worker)
+    finally:
+        stop_worker(worker)
+    assert seen["articles"] == seed_item_count()
+    assert _dead_letters(settings) == 0
+
+
+def test_a_kafka_broker_restart_does_not_stop_the_worker(
+    isolated: Settings, kafka_service: services.Kafka, tmp_path: Path
+) -> None:
+    settings = isolated
+    ensure_topics(settings)
+    log = tmp_path / "worker.log"
+    worker = start_worker(settings, log)
+    try:
+        _wait_for_line(log, "Worker]: Ready", 120, worker)
+        assert kafka_service.down()
+        time.sleep(10)  # the worker's consumers and producer lose the broker
+        assert worker.poll() is None, "the worker died when the broker went away"
+        kafka_service.up()
+        ingest_seeds(settings, tmp_path / "state")
+        seen = wait_for_index(settings, seed_item_count(), 1, 300, worker)
+    finally:
+        stop_worker(worker)
+    assert seen["articles"] == seed_item_count()
+    assert _dead_letters(settings) == 0
