@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import typer
 
-from connectors.poller import PollConfig, Summary, poll_once, run_forever
+from connectors.poller import PollConfig, RegistryWatcher, Summary, poll_once, run_forever
 from connectors.registry import (
     Feed,
     FeedEntry,
@@ -80,10 +80,11 @@ def _install_stop(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def _run_until_stopped(feeds: list[Feed], store: StateStore, sink: Sink, cfg: PollConfig) -> None:
+async def _run_until_stopped(feeds: list[Feed], store: StateStore, sink: Sink, cfg: PollConfig,
+                             watcher: RegistryWatcher | None = None) -> None:
     stop = asyncio.Event()
     _install_stop(stop)
-    await run_forever(feeds, store, sink, cfg, stop=stop)
+    await run_forever(feeds, store, sink, cfg, stop=stop, reload=watcher)
 
 
 def ingest(
@@ -109,11 +110,15 @@ def ingest(
 ) -> None:
     """Poll feeds and publish new or edited items as raw articles (Kafka, or JSONL with --to-jsonl).
 
-    Without --once it runs until SIGTERM or Ctrl-C, each feed on its own schedule.
+    Without --once it runs until SIGTERM or Ctrl-C, each feed on its own schedule, and picks up changes to the
+    registry file (feeds added or removed) within seconds.
 
     With --once it prints one summary line and exits 1 only when no feed at all could be processed.
     """
     logging.basicConfig(level=os.environ.get("NEWSRIFT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")
+    # The long-running poller follows the registry file (feeds add/remove, edits); not --feed/--opml runs. The
+    # watcher takes the file's signature before the first read, so a change in between is picked up, not missed.
+    watcher = RegistryWatcher(registry) if not once and not feed and opml is None else None
     try:
         feeds = _feeds(registry, feed or [], opml)
         store = StateStore(state_dir)
@@ -132,7 +137,7 @@ def ingest(
     try:
         if not once:
             typer.echo(f"polling {len(feeds)} feeds; SIGTERM or Ctrl-C to stop", err=True)
-            asyncio.run(_run_until_stopped(feeds, store, sink, cfg))
+            asyncio.run(_run_until_stopped(feeds, store, sink, cfg, watcher))
             return
         summary: Summary = asyncio.run(poll_once(feeds, store, sink, cfg))
     except KeyboardInterrupt:

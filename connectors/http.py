@@ -11,6 +11,7 @@ directly, with the same size cap.
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import ipaddress
 import os
 import socket
@@ -149,9 +150,17 @@ def _read_local(path: Path, url: str, max_bytes: int) -> FetchResult:
     return FetchResult(200, body, None, None, path.resolve().as_uri(), "application/xml")
 
 
+def _no_cookies() -> http.cookiejar.CookieJar:
+    # httpx has no switch to turn cookies off; a jar whose policy accepts no domain stores nothing, so nothing a
+    # server sets (tracking ids, consent walls) is ever sent back, to it or to any other feed of the shared client.
+    return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+
+
 def make_client(concurrency: int = 32, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> httpx.AsyncClient:
-    """The shared client: redirects are followed by ``fetch`` itself so every hop is re-checked."""
+    """The shared client: redirects are followed by ``fetch`` itself so every hop is re-checked; no cookies are kept
+    (the jar refuses every cookie)."""
     return httpx.AsyncClient(
+        cookies=_no_cookies(),  # the jar itself, not an httpx.Cookies copy (that would bring back the default policy)
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},

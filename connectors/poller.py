@@ -9,11 +9,13 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,12 +24,13 @@ from connectors.fulltext import with_full_text
 from connectors.http import FetchError, FetchResult, fetch, make_client
 from connectors.items import FeedParseError, entry_to_raw, item_hash, parse_feed
 from connectors.politeness import HostLimiter
-from connectors.registry import Feed
+from connectors.registry import Feed, load_registry
 from connectors.sinks import Sink
 from connectors.state import FeedState, StateStore
 from pipeline.model import RawArticle, format_time
 
-__all__ = ["PollConfig", "Summary", "backoff_delay", "feed_interval", "poll_feed", "poll_once", "run_forever"]
+__all__ = ["PollConfig", "RegistryWatcher", "Summary", "backoff_delay", "feed_interval", "poll_feed", "poll_once",
+           "run_forever"]
 
 log = logging.getLogger("newsrift.connectors")
 
@@ -333,34 +336,119 @@ async def poll_once(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: P
     return total
 
 
+_Signature = tuple[int, int, int] | None
+
+
+class RegistryWatcher:
+    """The registry's feeds again, but only when the file changed: a callable for ``run_forever(reload=...)``.
+
+    Each call is one ``stat`` (mtime, size, inode; ``save_registry`` replaces the file, so the inode changes too);
+    only when that differs from the last call's is the file read. It returns the new feed list, or ``None`` when
+    nothing changed or the new file cannot be used: a TOML or registry error (a half-written file, say), a missing
+    file, or a registry without feeds (what an editor's truncate-then-write looks like mid-way; the CLI refuses to
+    start without feeds too). That is logged once as ``event=registry_reload_failed`` and the last good list stays;
+    the next change of the file is tried again. Create it *before* reading the registry the first time, so that a
+    change in between is not missed.
+    """
+
+    def __init__(self, path: Path, load: Callable[[Path], Sequence[Feed]] | None = None) -> None:
+        self.path = path
+        self.load = load or (lambda p: load_registry(p).feeds())
+        self.signature = self._stat()
+
+    def _stat(self) -> _Signature:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size, st.st_ino
+
+    def __call__(self) -> list[Feed] | None:
+        signature = self._stat()
+        if signature == self.signature:
+            return None
+        self.signature = signature
+        try:
+            feeds = list(self.load(self.path))
+            if not feeds:
+                raise ValueError("no feeds in it (a half-written file?); keeping the last list")
+        except Exception as e:  # any reason at all: a running poller must not stop over its registry
+            log.warning("event=registry_reload_failed path=%s error=%r", self.path, str(e)[:300])
+            return None
+        return feeds
+
+
 async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None,
                       *, tick: float = 1.0, report_every: float = 60.0, stop: asyncio.Event | None = None,
-                      drain_timeout: float = 30.0) -> None:
+                      drain_timeout: float = 30.0, reload: Callable[[], Sequence[Feed] | None] | None = None,
+                      reload_every: float = 5.0) -> None:
     """Poll each feed whenever it is due, each on its own schedule (a slow feed delays nobody else).
 
     Only ``next_due`` and the failure count live in memory; everything else is on disk after every poll, so a
     restart resumes where this left off. Every ``report_every`` seconds one cycle line is logged, plus the feeds
     that have failed ``report_after_failures`` times in a row (they keep being retried, at the backoff cap).
     When ``stop`` is set, polls in flight get ``drain_timeout`` seconds to finish before they are cancelled.
+
+    ``reload`` (a ``RegistryWatcher``, say) is called at most every ``reload_every`` seconds, off the event loop; when
+    it returns a list, that is the feed list from then on: new feeds are scheduled from their saved state, removed
+    ones are not polled again (a poll of one already in flight finishes, publish and state save included), and a
+    feed whose settings changed is polled with the new ones. ``None`` (or an exception) keeps the current list.
     """
     cfg = cfg or PollConfig()
-    todo = _unique(feeds)
+    todo: dict[str, Feed] = {}
     due: dict[str, float] = {}
     failures: dict[str, int] = {}
     limits = _Limits(cfg)
-    for f in todo:
-        st = store.load(f.url)
+
+    def schedule(f: Feed, st: FeedState) -> None:
+        todo[f.url] = f
         due[f.url], failures[f.url] = st.next_due, st.failures
         limits.fetch_urls[f.url] = st.fetch_url
+
+    for f in _unique(feeds):
+        schedule(f, store.load(f.url))
+
+    async def apply(new_feeds: Sequence[Feed]) -> None:
+        new = {f.url: f for f in _unique(new_feeds)}
+        removed = [u for u in todo if u not in new]
+        for u in removed:
+            # A poll in flight keeps running; its result is merged into the cycle but schedules nothing.
+            del todo[u], due[u], failures[u]
+            limits.fetch_urls.pop(u, None)
+        added = [f for u, f in new.items() if u not in todo]
+        # Their saved state, as at start: a feed that was polled before (by an earlier run, or before it was
+        # removed) keeps its next due time, failure count and moved-to address.
+        states = await asyncio.to_thread(lambda: [store.load(a.url) for a in added])
+        for f, st in zip(added, states, strict=True):
+            schedule(f, st)
+        changed = 0
+        for u, f in new.items():
+            if todo[u] != f:  # same URL, other outlet, interval, language or full text: used from its next poll
+                todo[u] = f
+                changed += 1
+        log.info("event=registry_reloaded added=%d removed=%d changed=%d feeds=%d", len(added), len(removed),
+                 changed, len(todo))
+
     running: dict[str, asyncio.Task[tuple[Summary, FeedState | None]]] = {}
     cycle = Summary()
-    last_report = time.monotonic()
+    last_report = next_reload = time.monotonic()
     async with make_client(cfg.concurrency, cfg.connect_timeout, cfg.read_timeout) as client:
         one = limits.guarded(client, store, sink)
         try:
             while stop is None or not stop.is_set():
+                if reload is not None and time.monotonic() >= next_reload:
+                    next_reload = time.monotonic() + reload_every
+                    try:
+                        # A stat, and a file read and parse only when it changed: in a thread all the same.
+                        new_feeds = await asyncio.to_thread(reload)
+                    except Exception as e:  # a custom reload's surprise: keep polling the last list
+                        log.warning("event=registry_reload_failed path=%s error=%r",
+                                    getattr(reload, "path", "-"), f"{type(e).__name__}: {e}"[:300])
+                        new_feeds = None
+                    if new_feeds is not None:
+                        await apply(new_feeds)
                 now = time.time()
-                for f in todo:
+                for f in todo.values():
                     if f.url not in running and due[f.url] <= now:
                         running[f.url] = asyncio.create_task(one(f))
                 for url, task in list(running.items()):
@@ -368,6 +456,8 @@ async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg:
                         del running[url]
                         s, after = task.result()
                         cycle.merge(s)
+                        if url not in todo:  # removed from the registry while it was being polled
+                            continue
                         if after is not None:
                             due[url], failures[url] = after.next_due, after.failures
                         else:  # crashed before state was saved: try again after the default interval
