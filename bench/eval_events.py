@@ -7,11 +7,13 @@ topic and the text has to. Gold is the ``event`` field.
 
     .venv/bin/python bench/eval_events.py                      # all topics, 5 seeds, plus baseline and throughput
     .venv/bin/python bench/eval_events.py --topics 21-35       # held-out topics only
+    .venv/bin/python bench/eval_events.py --threshold 0.24 --merge-threshold 0.4 --throughput 0
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
 import sys
@@ -121,9 +123,15 @@ def main() -> None:
                     help="cosine distance cut for the batch baseline (tuned on topics 1-20)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--throughput", type=int, default=3000, help="live events for the throughput run; 0 skips it")
+    ap.add_argument("--threshold", type=float, help="join threshold instead of the shipped one")
+    ap.add_argument("--merge-threshold", type=float, help="event-merge threshold instead of the shipped one")
     args = ap.parse_args()
     docs = load(ECB, parse_topics(args.topics))
     cfg = ClusterConfig()
+    if args.threshold is not None:
+        cfg = dataclasses.replace(cfg, threshold=args.threshold)
+    if args.merge_threshold is not None:
+        cfg = dataclasses.replace(cfg, merge_threshold=args.merge_threshold)
     print(f"ECB+ dev topics={args.topics} docs={len(docs)} gold_events={len({d['event'] for d in docs})}")
     print(f"config {cfg}")
     from sklearn.metrics import adjusted_rand_score
