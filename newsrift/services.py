@@ -13,6 +13,7 @@ Every failure is a ``ServiceError`` whose message is one line, followed by the l
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -280,6 +281,17 @@ class _Service:
             raise _fail(f"{self.name} exited during start-up with code {code}", self.main_log())
 
 
+
+def new_cluster_id(rand: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
+    """A KRaft cluster id as ``kafka-storage random-uuid`` prints it: a UUID in unpadded base64url. Like Kafka's own
+    ``Uuid.randomUuid``, never one that starts with "-": ``kafka-storage format -t -abc…`` takes the id for an
+    option and fails (one run in 64 before this, seen in CI)."""
+    while True:
+        cid = base64.urlsafe_b64encode(rand().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
+
+
 class Kafka(_Service):
     name = "kafka"
     marker = "kafka.Kafka"
@@ -352,14 +364,14 @@ class Kafka(_Service):
         props = self.properties()
         if not (self.data_dir / "log" / "meta.properties").exists():
             cluster_id_file = self.data_dir / "cluster.id"
-            if not cluster_id_file.exists():
-                # StorageTool wants a base64url UUID; a uuid4 in that form is what `random-uuid` prints.
-                import base64
-
-                cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            cid = cluster_id_file.read_text().strip() if cluster_id_file.exists() else ""
+            if not cid or cid.startswith("-"):
+                # Not formatted yet, so the id can still change: one starting with "-" (left by a failed format)
+                # is replaced, the command line would read it as an option.
+                cid = new_cluster_id()
                 cluster_id_file.write_text(cid)
             _run(
-                self._java_cmd(java, "kafka.tools.StorageTool", "format", "-t", cluster_id_file.read_text().strip(),
+                self._java_cmd(java, "kafka.tools.StorageTool", "format", "-t", cid,
                                "-c", str(props), "--ignore-formatted"),
                 self.log_dir / "format.log", "formatting Kafka storage",
             )

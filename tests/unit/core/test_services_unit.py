@@ -1,6 +1,8 @@
 """Pure parts of the local-services manager (no processes started)."""
 
+import base64
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,16 @@ def test_dispute_times_come_from_the_environment_and_are_checked(monkeypatch: py
     monkeypatch.setenv("NEWSRIFT_DISPUTE_RETENTION_SECONDS", "30")
     with pytest.raises(ValueError, match="NEWSRIFT_DISPUTE_STALE_SECONDS must be positive and at most"):
         Settings()
+
+
+def test_a_new_kafka_cluster_id_never_starts_with_a_dash() -> None:
+    """kafka-storage reads "-t -abc…" as an option: CI failed once on such an id."""
+    dash = uuid.UUID(bytes=base64.urlsafe_b64decode("-hmT2Oj_TNysge1ibBljMw=="))  # the id that failed
+    ok = uuid.UUID(int=1)
+    draws = iter([dash, dash, ok])
+    cid = services.new_cluster_id(lambda: next(draws))
+    assert cid == base64.urlsafe_b64encode(ok.bytes).decode().rstrip("=") and not cid.startswith("-")
+    for _ in range(500):
+        cid = services.new_cluster_id()
+        assert len(cid) == 22 and not cid.startswith("-")
+        assert uuid.UUID(bytes=base64.urlsafe_b64decode(cid + "=="))  # still a base64url UUID
