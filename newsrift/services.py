@@ -281,7 +281,6 @@ class _Service:
             raise _fail(f"{self.name} exited during start-up with code {code}", self.main_log())
 
 
-
 def new_cluster_id(rand: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
     """A KRaft cluster id as ``kafka-storage random-uuid`` prints it: a UUID in unpadded base64url. Like Kafka's own
     ``Uuid.randomUuid``, never one that starts with "-": ``kafka-storage format -t -abc…`` takes the id for an

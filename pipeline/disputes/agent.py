@@ -81,6 +81,5 @@ async def sweep_disputes() -> None:
     what went stale and what to drop."""
     now = datetime.now(timezone.utc)
     for event_id, state in list(disputes_by_event.items()):
-        live = [d for d in (state or {}).get("disputes", {}).values() if d.get("status") not in ("stale", "settled")]
-        if live or (state and detector.expired(state, now)):
+        if detector.needs_sweep(state, now):
             await claims_topic.send(key=event_id.encode(), value=encode({"sweep": format_time(now)}))

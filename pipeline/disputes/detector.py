@@ -104,19 +104,19 @@ class DisputeDetector:
         canonical = state["alias"].get(cid)
         if canonical is not None and canonical in claims:
             if self._add_outlets(claims[canonical], outlets):
-                changes += self._carriers(state, canonical, now)
+                changes += self._outlets_grew(state, canonical, now)
             return changes
         cj = claim.to_json()
         if cid in claims:
             grew = self._add_outlets(claims[cid], outlets)
             if claims[cid]["c"] == cj:
-                return changes + (self._carriers(state, cid, now) if grew else [])
+                return changes + (self._outlets_grew(state, cid, now) if grew else [])
             claims[cid]["c"] = cj  # the article was updated: re-evaluate with the new content
         else:
             folded = self._fold_reprint(state, claim, duplicate_of, outlets)
             if folded is not None:
                 oid, grew = folded
-                return changes + (self._carriers(state, oid, now) if grew else [])
+                return changes + (self._outlets_grew(state, oid, now) if grew else [])
             state["seq"] += 1
             claims[cid] = {"c": cj, "s": speaker_key(claim), "o": sorted(set(outlets)), "n": state["seq"]}
             state["order"].append(cid)
@@ -167,6 +167,14 @@ class DisputeDetector:
             last = max((t for t in times if t is not None), default=None)
         return last is not None and now - last > self.retention
 
+    def needs_sweep(self, state: Mapping[str, Any] | None, now: datetime) -> bool:
+        """Whether a driver's timer should ask this event to ``sweep``: it has disputes that can still go stale, or
+        the whole state is ``expired``. Stale and settled disputes wait for news, which comes as a claim."""
+        if not state:
+            return False
+        live = any(d.get("status") not in ("stale", "settled") for d in state.get("disputes", {}).values())
+        return live or self.expired(state, now)
+
     def disputes(self, state: Mapping[str, Any]) -> list[Dispute]:
         """Every reported dispute of the event as it stands now."""
         out = []
@@ -208,7 +216,7 @@ class DisputeDetector:
         entry["o"] = merged
         return True
 
-    def _carriers(self, state: MutableMapping[str, Any], cid: str, now: datetime) -> list[DisputeChange]:
+    def _outlets_grew(self, state: MutableMapping[str, Any], cid: str, now: datetime) -> list[DisputeChange]:
         """A claim that is a side of reported disputes gained an outlet (a reprint, a later carrier list): each such
         dispute is re-emitted as an ``updated`` change so that the indexed document lists every outlet. Status and
         sides stay as they are; confidence takes the extra outlet into account."""
@@ -226,6 +234,8 @@ class DisputeDetector:
 
     def _set_confidence(self, state: Mapping[str, Any], d: dict[str, Any], live: Sequence[SlotMatch],
                         speakers: Sequence[str]) -> None:
+        """The dispute's kind (the strongest live conflict) and its confidence, from its live conflicts, speakers
+        and outlets."""
         best = max(live, key=lambda m: (KIND_PRIORITY[m.kind or "other"], m.confidence))
         d["kind"] = best.kind
         outlets = {o for cid in d["members"] if cid in state["claims"] for o in state["claims"][cid]["o"]}

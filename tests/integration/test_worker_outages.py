@@ -3,6 +3,8 @@ and every seed article is indexed once the service is back (nothing dropped, not
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +20,12 @@ from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def _wait_for_line(log: Path, text: str, timeout: float, worker: object) -> None:
+def _wait_for_line(log: Path, text: str, timeout: float, worker: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if text in log.read_text(errors="replace"):
             return
-        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]  # type: ignore[attr-defined]
+        assert worker.poll() is None, log.read_text(errors="replace")[-3000:]
         time.sleep(0.5)
     raise AssertionError(f"no {text!r} in the worker log within {timeout:.0f}s:\n"
                          + log.read_text(errors="replace")[-3000:])
@@ -52,44 +54,46 @@ def kafka_service(isolated: Settings) -> Iterator[services.Kafka]:
     kafka.up()
 
 
-def test_an_elasticsearch_outage_delays_indexing_and_loses_nothing(
-    isolated: Settings, es_service: services.Elasticsearch, tmp_path: Path
-) -> None:
-    settings = isolated
-    ensure_topics(settings)
-    log = tmp_path / "worker.log"
-    worker = start_worker(settings, log)
-    try:
-        _wait_for_line(log, "Worker]: Ready", 120, worker)  # templates are installed before the worker is ready
-        assert es_service.down()
-        ingest_seeds(settings, tmp_path / "state")
-        _wait_for_line(log, "event=bulk_retry", 120, worker)  # the outage was met, not slept through
-        time.sleep(5)
-        assert worker.poll() is None, "the worker died during the Elasticsearch outage"
-        es_service.up()
-        seen = wait_for_index(settings, seed_item_count(), 1, 240, worker)
-    finally:
-        stop_worker(worker)
-    assert seen["articles"] == seed_item_count()
-    assert _dead_letters(settings) == 0
-
-
-def test_a_kafka_broker_restart_does_not_stop_the_worker(
-    isolated: Settings, kafka_service: services.Kafka, tmp_path: Path
-) -> None:
-    settings = isolated
+@contextlib.contextmanager
+def _ready_worker(settings: Settings, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A worker on this test's topics, past start-up (templates installed, partitions assigned); stopped after."""
     ensure_topics(settings)
     log = tmp_path / "worker.log"
     worker = start_worker(settings, log)
     try:
         _wait_for_line(log, "Worker]: Ready", 120, worker)
+        yield worker, log
+    finally:
+        stop_worker(worker)
+
+
+def _everything_indexed(settings: Settings, seen: dict[str, int]) -> None:
+    assert seen["articles"] == seed_item_count()
+    assert _dead_letters(settings) == 0
+
+
+def test_an_elasticsearch_outage_delays_indexing_and_loses_nothing(
+    isolated: Settings, es_service: services.Elasticsearch, tmp_path: Path
+) -> None:
+    with _ready_worker(isolated, tmp_path) as (worker, log):
+        assert es_service.down()
+        ingest_seeds(isolated, tmp_path / "state")
+        _wait_for_line(log, "event=bulk_retry", 120, worker)  # the outage was met, not slept through
+        time.sleep(5)
+        assert worker.poll() is None, "the worker died during the Elasticsearch outage"
+        es_service.up()
+        seen = wait_for_index(isolated, seed_item_count(), 1, 240, worker)
+    _everything_indexed(isolated, seen)
+
+
+def test_a_kafka_broker_restart_does_not_stop_the_worker(
+    isolated: Settings, kafka_service: services.Kafka, tmp_path: Path
+) -> None:
+    with _ready_worker(isolated, tmp_path) as (worker, _):
         assert kafka_service.down()
         time.sleep(10)  # the worker's consumers and producer lose the broker
         assert worker.poll() is None, "the worker died when the broker went away"
         kafka_service.up()
-        ingest_seeds(settings, tmp_path / "state")
-        seen = wait_for_index(settings, seed_item_count(), 1, 300, worker)
-    finally:
-        stop_worker(worker)
-    assert seen["articles"] == seed_item_count()
-    assert _dead_letters(settings) == 0
+        ingest_seeds(isolated, tmp_path / "state")
+        seen = wait_for_index(isolated, seed_item_count(), 1, 300, worker)
+    _everything_indexed(isolated, seen)

@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,10 +50,19 @@ async def _until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _stopped(task: asyncio.Task[None], stop: asyncio.Event) -> None:
-    stop.set()
-    with contextlib.suppress(asyncio.CancelledError):
-        await asyncio.wait_for(task, 5)
+@contextlib.asynccontextmanager
+async def _following(reg: Path, store: StateStore, sink: ListSink, **kw: Any) -> AsyncIterator[asyncio.Task[None]]:
+    """``run_forever`` on the registry's feeds, following the file, for the body of the ``async with``."""
+    watch = RegistryWatcher(reg)  # before the first read, as the CLI does
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_forever(load_registry(reg).feeds(), store, sink, FAST, tick=0.02, stop=stop,
+                                           reload=watch, reload_every=0.05, **kw))
+    try:
+        yield task
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 5)
 
 
 def test_the_watcher_reads_the_file_only_when_it_changed(tmp_path: Path) -> None:
@@ -119,11 +128,7 @@ def test_feeds_added_and_removed_with_the_cli_are_picked_up(tmp_path: Path,
         assert r.exit_code == 0, r.output
 
     async def go() -> None:
-        watch = RegistryWatcher(reg)
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_forever(load_registry(reg).feeds(), store, sink, FAST, tick=0.02,
-                                               report_every=0.1, stop=stop, reload=watch, reload_every=0.05))
-        try:
+        async with _following(reg, store, sink, report_every=0.1):
             await _until(lambda: len(_events(caplog, "feed_polled", a)) >= 2)
             assert _events(caplog, "feed_polled", b) == []
             feeds("add", "b-outlet", b)
@@ -143,8 +148,6 @@ def test_feeds_added_and_removed_with_the_cli_are_picked_up(tmp_path: Path,
             assert len(_events(caplog, "feed_polled", b)) >= polls_b + 2  # still polled
             assert len(_events(caplog, "poll_cycle")) >= reports + 2  # reports went on ...
             assert len(_events(caplog, "feeds_failing")) == failing  # ... without c's failures in them
-        finally:
-            await _stopped(task, stop)
 
     asyncio.run(go())
     assert sorted(r.url for r in sink.got) == sorted(f"https://{n}.example/{i}" for n in "ab" for i in (1, 2))
@@ -157,11 +160,7 @@ def test_a_broken_registry_does_not_stop_the_poller(tmp_path: Path, caplog: pyte
     _write_registry(reg, a)
 
     async def go() -> None:
-        watch = RegistryWatcher(reg)
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_forever(load_registry(reg).feeds(), StateStore(tmp_path / "st"), sink, FAST,
-                                               tick=0.02, stop=stop, reload=watch, reload_every=0.05))
-        try:
+        async with _following(reg, StateStore(tmp_path / "st"), sink) as task:
             await _until(lambda: len(_events(caplog, "feed_polled", a)) >= 1)
             reg.write_text('[[outlets]]\nid = "o0"\nfeeds = ["' + a)  # half-written
             await _until(lambda: len(_events(caplog, "registry_reload_failed")) == 1)
@@ -171,8 +170,6 @@ def test_a_broken_registry_does_not_stop_the_poller(tmp_path: Path, caplog: pyte
             _write_registry(reg, a, b)
             await _until(lambda: len(_events(caplog, "feed_polled", b)) >= 1)
             assert _events(caplog, "registry_reloaded")[-1].startswith("event=registry_reloaded added=1 removed=0 ")
-        finally:
-            await _stopped(task, stop)
 
     asyncio.run(go())
     failed = _events(caplog, "registry_reload_failed")[0]
@@ -202,21 +199,17 @@ def test_a_poll_in_flight_finishes_when_its_feed_is_removed(tmp_path: Path,
     _write_registry(reg, a)
 
     async def go() -> None:
-        watch = RegistryWatcher(reg)
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_forever(load_registry(reg).feeds(), store, sink, FAST, tick=0.02, stop=stop,
-                                               reload=watch, reload_every=0.05))
-        try:
-            await _until(sink.entered.is_set)  # a's poll is publishing
-            _write_registry(reg, b)
-            await _until(lambda: any("added=1 removed=1" in m for m in _events(caplog, "registry_reloaded")))
-            sink.release.set()
-            await _until(lambda: len(store.load(a).seen) == 2)  # acknowledged and saved, not cancelled
-            await _until(lambda: len(_events(caplog, "feed_polled", b)) >= 3)
-            assert len(_events(caplog, "feed_polled", a)) == 1
-        finally:
-            sink.release.set()
-            await _stopped(task, stop)
+        async with _following(reg, store, sink):
+            try:
+                await _until(sink.entered.is_set)  # a's poll is publishing
+                _write_registry(reg, b)
+                await _until(lambda: any("added=1 removed=1" in m for m in _events(caplog, "registry_reloaded")))
+                sink.release.set()
+                await _until(lambda: len(store.load(a).seen) == 2)  # acknowledged and saved, not cancelled
+                await _until(lambda: len(_events(caplog, "feed_polled", b)) >= 3)
+                assert len(_events(caplog, "feed_polled", a)) == 1
+            finally:
+                sink.release.set()
 
     asyncio.run(go())
     assert {r.feed_url for r in sink.got} == {a, b} and len(sink.got) == 4
@@ -230,17 +223,11 @@ def test_a_feed_whose_settings_changed_is_polled_with_the_new_ones(tmp_path: Pat
     _write_registry(reg, a)
 
     async def go() -> None:
-        watch = RegistryWatcher(reg)
-        stop = asyncio.Event()
-        task = asyncio.create_task(run_forever(load_registry(reg).feeds(), StateStore(tmp_path / "st"), sink, FAST,
-                                               tick=0.02, stop=stop, reload=watch, reload_every=0.05))
-        try:
+        async with _following(reg, StateStore(tmp_path / "st"), sink):
             await _until(lambda: len(sink.got) == 2)
             (tmp_path / "a.xml").write_bytes(rss(item("a three", "https://a.example/3")))
             reg.write_text(f'[[outlets]]\nid = "renamed"\nlanguage = "de"\nfeeds = ["{a}"]\n')
             await _until(lambda: len(sink.got) == 3)
-        finally:
-            await _stopped(task, stop)
 
     asyncio.run(go())
     assert _events(caplog, "registry_reloaded")[-1].startswith("event=registry_reloaded added=0 removed=0 changed=1 ")

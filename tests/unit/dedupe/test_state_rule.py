@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Iterator
 from typing import Any
 
 from pipeline.dedupe.core import ReprintDecision, ReprintIndex
 from tests.unit.dedupe.test_reprints import _feed, _fixture_articles
-
-
-class TopLevelOnlyStore(dict[str, Any]):
-    """Like a Faust table: keeps a JSON copy of each value set, so an in-place change to a value read back is lost."""
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, json.dumps(value))
-
-    def __getitem__(self, key: str) -> Any:
-        return json.loads(super().__getitem__(key))
-
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
-        return self[key] if key in self else default
-
-    def items(self) -> Iterator[tuple[str, Any]]:  # type: ignore[override]
-        return ((k, self[k]) for k in list(self.keys()))
+from tests.unit.stores import TopLevelOnlyStore
 
 
 def test_a_store_that_only_sees_top_level_sets_gives_the_same_answers() -> None:

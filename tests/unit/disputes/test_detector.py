@@ -294,9 +294,13 @@ def test_new_side_then_stale_after_quiet_period() -> None:
     third = det.update(state, mk("Red Cross", 40, 2), later(2))
     assert [(c.change, c.dispute.status, len(c.dispute.sides)) for c in third] == [("new_side", "growing", 3)]
     assert det.sweep(state, later(30)) == []
+    assert det.needs_sweep(state, later(30))  # a live dispute: the timer keeps asking
     stale = det.sweep(state, later(2 + 48))
     assert [(c.change, c.dispute.status) for c in stale] == [("status", "stale")]
     assert det.sweep(state, later(100)) == []
+    assert not det.needs_sweep(state, later(100))  # all stale, not yet past retention (30 days): nothing to ask
+    assert det.needs_sweep(state, later(24 * 31))  # past retention: asked once more, to be dropped
+    assert not det.needs_sweep({}, later(0)) and not det.needs_sweep(None, later(0))
 
 
 def test_an_event_quiet_past_retention_expires_and_a_busy_one_does_not() -> None:
