@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipeline import topics as names
@@ -19,6 +20,10 @@ from pipeline.streaming import decode, encode, log_event
 log = logging.getLogger("newsrift.alerts")
 # Keyed "<sink>\x1f<alert_id>"; written while handling a dispute_id-keyed message, so co-partitioned with it.
 alerts_sent = json_table("alerts-by-id")
+# Marks outlive the disputes table's state twice over: claims replayed after an event's state was dropped rebuild
+# the same dispute changes, and their alerts are still recognised as sent. Pruned every tenth of that, at most hourly.
+_KEEP_MARKS = timedelta(seconds=2 * settings.dispute_retention_seconds)
+_PRUNE_EVERY = min(timedelta(hours=1), _KEEP_MARKS / 10)
 _delivery = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alerts")
 
 
@@ -26,8 +31,13 @@ _delivery = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alerts")
 async def send_alerts(stream: Any) -> None:
     sinks = build_sinks(settings)
     planner = AlertPlanner(settings.watchlist)
-    dedupe = AlertDedupe(alerts_sent)
+    dedupe = AlertDedupe(alerts_sent, keep_for=_KEEP_MARKS, prune_every=_PRUNE_EVERY)
     async for event in stream.events():
+        partition = event.message.partition
+        # Deletes go to the changelog partition of the message in hand: prune only the marks written on it.
+        pruned = dedupe.prune_due(datetime.now(timezone.utc), partition)
+        if pruned:
+            log_event(log, "alert_marks_pruned", partition=partition, count=pruned)
         try:
             change = decode(event.value, DisputeChange.from_json)
         except NewsriftError as e:
@@ -36,7 +46,7 @@ async def send_alerts(stream: Any) -> None:
         if change.change in QUIET_CHANGES:
             continue
         alert = alert_from_change(change)
-        if not dedupe.first_time(alert.alert_id, "topic"):
+        if not dedupe.first_time(alert.alert_id, "topic", partition=partition):
             continue  # a replayed change: its alert exists already
         plan = planner.plan(alert, [s.name for s in sinks])
         await alerts_topic.send(key=alert.alert_id.encode(), value=encode(plan.record))
@@ -47,7 +57,7 @@ async def send_alerts(stream: Any) -> None:
         outcome = await loop.run_in_executor(_delivery, deliver_all, targets, alert)
         # Faust tables take writes only on the agent's task (they need the current event), so marks come back here.
         for sink_name, status in outcome.results.items():
-            dedupe.mark(alert.alert_id, status, sink_name)
+            dedupe.mark(alert.alert_id, status, sink_name, partition=partition)
         for sink_name, error in outcome.dead.items():
             await dlq_topic(settings.topic(names.ALERTS)).send(
                 key=alert.alert_id.encode(),

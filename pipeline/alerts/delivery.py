@@ -29,11 +29,25 @@ _SEP = "\x1f"
 
 
 class AlertDedupe:
-    """Which (sink, alert id) pairs are done, kept in a JSON-valued mapping so it survives restarts."""
+    """Which (sink, alert id) pairs are done, kept in a JSON-valued mapping so it survives restarts.
 
-    def __init__(self, state: MutableMapping[str, Any], *, keep_for: timedelta | None = timedelta(days=30)) -> None:
+    Marks older than ``keep_for`` are forgotten by ``prune`` so the mapping stays bounded in a worker that runs for
+    months. In a Faust table a delete must be written on the partition the mark was written on (the changelog
+    partition is the current message's), so marks record ``partition`` and ``prune_due`` prunes one partition at a
+    time, at most every ``prune_every``, while a message of that partition is being handled.
+    """
+
+    def __init__(
+        self,
+        state: MutableMapping[str, Any],
+        *,
+        keep_for: timedelta | None = timedelta(days=30),
+        prune_every: timedelta = timedelta(hours=1),
+    ) -> None:
         self.state = state
         self.keep_for = keep_for
+        self.prune_every = prune_every
+        self._pruned_at: dict[int | None, datetime] = {}
 
     @staticmethod
     def _key(sink: str, alert_id: str) -> str:
@@ -42,28 +56,46 @@ class AlertDedupe:
     def seen(self, alert_id: str, sink: str = "*") -> bool:
         return self._key(sink, alert_id) in self.state
 
-    def mark(self, alert_id: str, outcome: str, sink: str = "*", now: datetime | None = None) -> None:
+    def mark(
+        self, alert_id: str, outcome: str, sink: str = "*", now: datetime | None = None, partition: int | None = None
+    ) -> None:
         # One top-level assignment per mark: that is what a Faust table's changelog records.
-        self.state[self._key(sink, alert_id)] = {
-            "outcome": outcome,
-            "at": format_time(now or datetime.now(timezone.utc)),
-        }
+        value: dict[str, Any] = {"outcome": outcome, "at": format_time(now or datetime.now(timezone.utc))}
+        if partition is not None:
+            value["p"] = partition
+        self.state[self._key(sink, alert_id)] = value
 
-    def first_time(self, alert_id: str, sink: str = "*", now: datetime | None = None) -> bool:
+    def first_time(
+        self, alert_id: str, sink: str = "*", now: datetime | None = None, partition: int | None = None
+    ) -> bool:
         """True once per alert id (then marks it): the alerts agent uses this to emit each alert once."""
         if self.seen(alert_id, sink):
             return False
-        self.mark(alert_id, "emitted", sink, now)
+        self.mark(alert_id, "emitted", sink, now, partition)
         return True
 
-    def prune(self, now: datetime) -> int:
-        """Forget entries older than ``keep_for`` (replays older than that would deliver again)."""
+    def prune(self, now: datetime, partition: int | None = None) -> int:
+        """Forget marks older than ``keep_for`` (replays older than that would deliver again); with ``partition``,
+        only the marks written on that partition."""
         if self.keep_for is None:
             return 0
-        old = [k for k, v in self.state.items() if (t := parse_time(v.get("at"))) and now - t > self.keep_for]
+        old = [
+            k for k, v in self.state.items()
+            if (partition is None or v.get("p") == partition)
+            and (t := parse_time(v.get("at"))) and now - t > self.keep_for
+        ]
         for k in old:
             del self.state[k]
         return len(old)
+
+    def prune_due(self, now: datetime, partition: int | None = None) -> int | None:
+        """``prune`` one partition if it was last pruned ``prune_every`` ago or never (in this process); returns how
+        many marks went, or None when it was not due."""
+        last = self._pruned_at.get(partition)
+        if last is not None and now - last < self.prune_every:
+            return None
+        self._pruned_at[partition] = now
+        return self.prune(now, partition)
 
 
 class RateLimiter:

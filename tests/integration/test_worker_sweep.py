@@ -1,19 +1,22 @@
-"""A dispute with no news for longer than the stale period turns stale in the running worker (timer sweep), and
-an event quiet for longer than the retention has its dispute state dropped from the worker's table. The seed story
-is from 2018: the quiet period counts from when its claims arrive, so a replay is not stale on landing."""
+"""A dispute with no news for longer than the stale period turns stale in the running worker (timer sweep), an
+event quiet for longer than the retention has its dispute state dropped from the worker's table, and the alert
+stage forgets its sent-marks after twice the retention. The seed story is from 2018: the quiet period counts from
+when its claims arrive, so a replay is not stale on landing."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
+from kafka import KafkaProducer
 
 from newsrift.demo import ingest_seeds, start_worker, stop_worker, wait_for_index
 from newsrift.settings import Settings
 from pipeline.index.core import IndexNames
-from pipeline.topics import ensure_topics
+from pipeline.topics import DISPUTES, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,6 +48,19 @@ def test_seed_dispute_goes_stale(isolated: Settings, tmp_path: Path) -> None:
         while time.monotonic() < deadline and "event=event_state_dropped" not in log.read_text(errors="replace"):
             time.sleep(1)
         dropped = log.read_text(errors="replace").count("event=event_state_dropped")
+        # The alert marks written at landing go 80 s later (twice the retention), pruned while the alert stage
+        # handles a message of their partition: nudge every partition (the junk goes to the dead-letter topic).
+        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+        disputes = settings.topic(DISPUTES)
+        pruned: list[int] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not pruned:
+            for part in range(settings.partitions):
+                producer.send(disputes, key=b"nudge", value=b"{not json", partition=part).get(10)
+            time.sleep(2)
+            text = log.read_text(errors="replace")
+            pruned = [int(n) for n in re.findall(r"event=alert_marks_pruned .*count=(\d+)", text)]
+        producer.close()
     finally:
         es.close()
         stop_worker(worker)
@@ -54,3 +70,5 @@ def test_seed_dispute_goes_stale(isolated: Settings, tmp_path: Path) -> None:
     assert statuses and all(s == "stale" for s in statuses), statuses
     # ... and dropped from the worker's table once the 40 s retention has passed (the documents stay).
     assert dropped >= 1
+    # The alert stage's dedupe table is bounded too: its marks go after 80 s.
+    assert pruned and sum(pruned) >= 1, pruned

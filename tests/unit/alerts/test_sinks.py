@@ -116,3 +116,22 @@ def test_dedupe_first_time_and_prune(make_alert: Callable[[int], Alert]) -> None
     t = datetime(2024, 1, 1, tzinfo=timezone.utc)
     assert dd.first_time("x", now=t) and not dd.first_time("x", now=t)
     assert dd.prune(t + timedelta(days=2)) == 1 and dd.first_time("x", now=t)
+
+
+def test_prune_touches_only_the_partition_in_hand_and_only_when_due() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    state: dict[str, Any] = {}
+    dd = AlertDedupe(state, keep_for=timedelta(days=1), prune_every=timedelta(hours=1))
+    t = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    dd.mark("old0", "delivered", "webhook", now=t, partition=0)
+    dd.mark("old1", "delivered", "webhook", now=t, partition=1)
+    dd.mark("new0", "delivered", "webhook", now=t + timedelta(days=2), partition=0)
+    later = t + timedelta(days=2, hours=1)
+    # A Faust table writes a delete to the changelog partition of the message in hand: partition 1's mark stays.
+    assert dd.prune_due(later, partition=0) == 1
+    assert not dd.seen("old0", "webhook") and dd.seen("old1", "webhook") and dd.seen("new0", "webhook")
+    assert dd.prune_due(later + timedelta(minutes=59), partition=0) is None  # not due again yet
+    assert dd.prune_due(later, partition=1) == 1  # each partition keeps its own schedule
+    assert dd.prune_due(later + timedelta(hours=1), partition=0) == 0
+    assert state["webhook\x1fnew0"]["p"] == 0
