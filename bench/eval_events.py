@@ -87,12 +87,43 @@ def baseline(docs: list[dict], threshold: float) -> list[str]:
     return [str(v) for v in labels]
 
 
-def throughput(live_events: int, n: int, config: ClusterConfig) -> tuple[float, int]:
-    """Articles/s when the store already holds ``live_events`` live events (synthetic stories from ECB+ words)."""
+class CountingStore(dict):
+    """A dict that keeps each value as JSON, like a Faust table, and counts writes (each one a changelog message in
+    the worker) and their bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.bytes = 0
+
+    def __setitem__(self, key: str, value: object) -> None:
+        text = json.dumps(value)
+        self.writes += 1
+        self.bytes += len(key) + len(text)
+        super().__setitem__(key, text)
+
+    def __delitem__(self, key: str) -> None:
+        self.writes += 1
+        super().__delitem__(key)
+
+    def __getitem__(self, key: str) -> object:
+        return json.loads(super().__getitem__(key))
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        return self[key] if key in self else default
+
+    def items(self):  # type: ignore[no-untyped-def,override]
+        return ((k, self[k]) for k in list(self.keys()))
+
+
+def throughput(live_events: int, n: int, config: ClusterConfig) -> tuple[float, int, float, float]:
+    """Articles/s when the store already holds ``live_events`` live events (synthetic stories from ECB+ words), and
+    store writes and bytes per article over the whole run."""
     docs = load(ECB, None)
     rng = random.Random(0)
     vocab = sorted({w for d in docs for w in d["text"].split() if w.isalpha()})
-    c = EventClusterer({}, config)
+    store = CountingStore()
+    c = EventClusterer(store, config)
 
     def fake(i: int, when: datetime) -> Article:
         # Each synthetic story mixes rare words of its own with common ones, like real articles.
@@ -112,7 +143,9 @@ def throughput(live_events: int, n: int, config: ClusterConfig) -> tuple[float, 
     start = time.perf_counter()
     for a in arts:
         c.assign(a)
-    return len(arts) / (time.perf_counter() - start), live
+    rate = len(arts) / (time.perf_counter() - start)
+    total = live_events + len(arts)
+    return rate, live, store.writes / total, store.bytes / total
 
 
 def main() -> None:
@@ -154,8 +187,9 @@ def main() -> None:
         print(f"baseline tfidf average-link batch (distance<{args.baseline_threshold}): B3 P={p:.4f} R={r:.4f} "
               f"F1={f:.4f} ARI={adjusted_rand_score(gold, pred):.4f} events={len(set(pred))}")
     if args.throughput:
-        rate, live = throughput(args.throughput, 400, cfg)
-        print(f"throughput: {rate:.0f} articles/s on one core with {live} live events in the store")
+        rate, live, writes, size = throughput(args.throughput, 400, cfg)
+        print(f"throughput: {rate:.0f} articles/s on one core with {live} live events in the store "
+              f"(JSON-valued store); {writes:.1f} store writes and {size / 1024:.1f} KiB per article")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
+from array import array
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -50,6 +51,8 @@ _MONTH_DAY = re.compile(
 )
 _YEAR_MONTH = re.compile(r"\b((?:19|20)\d\d)\s*[/-]\s*(\d{1,2})\b")
 DF_BUCKETS = 1 << 20
+DF_PAGE_BITS = 8
+"""Document frequencies are stored in pages of 2^8 buckets (4,096 pages): one store key per page, not per term."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class ClusterConfig:
     centroid_terms: int = 400
     """Terms per channel an event keeps: bounds state and the inverted index."""
     prior_docs: int = 50
+    fold_every: int = 1000
+    """Articles whose document-frequency increments wait, one ``dd:<n>`` key per article, before they are folded
+    into the ``D:<page>`` pages. A store write per article instead of one per distinct term (about 220): in the
+    worker every write is a changelog message."""
     conflicts: tuple[tuple[str, float], ...] = (("y", 0.1),)
     """Penalty per channel when the article's heaviest term and the event's are each absent from the other side:
     an article about 2011 and an event about 2008 are evidence of two events of one kind, not a missing match."""
@@ -176,10 +183,18 @@ class EventClusterer:
         # Cache: (channel, term) -> live event ids whose centroid holds the term; rebuilt from ``store``.
         self._postings: dict[tuple[str, str], set[str]] = {}
         self._live: dict[str, dict[str, Any]] = {}
-        for key in sorted(k for k in store.keys() if k.startswith("e:")):
-            ev = store[key]
-            if not ev.get("merged_into") and ev.get("c"):
-                self._post(key[2:], ev)
+        # Cache: document frequency per bucket, from the pages plus the increments not yet folded into them.
+        self._df = array("I", [0]) * DF_BUCKETS
+        self._pending: list[int] = []
+        self._touched: set[int] = set()
+        self._legacy: set[int] = set()
+        keys = sorted(store.keys())
+        for key in keys:
+            if key.startswith("e:"):
+                ev = store[key]
+                if not ev.get("merged_into") and ev.get("c"):
+                    self._post(key[2:], ev)
+        self._load_df(keys)
 
     # -- cache -------------------------------------------------------------------------------------------------
 
@@ -201,6 +216,45 @@ class EventClusterer:
                     if not s:
                         del self._postings[(ch, t)]
 
+    def _load_df(self, keys: list[str]) -> None:
+        """Rebuild the frequencies: every page (``{"n": folded through article n, "c": {bucket: df}}``), then each
+        pending ``dd:<m>`` increment on the pages not yet folded through m (a fold cut short by a crash is neither
+        lost nor counted twice). ``d:<bucket>`` keys are the older one-key-per-bucket layout, folded away as their
+        pages are next written."""
+        through: dict[int, int] = {}
+        for key in keys:
+            if key.startswith("D:"):
+                page = self.store[key]
+                through[int(key[2:])] = int(page["n"])
+                for b, c in page["c"].items():
+                    self._df[int(b)] += int(c)
+            elif key.startswith("d:"):
+                b = int(key[2:])
+                self._df[b] += int(self.store[key])
+                self._legacy.add(b)
+        for m in sorted(int(k[3:]) for k in keys if k.startswith("dd:")):
+            for b in self.store[f"dd:{m}"]:
+                page = b >> DF_PAGE_BITS
+                if through.get(page, 0) < m:
+                    self._df[b] += 1
+                self._touched.add(page)
+            self._pending.append(m)
+
+    def _fold(self, n: int) -> None:
+        """Write every page touched since the last fold, marked as folded through article ``n``, then drop the
+        increments it now holds."""
+        size = 1 << DF_PAGE_BITS
+        for page in sorted(self._touched):
+            lo = page << DF_PAGE_BITS
+            self.store[f"D:{page}"] = {"n": n, "c": {str(b): self._df[b] for b in range(lo, lo + size) if self._df[b]}}
+            for b in sorted(b for b in self._legacy if b >> DF_PAGE_BITS == page):
+                self.store.pop(f"d:{b}", None)
+                self._legacy.discard(b)
+        for m in self._pending:
+            self.store.pop(f"dd:{m}", None)
+        self._pending.clear()
+        self._touched.clear()
+
     # -- vectors -----------------------------------------------------------------------------------------------
 
     def _learn_and_vectorise(self, article: Article) -> dict[str, dict[str, float]]:
@@ -209,18 +263,22 @@ class EventClusterer:
         n = int(self.store.get("n", 0)) + 1
         self.store["n"] = n
         out: dict[str, dict[str, float]] = {}
+        learned: list[int] = []
         for ch, counts in feats.items():
             if not counts:
                 continue
             vec: dict[str, float] = {}
             for t, f in counts.items():
-                key = f"d:{_bucket(ch, t)}"
-                df = int(self.store.get(key, 0)) + 1
-                self.store[key] = df
-                vec[t] = (1.0 + math.log(f)) * math.log((n + self.cfg.prior_docs + 1) / df)
+                b = _bucket(ch, t)
+                self._df[b] += 1
+                learned.append(b)
+                self._touched.add(b >> DF_PAGE_BITS)
+                vec[t] = (1.0 + math.log(f)) * math.log((n + self.cfg.prior_docs + 1) / self._df[b])
             vec = _top(vec, self.cfg.query_terms)
             norm = _norm(vec) or 1.0
             out[ch] = {t: w / norm for t, w in vec.items()}
+        self.store[f"dd:{n}"] = learned
+        self._pending.append(n)
         return out
 
     def _score(self, vec: dict[str, dict[str, float]], ev: dict[str, Any]) -> float:
@@ -267,6 +325,9 @@ class EventClusterer:
             return Assignment(self.resolve(seen["e"]), False, float(seen["s"]))
         when = article.published or article.ingested_at or datetime.now(timezone.utc)
         result = self._assign(article, when)
+        if len(self._pending) >= self.cfg.fold_every:
+            # After the article is recorded: a crash in the fold redelivers an article that is already placed.
+            self._fold(int(self.store["n"]))
         if int(self.store.get("n", 0)) % self.cfg.forget_every == 0:
             # An article cannot be published after it was ingested: a wrong future date must not age everything.
             self.forget(min(when, article.ingested_at) if article.ingested_at else when)

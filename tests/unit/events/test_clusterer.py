@@ -83,6 +83,90 @@ def test_restart_from_a_copy_of_the_store_gives_the_same_answers() -> None:
     json.dumps(store)
 
 
+class _Crash(Exception):
+    pass
+
+
+class _CrashInFold(dict):
+    """A store that fails on its ``after``-th page write once armed: a worker killed in the middle of a fold."""
+
+    def __init__(self, after: int) -> None:
+        super().__init__()
+        self.after, self.armed = after, False
+
+    def __setitem__(self, key: str, value: object) -> None:
+        if self.armed and key.startswith("D:"):
+            if self.after == 0:
+                self.armed = False
+                raise _Crash
+            self.after -= 1
+        super().__setitem__(key, value)
+
+
+def test_document_frequencies_are_one_key_per_article_then_pages() -> None:
+    arts = _stream()[:120]
+    store: dict = {}
+    c = EventClusterer(store)  # default fold_every (1000): nothing folded yet
+    unfolded = [c.assign(a) for a in arts]
+    assert sorted(k for k in store if k.startswith("dd:")) == sorted(f"dd:{n}" for n in range(1, 121))
+    assert not [k for k in store if k.startswith(("d:", "D:"))]
+    folded_store: dict = {}
+    folded = EventClusterer(folded_store, ClusterConfig(fold_every=7))
+    assert [folded.assign(a) for a in arts] == unfolded  # folding changes what is stored, not the answers
+    assert len([k for k in folded_store if k.startswith("dd:")]) == 120 % 7
+    pages = {k: v for k, v in folded_store.items() if k.startswith("D:")}
+    assert pages and all(v["n"] % 7 == 0 for v in pages.values())
+    pending = [b for k, v in folded_store.items() if k.startswith("dd:") for b in v]
+    assert sum(sum(v["c"].values()) for v in pages.values()) + len(pending) == sum(len(v) for v in store.values()
+                                                                                    if isinstance(v, list))
+
+
+def test_restart_mid_fold_and_after_folds_gives_the_same_answers() -> None:
+    arts = _stream()[:120]
+    cfg = ClusterConfig(fold_every=7)
+    whole = EventClusterer({}, cfg)
+    straight = [whole.assign(a) for a in arts]
+    # Restart between two folds (60 is not a multiple of 7): pending increments come back from their keys.
+    store: dict = {}
+    first = EventClusterer(store, cfg)
+    got = [first.assign(a) for a in arts[:60]]
+    resumed = EventClusterer(copy.deepcopy(store), cfg)
+    assert got + [resumed.assign(a) for a in arts[60:]] == straight
+    # A crash after three of the pages of the fold at article 63 were written: the article itself is recorded, the
+    # increments are still there, and rebuilding counts them only into the pages not yet folded.
+    crashing = _CrashInFold(after=3)
+    first = EventClusterer(crashing, cfg)
+    got = [first.assign(a) for a in arts[:62]]
+    crashing.armed = True
+    try:
+        first.assign(arts[62])
+        raise AssertionError("the fold should have been cut short")
+    except _Crash:
+        pass
+    assert crashing.after == 0 and [k for k in crashing if k.startswith("dd:")]
+    resumed = EventClusterer(copy.deepcopy(dict(crashing)), cfg)
+    assert resumed.assign(arts[62]).event_id == straight[62].event_id  # redelivered: its first event
+    assert got + [resumed.assign(a) for a in arts[63:]] == straight[:62] + straight[63:]
+
+
+def test_the_one_key_per_bucket_layout_is_read_and_folded_away() -> None:
+    arts = _stream()[:120]
+    cfg = ClusterConfig(fold_every=20)
+    whole = EventClusterer({}, cfg)
+    straight = [whole.assign(a) for a in arts]
+    store: dict = {}
+    first = EventClusterer(store, cfg)
+    got = [first.assign(a) for a in arts[:60]]
+    # Rewrite the store as the earlier layout kept it: one d:<bucket> key per bucket, no pages or increments.
+    legacy = {k: v for k, v in store.items() if not k.startswith(("D:", "dd:"))}
+    df = {int(b): c for k, v in store.items() if k.startswith("D:") for b, c in v["c"].items()}
+    legacy.update({f"d:{b}": c for b, c in df.items()})
+    before = len([k for k in legacy if k.startswith("d:")])
+    resumed = EventClusterer(legacy, cfg)
+    assert got + [resumed.assign(a) for a in arts[60:]] == straight
+    assert len([k for k in legacy if k.startswith("d:")]) < before
+
+
 def test_a_merge_is_recorded_not_lost() -> None:
     # A low merge bar so that the bridge article pulls the two halves of one story together.
     c = EventClusterer({}, ClusterConfig(threshold=0.35, merge_threshold=0.3))
