@@ -93,8 +93,10 @@ def worker(
     from faust import Worker
 
     from pipeline.app import load_agents
+    from pipeline.logfilter import install_repeat_filter
 
     faust_app = load_agents()
+    install_repeat_filter()  # a broker outage otherwise logs thousands of identical lines a second
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()
 
 
