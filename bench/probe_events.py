@@ -141,7 +141,9 @@ def main() -> None:
     print(f"pairs: {len(data)} (own event {int(y.sum())}, other event of the topic {int((~y).sum())}); "
           f"train topics 1-20, test 21-35")
     shipped = dict(ClusterConfig().weights)
-    score = sum(shipped.get(n, 0.0) * x[:, names.index(n)] for n in CHANNELS)
+    score = np.zeros(len(data))
+    for n in CHANNELS:
+        score += shipped.get(n, 0.0) * x[:, names.index(n)]
     print(f"shipped weights                 AUC {roc_auc_score(y[test], score[test]):.4f}")
     for label, cols in (("w b p y (logistic)", ["w", "b", "p", "y"]),
                         ("w b p y d (logistic)", list(CHANNELS)),
