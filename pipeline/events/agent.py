@@ -28,6 +28,15 @@ log = logging.getLogger("newsrift.worker")
 reprint_store = json_table("reprints-store", partitions=1)
 event_store = json_table("events-store", partitions=1)
 GLOBAL_KEY = b"global"
+# Rebalances seen so far. The Assigner's caches (inverted index, document frequencies) are built from the tables;
+# after a rebalance the partition may have been away and its tables changed under another worker, so the agent
+# builds a fresh Assigner from the recovered tables.
+_rebalances = [0]
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's handler type rejects any def here
+def _caches_may_go_stale(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+    _rebalances[0] += 1
 
 
 def _analysed(data: dict[str, Any]) -> tuple[Article, list[Claim]]:
@@ -51,15 +60,19 @@ async def route_articles(stream: Any) -> None:
 @app.agent(assign_topic)
 async def assign_events(stream: Any) -> None:
     assigner: Assigner | None = None
+    built_at = -1
     async for event in stream.events():
         try:
             article, claims = decode(event.value, _analysed)
         except NewsriftError as e:
             await send_to_dlq("assign_events", event, e)
             continue
-        if assigner is None:
-            # Built on the first message, after Faust recovered the tables: its caches come from their contents.
+        if assigner is None or built_at != _rebalances[0]:
+            # Built on the first message after start or a rebalance, once Faust has recovered the tables: its caches
+            # come from their contents.
+            built_at = _rebalances[0]
             assigner = Assigner(reprint_store, event_store)
+            log_event(log, "assigner_built", rebalances=built_at)
         placement = assigner.place(article)
         await placements_topic.send(key=article.article_id.encode(), value=encode(placement.to_json()))
         for event_id in placement.changed_events:

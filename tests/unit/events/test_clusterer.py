@@ -8,6 +8,8 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
+
 from pipeline.events.core import ClusterConfig, EventClusterer
 from pipeline.model import Article, Entity, stable_id
 
@@ -88,25 +90,34 @@ class _Crash(Exception):
 
 
 class _CrashInFold(dict):
-    """A store that fails on its ``after``-th page write once armed: a worker killed in the middle of a fold."""
+    """A store that fails on its ``after``-th write of a ``D:`` page (or, with ``on_delete``, deletion of a ``d:``
+    key) once armed: a worker killed in the middle of a fold."""
 
-    def __init__(self, after: int) -> None:
+    def __init__(self, after: int, on_delete: bool = False) -> None:
         super().__init__()
-        self.after, self.armed = after, False
+        self.after, self.armed, self.on_delete = after, False, on_delete
+
+    def _maybe_crash(self) -> None:
+        if self.after == 0:
+            self.armed = False
+            raise _Crash
+        self.after -= 1
 
     def __setitem__(self, key: str, value: object) -> None:
-        if self.armed and key.startswith("D:"):
-            if self.after == 0:
-                self.armed = False
-                raise _Crash
-            self.after -= 1
+        if self.armed and not self.on_delete and key.startswith("D:"):
+            self._maybe_crash()
         super().__setitem__(key, value)
+
+    def pop(self, key: str, *default: object) -> object:  # type: ignore[override]
+        if self.armed and self.on_delete and key.startswith("d:"):
+            self._maybe_crash()
+        return super().pop(key, *default)
 
 
 def test_document_frequencies_are_one_key_per_article_then_pages() -> None:
     arts = _stream()[:120]
     store: dict = {}
-    c = EventClusterer(store)  # default fold_every (1000): nothing folded yet
+    c = EventClusterer(store)  # default fold_every (4000): nothing folded yet
     unfolded = [c.assign(a) for a in arts]
     assert sorted(k for k in store if k.startswith("dd:")) == sorted(f"dd:{n}" for n in range(1, 121))
     assert not [k for k in store if k.startswith(("d:", "D:"))]
@@ -162,9 +173,26 @@ def test_the_one_key_per_bucket_layout_is_read_and_folded_away() -> None:
     df = {int(b): c for k, v in store.items() if k.startswith("D:") for b, c in v["c"].items()}
     legacy.update({f"d:{b}": c for b, c in df.items()})
     before = len([k for k in legacy if k.startswith("d:")])
-    resumed = EventClusterer(legacy, cfg)
+    resumed = EventClusterer(copy.deepcopy(legacy), cfg)
+    after = resumed.store
     assert got + [resumed.assign(a) for a in arts[60:]] == straight
-    assert len([k for k in legacy if k.startswith("d:")]) < before
+    assert len([k for k in after if k.startswith("d:")]) < before
+    # The first fold after the upgrade cut short between writing a page and deleting the d: keys it replaces.
+    crashing = _CrashInFold(after=0, on_delete=True)
+    dict.update(crashing, copy.deepcopy(legacy))
+    resumed = EventClusterer(crashing, cfg)
+    again = got + [resumed.assign(a) for a in arts[60:79]]
+    crashing.armed = True
+    with pytest.raises(_Crash):
+        resumed.assign(arts[79])
+    assert [k for k in crashing if k.startswith("D:")] and [k for k in crashing if k.startswith("d:")]
+    rebuilt = EventClusterer(copy.deepcopy(dict(crashing)), cfg)
+    ref = EventClusterer({}, cfg)
+    for a in arts[:80]:
+        ref.assign(a)
+    assert rebuilt._df == ref._df  # counted once: the page, not the page plus the d: keys it replaced
+    assert rebuilt.assign(arts[79]).event_id == straight[79].event_id
+    assert again + [rebuilt.assign(a) for a in arts[80:]] == straight[:79] + straight[80:]
 
 
 def test_a_merge_is_recorded_not_lost() -> None:
