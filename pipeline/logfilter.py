@@ -1,15 +1,17 @@
 """Keep a broker outage from flooding the worker's log.
 
 While Kafka is down, aiokafka's clients retry metadata and connections in tight loops and log each failure: a
-10-second broker restart wrote about 80,000 lines ("Unable connect to node ...", "Unable to update metadata ...")
-into the worker log (tests/integration/test_worker_outages.py). ``RepeatFilter`` lets the first record of a kind
-through, swallows the same kind for ``window`` seconds, and tags the next one that passes with how many it
-swallowed, so the log still says that the outage went on and for how long, at one line per kind per window.
+10-second broker restart wrote about 85,000 lines ("Unable connect to node ...", "Unable to update metadata ...")
+into the worker log (tests/integration/test_worker_outages.py). ``RepeatFilter`` lets the first of identical
+warnings through, swallows its repeats for ``window`` seconds, and tags the next one that passes with how many it
+swallowed, so the log still says that the outage went on, at one line per distinct message per window. Repeats
+in the last window before the outage ends are not reported.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -17,27 +19,38 @@ __all__ = ["RepeatFilter", "install_repeat_filter"]
 
 
 class RepeatFilter(logging.Filter):
-    """Pass one record per (logger, level, message template) per ``window`` seconds; count the rest."""
+    """Pass one warning or error per (logger, level, formatted message) per ``window`` seconds; count the rest.
+
+    Records below WARNING and records carrying a traceback always pass: the flood is of identical warnings and
+    errors, and a traceback may differ where the text does not. aiokafka logs from Faust's consumer thread as well
+    as from the event loop, so the bookkeeping is locked.
+    """
 
     def __init__(self, window: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
         self.window = window
         self._clock = clock
         self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, record.levelno, str(record.msg))
-        now = self._clock()
-        last = self._seen.get(key)
-        if last is not None and now - last[0] < self.window:
-            self._seen[key] = (last[0], last[1] + 1)
-            return False
+        if record.levelno < logging.WARNING or record.exc_info:
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        with self._lock:
+            now = self._clock()
+            last = self._seen.get(key)
+            if last is not None and now - last[0] < self.window:
+                self._seen[key] = (last[0], last[1] + 1)
+                return False
+            self._seen[key] = (now, 0)
+            if len(self._seen) > 1000:  # bounded: forget what has been quiet for a window
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
+                if len(self._seen) > 1000:
+                    self._seen = {key: (now, 0)}
         if last is not None and last[1]:
-            # A literal suffix: record.msg is still %-formatted with record.args, so escape nothing but add no '%'.
-            record.msg = f"{record.msg} [{last[1]} more like this in the last {now - last[0]:.0f}s not logged]"
-        self._seen[key] = (now, 0)
-        if len(self._seen) > 1000:  # message templates are few; this only guards against unbounded growth
-            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
+            # A literal suffix on the template: it adds no '%', so formatting with record.args is unchanged.
+            record.msg = f"{record.msg} [{last[1]} identical lines not logged in the {now - last[0]:.0f}s before]"
         return True
 
 

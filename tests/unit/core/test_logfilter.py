@@ -1,8 +1,9 @@
-"""The repeat filter: one line per kind of record per window, with a count of what it held back."""
+"""The repeat filter: one line per distinct warning per window, with a count of what it held back."""
 
 from __future__ import annotations
 
 import logging
+import sys
 
 import pytest
 
@@ -17,30 +18,49 @@ class Clock:
         return self.now
 
 
-def _record(msg: str, *args: object, name: str = "aiokafka", level: int = logging.ERROR) -> logging.LogRecord:
-    return logging.LogRecord(name, level, __file__, 1, msg, args, None)
+def _record(msg: str, *args: object, name: str = "aiokafka", level: int = logging.ERROR,
+            exc: bool = False) -> logging.LogRecord:
+    exc_info = None
+    if exc:
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            exc_info = sys.exc_info()
+    return logging.LogRecord(name, level, __file__, 1, msg, args, exc_info)
 
 
-def test_repeats_within_the_window_are_held_back_and_counted() -> None:
+CONNECT = "Unable connect to node with id %s: %s"
+
+
+def test_identical_warnings_within_the_window_are_held_back_and_counted() -> None:
     clock = Clock()
     flt = RepeatFilter(window=30, clock=clock)
-    first = _record("Unable connect to node with id %s: %s", 1, "refused")
+    first = _record(CONNECT, 1, "refused")
     assert flt.filter(first) and first.getMessage() == "Unable connect to node with id 1: refused"
     for i in range(500):
         clock.now = i * 0.05
-        assert not flt.filter(_record("Unable connect to node with id %s: %s", 1, "refused"))
-    # Another kind of record (another template, level or logger) is its own kind and passes.
-    assert flt.filter(_record("Unable to update metadata from %s", [1]))
-    assert flt.filter(_record("Unable connect to node with id %s: %s", 1, "refused", level=logging.WARNING))
-    assert flt.filter(_record("Unable connect to node with id %s: %s", 1, "refused", name="aiokafka.conn"))
+        assert not flt.filter(_record(CONNECT, 1, "refused"))
     clock.now = 31.0
-    later = _record("Unable connect to node with id %s: %s", 1, "refused")
+    later = _record(CONNECT, 1, "refused")
     assert flt.filter(later)
     assert later.getMessage() == ("Unable connect to node with id 1: refused "
-                                  "[500 more like this in the last 31s not logged]")
+                                  "[500 identical lines not logged in the 31s before]")
     clock.now = 62.0
-    quiet = _record("Unable connect to node with id %s: %s", 1, "refused")
+    quiet = _record(CONNECT, 1, "refused")
     assert flt.filter(quiet) and quiet.getMessage() == "Unable connect to node with id 1: refused"
+
+
+def test_what_differs_passes() -> None:
+    flt = RepeatFilter(window=30, clock=Clock())
+    assert flt.filter(_record(CONNECT, 1, "refused"))
+    assert flt.filter(_record(CONNECT, 2, "refused"))  # another node: another message
+    assert flt.filter(_record("Topic %s not found", "a")) and flt.filter(_record("Topic %s not found", "b"))
+    assert flt.filter(_record(CONNECT, 1, "refused", level=logging.WARNING))  # another level
+    assert flt.filter(_record(CONNECT, 1, "refused", name="aiokafka.conn"))  # another logger
+    for _ in range(3):  # below WARNING and tracebacks are never held back
+        assert flt.filter(_record("Setting newly assigned partitions %s", {1}, level=logging.INFO))
+        assert flt.filter(_record(CONNECT, 1, "refused", exc=True))
+    assert not flt.filter(_record(CONNECT, 1, "refused"))
 
 
 def test_installed_on_the_aiokafka_loggers(caplog: pytest.LogCaptureFixture) -> None:
