@@ -81,7 +81,9 @@ class AlertDedupe:
             return 0
         old = [
             k for k, v in self.state.items()
-            if (partition is None or v.get("p") == partition)
+            # Marks from before partitions were recorded go on whichever partition prunes first; should one come back
+            # from its own changelog at a restart, it is still old and goes again.
+            if (partition is None or v.get("p", partition) == partition)
             and (t := parse_time(v.get("at"))) and now - t > self.keep_for
         ]
         for k in old:

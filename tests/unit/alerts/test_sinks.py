@@ -135,3 +135,5 @@ def test_prune_touches_only_the_partition_in_hand_and_only_when_due() -> None:
     assert dd.prune_due(later, partition=1) == 1  # each partition keeps its own schedule
     assert dd.prune_due(later + timedelta(hours=1), partition=0) == 0
     assert state["webhook\x1fnew0"]["p"] == 0
+    state["webhook\x1fbefore"] = {"outcome": "delivered", "at": "2024-01-01T00:00:00Z"}  # no partition recorded
+    assert dd.prune_due(later + timedelta(hours=3), partition=1) == 1 and not dd.seen("before", "webhook")
