@@ -81,6 +81,16 @@ async def send_to_dlq(stage: str, event: Any, error: BaseException | str) -> Non
     await dlq_topic(msg.topic).send(key=event.key if isinstance(event.key, bytes) else None, value=encode(env))
 
 
+@app.timer(interval=30.0, on_leader=False)
+async def report_held_log_lines() -> None:
+    """Repeated broker errors held back by the log filter, reported once the repeats have stopped."""
+    from pipeline.logfilter import held_everywhere
+
+    for name, level, message, count in held_everywhere():
+        log_event(log, "log_lines_held", logging.WARNING, source=name, source_level=logging.getLevelName(level),
+                  count=count, message=message[:200])
+
+
 def load_agents() -> faust.App:
     """Import every stage's agent module (they register on ``app``) and return the app."""
     from pipeline.alerts import agent as _alerts  # noqa: F401

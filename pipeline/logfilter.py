@@ -5,7 +5,8 @@ While Kafka is down, aiokafka's clients retry metadata and connections in tight 
 into the worker log (tests/integration/test_worker_outages.py). ``RepeatFilter`` lets the first of identical
 warnings through, swallows its repeats for ``window`` seconds, and tags the next one that passes with how many it
 swallowed, so the log still says that the outage went on, at one line per distinct message per window. Repeats
-in the last window before the outage ends are not reported.
+held back in the last window before the outage ended are reported by ``held``, which the worker calls from a
+timer (``event=log_lines_held``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-__all__ = ["RepeatFilter", "install_repeat_filter"]
+__all__ = ["RepeatFilter", "held_everywhere", "install_repeat_filter"]
+_installed: list[RepeatFilter] = []
 
 
 class RepeatFilter(logging.Filter):
@@ -53,6 +55,25 @@ class RepeatFilter(logging.Filter):
             record.msg = f"{record.msg} [{last[1]} identical lines not logged in the {now - last[0]:.0f}s before]"
         return True
 
+    def held(self) -> list[tuple[str, int, str, int]]:
+        """(logger, level, message, count) for every message whose window has passed with repeats held back, which
+        no later line will report (the outage ended); those and quiet ones are forgotten, so the next occurrence
+        is logged as new."""
+        out: list[tuple[str, int, str, int]] = []
+        with self._lock:
+            now = self._clock()
+            for key, (since, count) in list(self._seen.items()):
+                if now - since >= self.window:
+                    if count:
+                        out.append((*key, count))
+                    del self._seen[key]
+        return out
+
+
+def held_everywhere() -> list[tuple[str, int, str, int]]:
+    """``held()`` of every filter ``install_repeat_filter`` installed in this process."""
+    return [item for flt in _installed for item in flt.held()]
+
 
 def install_repeat_filter(prefixes: Iterable[str] = ("aiokafka",), window: float = 30.0) -> RepeatFilter:
     """Attach one ``RepeatFilter`` to every logger under ``prefixes`` that exists now (a filter on a logger sees
@@ -65,4 +86,5 @@ def install_repeat_filter(prefixes: Iterable[str] = ("aiokafka",), window: float
     names = [n for n in logging.root.manager.loggerDict if n.startswith(prefixes)]
     for name in [*prefixes, *names]:
         logging.getLogger(name).addFilter(flt)
+    _installed.append(flt)
     return flt

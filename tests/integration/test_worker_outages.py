@@ -4,6 +4,7 @@ and every seed article is indexed once the service is back (nothing dropped, not
 from __future__ import annotations
 
 import contextlib
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -110,8 +111,12 @@ def test_a_kafka_broker_restart_in_the_middle_of_the_work_loses_nothing(
         assert worker.poll() is None, "the worker died when the broker went away mid-work"
         kafka_service.up()
         seen = wait_for_index(isolated, seed_item_count(), 1, 300, worker)
+        # What the filter held back is reported once the repeats stop (a 30 s timer).
+        _wait_for_line(log, "event=log_lines_held", 90, worker)
         text = log.read_text(errors="replace")
     _everything_indexed(isolated, seen)
-    # aiokafka logs each failed connect and metadata retry, thousands a second; the worker keeps one line per kind
-    # per 30 s (pipeline/logfilter.py), so a long outage cannot fill the disk.
+    # aiokafka logs each failed connect and metadata retry, thousands a second; the worker keeps one of identical
+    # lines per 30 s (pipeline/logfilter.py), so a long outage cannot fill the disk.
     assert text.count("Unable connect to node") < 20, text.count("Unable connect to node")
+    held = [int(n) for n in re.findall(r"event=log_lines_held .*count=(\d+)", text)]
+    assert held and sum(held) > 100, held  # the flood happened, and was counted rather than written

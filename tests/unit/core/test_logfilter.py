@@ -50,6 +50,21 @@ def test_identical_warnings_within_the_window_are_held_back_and_counted() -> Non
     assert flt.filter(quiet) and quiet.getMessage() == "Unable connect to node with id 1: refused"
 
 
+def test_repeats_that_no_later_line_reports_are_handed_over_once() -> None:
+    clock = Clock()
+    flt = RepeatFilter(window=30, clock=clock)
+    assert flt.filter(_record(CONNECT, 1, "refused"))
+    assert flt.filter(_record("Unable to update metadata from %s", [1]))
+    for _ in range(7):
+        assert not flt.filter(_record(CONNECT, 1, "refused"))
+    clock.now = 10.0
+    assert flt.held() == []  # the window is still open: a later line may yet report them
+    clock.now = 30.0
+    assert flt.held() == [("aiokafka", logging.ERROR, "Unable connect to node with id 1: refused", 7)]
+    assert flt.held() == []  # handed over once; the quiet message is forgotten too
+    assert flt.filter(_record(CONNECT, 1, "refused"))  # and the next occurrence is logged as new
+
+
 def test_what_differs_passes() -> None:
     flt = RepeatFilter(window=30, clock=Clock())
     assert flt.filter(_record(CONNECT, 1, "refused"))
