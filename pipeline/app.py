@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 import faust
@@ -59,6 +60,10 @@ def json_table(name: str, partitions: int | None = None) -> Any:
     return app.Table(name, default=None, partitions=partitions or settings.partitions, schema=schema)
 
 
+dead_lettered_by_stage: Counter[str] = Counter()
+"""Messages each stage dead-lettered since the worker started (GET /health reports them)."""
+
+
 def dlq_topic(source_topic: str) -> faust.TopicT:
     """The dead-letter twin of a (prefixed) source topic name."""
     if source_topic not in _dlq_topics:
@@ -70,6 +75,7 @@ def dlq_topic(source_topic: str) -> faust.TopicT:
 
 async def send_to_dlq(stage: str, event: Any, error: BaseException | str) -> None:
     """Dead-letter the current message with its reason, and log it (never the body)."""
+    dead_lettered_by_stage[stage] += 1
     msg = event.message
     env = dead_letter(
         stage=stage, topic=msg.topic, partition=msg.partition, offset=msg.offset,
@@ -93,6 +99,7 @@ async def report_held_log_lines() -> None:
 
 def load_agents() -> faust.App:
     """Import every stage's agent module (they register on ``app``) and return the app."""
+    from pipeline import web as _web  # noqa: F401
     from pipeline.alerts import agent as _alerts  # noqa: F401
     from pipeline.disputes import agent as _disputes  # noqa: F401
     from pipeline.events import agent as _events  # noqa: F401

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-__all__ = ["RepeatFilter", "held_everywhere", "install_repeat_filter"]
+__all__ = ["RepeatFilter", "held_everywhere", "install_repeat_filter", "recent_errors_everywhere"]
 _installed: list[RepeatFilter] = []
 
 
@@ -68,6 +68,20 @@ class RepeatFilter(logging.Filter):
                         out.append((*key, count))
                     del self._seen[key]
         return out
+
+
+    def recent_errors(self) -> list[str]:
+        """Distinct ERROR (or worse) messages first logged within the last window: while the broker is down, aiokafka
+        keeps at least one of them fresh."""
+        with self._lock:
+            now = self._clock()
+            return sorted(msg for (_, level, msg), (since, _) in self._seen.items()
+                          if level >= logging.ERROR and now - since < self.window)
+
+
+def recent_errors_everywhere() -> list[str]:
+    """``recent_errors()`` of every filter ``install_repeat_filter`` installed in this process."""
+    return [msg for flt in _installed for msg in flt.recent_errors()]
 
 
 def held_everywhere() -> list[tuple[str, int, str, int]]:

@@ -12,7 +12,7 @@ from pipeline import topics as names
 from pipeline.alerts import AlertDedupe, alert_from_change
 from pipeline.alerts.core import QUIET_CHANGES
 from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all
-from pipeline.app import alerts_topic, app, dlq_topic, json_table, send_to_dlq, settings
+from pipeline.app import alerts_topic, app, dead_lettered_by_stage, dlq_topic, json_table, send_to_dlq, settings
 from pipeline.disputes import DisputeChange
 from pipeline.errors import NewsriftError
 from pipeline.streaming import decode, encode, log_event
@@ -59,6 +59,7 @@ async def send_alerts(stream: Any) -> None:
         for sink_name, status in outcome.results.items():
             dedupe.mark(alert.alert_id, status, sink_name, partition=partition)
         for sink_name, error in outcome.dead.items():
+            dead_lettered_by_stage["send_alerts"] += 1
             await dlq_topic(settings.topic(names.ALERTS)).send(
                 key=alert.alert_id.encode(),
                 value=encode({"stage": "send_alerts", "sink": sink_name, "error": error, "alert": alert.to_json()}),

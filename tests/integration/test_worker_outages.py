@@ -4,9 +4,12 @@ and every seed article is indexed once the service is back (nothing dropped, not
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +33,25 @@ def _wait_for_line(log: Path, text: str, timeout: float, worker: subprocess.Pope
         time.sleep(0.5)
     raise AssertionError(f"no {text!r} in the worker log within {timeout:.0f}s:\n"
                          + log.read_text(errors="replace")[-3000:])
+
+
+def _health(settings: Settings) -> tuple[int, dict]:
+    """GET /health on the worker's web port: (status code, body)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{settings.web_port}/health", timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _health_until(settings: Settings, code: int, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        got, body = _health(settings)
+        if got == code or time.monotonic() > deadline:
+            assert got == code, body
+            return body
+        time.sleep(1)
 
 
 def _dead_letters(settings: Settings) -> int:
@@ -82,9 +104,16 @@ def test_an_elasticsearch_outage_delays_indexing_and_loses_nothing(
         _wait_for_line(log, "event=bulk_retry", 120, worker)  # the outage was met, not slept through
         time.sleep(5)
         assert worker.poll() is None, "the worker died during the Elasticsearch outage"
+        during = _health_until(isolated, 503, 30)
         es_service.up()
         seen = wait_for_index(isolated, seed_item_count(), 1, 240, worker)
+        after = _health_until(isolated, 200, 60)
     _everything_indexed(isolated, seen)
+    # GET /health said what was wrong while it was wrong, and what the stages did once it was not.
+    assert during["status"] == "degraded" and not during["checks"]["elasticsearch"]["ok"], during
+    assert during["checks"]["kafka"]["ok"], during
+    assert after["status"] == "ok" and after["checks"]["elasticsearch"]["ok"], after
+    assert after["received_by_topic"][isolated.topic(RAW_ARTICLES)] == seed_item_count(), after
 
 
 def test_a_kafka_broker_restart_does_not_stop_the_worker(
@@ -109,12 +138,16 @@ def test_a_kafka_broker_restart_in_the_middle_of_the_work_loses_nothing(
         assert kafka_service.down()
         time.sleep(10)
         assert worker.poll() is None, "the worker died when the broker went away mid-work"
+        during = _health_until(isolated, 503, 30)
         kafka_service.up()
         seen = wait_for_index(isolated, seed_item_count(), 1, 300, worker)
         # What the filter held back is reported once the repeats stop (a 30 s timer).
         _wait_for_line(log, "event=log_lines_held", 90, worker)
+        after = _health_until(isolated, 200, 60)
         text = log.read_text(errors="replace")
     _everything_indexed(isolated, seen)
+    assert not during["checks"]["kafka"]["ok"] and "broker error" in during["checks"]["kafka"]["detail"], during
+    assert after["checks"]["kafka"]["ok"] and after["checks"]["elasticsearch"]["ok"], after
     # aiokafka logs each failed connect and metadata retry, thousands a second; the worker keeps one of identical
     # lines per 30 s (pipeline/logfilter.py), so a long outage cannot fill the disk.
     assert text.count("Unable connect to node") < 20, text.count("Unable connect to node")

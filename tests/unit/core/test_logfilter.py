@@ -65,6 +65,16 @@ def test_repeats_that_no_later_line_reports_are_handed_over_once() -> None:
     assert flt.filter(_record(CONNECT, 1, "refused"))  # and the next occurrence is logged as new
 
 
+def test_recent_errors_are_the_fresh_error_messages() -> None:
+    clock = Clock()
+    flt = RepeatFilter(window=30, clock=clock)
+    flt.filter(_record(CONNECT, 1, "refused"))
+    flt.filter(_record("Heartbeat failed", level=logging.WARNING))  # a warning is not a broker error
+    assert flt.recent_errors() == ["Unable connect to node with id 1: refused"]
+    clock.now = 31.0
+    assert flt.recent_errors() == []  # the broker has been quiet for a window
+
+
 def test_what_differs_passes() -> None:
     flt = RepeatFilter(window=30, clock=Clock())
     assert flt.filter(_record(CONNECT, 1, "refused"))

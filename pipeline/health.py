@@ -1,0 +1,67 @@
+"""What ``GET /health`` on the worker's web port answers: can the worker reach Kafka and Elasticsearch, and what has
+each stage done so far. Pure: the worker gathers the facts (pipeline/web.py), this decides and shapes the answer.
+
+200 with ``"status": "ok"`` when every check passes, 503 with ``"status": "degraded"`` otherwise, so a load balancer
+or an orchestrator's probe can use the code alone and a person the body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pipeline.model import format_time
+
+__all__ = ["Check", "elasticsearch_check", "health_report", "kafka_check"]
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    detail: str
+
+
+def kafka_check(assigned: int, recent_errors: Sequence[str]) -> Check:
+    """Broker errors logged in the last window (the log filter keeps them) mean the broker is unreachable or
+    failing now; an empty assignment means the worker is starting or rebalancing and processes nothing."""
+    if recent_errors:
+        example = recent_errors[0][:200]
+        return Check(False, f"{len(recent_errors)} kinds of broker error in the last 30 s, e.g. {example}")
+    if assigned <= 0:
+        return Check(False, "no partitions assigned (starting or rebalancing)")
+    return Check(True, f"{assigned} partitions assigned")
+
+
+def elasticsearch_check(cluster_status: str | None, error: str | None) -> Check:
+    """From ``GET /_cluster/health``: unreachable or red is a failure; yellow (a single node's replicas) is not."""
+    if error is not None:
+        return Check(False, f"unreachable: {error[:200]}")
+    if cluster_status not in ("green", "yellow"):
+        return Check(False, f"cluster status {cluster_status}")
+    return Check(True, f"cluster status {cluster_status}")
+
+
+def health_report(
+    *,
+    now: datetime,
+    started: datetime,
+    checks: Mapping[str, Check],
+    received_by_topic: Mapping[str, int],
+    sent_by_topic: Mapping[str, int],
+    dead_lettered_by_stage: Mapping[str, int],
+    events_per_second: float,
+) -> tuple[int, dict[str, object]]:
+    """The HTTP status code and the JSON body."""
+    ok = all(c.ok for c in checks.values())
+    body: dict[str, object] = {
+        "status": "ok" if ok else "degraded",
+        "checks": {name: {"ok": c.ok, "detail": c.detail} for name, c in sorted(checks.items())},
+        "started_at": format_time(started),
+        "uptime_s": round((now - started).total_seconds(), 1),
+        "events_per_second": round(events_per_second, 2),
+        "received_by_topic": dict(sorted(received_by_topic.items())),
+        "sent_by_topic": dict(sorted(sent_by_topic.items())),
+        "dead_lettered_by_stage": dict(sorted(dead_lettered_by_stage.items())),
+    }
+    return (200 if ok else 503), body

@@ -1,0 +1,53 @@
+"""``GET /health`` on the worker's web port (``NEWSRIFT_WEB_PORT``): the facts for pipeline/health.py, gathered
+from the running worker. Kafka: the consumer's assignment and the broker errors the log filter saw in the last 30 s.
+Elasticsearch: ``GET /_cluster/health`` with a 3 s limit. Stages: Faust's own counters of messages received and
+sent per topic, and the dead letters each stage wrote."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+from pipeline.app import app, dead_lettered_by_stage, settings
+from pipeline.health import Check, elasticsearch_check, health_report, kafka_check
+from pipeline.logfilter import recent_errors_everywhere
+
+_started = datetime.now(timezone.utc)
+_es: list[Any] = []
+
+
+async def _elasticsearch() -> Check:
+    from pipeline.index.es import connect
+
+    if not _es:
+        _es.append(connect(settings, asynchronous=True))
+    try:
+        resp = await asyncio.wait_for(_es[0].options(request_timeout=3).cluster.health(), timeout=4)
+    except Exception as e:  # refused, timeout, 5xx: the answer is "unreachable", not an error page
+        return elasticsearch_check(None, f"{type(e).__name__}: {e}")
+    return elasticsearch_check(str(resp.get("status")), None)
+
+
+def _kafka() -> Check:
+    try:
+        assigned = len(app.consumer.assignment())
+    except Exception:  # the consumer is not started yet
+        assigned = 0
+    return kafka_check(assigned, recent_errors_everywhere())
+
+
+@app.page("/health")
+async def health(self: Any, request: Any) -> Any:
+    monitor = app.monitor
+    code, body = health_report(
+        now=datetime.now(timezone.utc),
+        started=_started,
+        checks={"kafka": _kafka(), "elasticsearch": await _elasticsearch()},
+        received_by_topic=Counter(monitor.messages_received_by_topic),
+        sent_by_topic=Counter(monitor.messages_sent_by_topic),
+        dead_lettered_by_stage=dead_lettered_by_stage,
+        events_per_second=float(monitor.events_s),
+    )
+    return self.json(body, status=code)
