@@ -89,8 +89,8 @@ class ClusterConfig:
     """Articles whose document-frequency increments wait, one ``dd:<n>`` key per article, before they are folded
     into the ``D:<page>`` pages. A store write per article instead of one per distinct term (about 220): in the
     worker every write is a changelog message. A fold rewrites every page touched since the last one, which is
-    most of them, so its size grows with the vocabulary (about 9.5 MB with 600k buckets filled); 4,000 articles
-    keep that near 2.4 KB per article and a restart replays at most 4,000 small keys."""
+    most of them, so its size grows with the vocabulary (about 9.4 MB with 600k buckets filled); 4,000 articles
+    keep that near 2.3 KiB per article and a restart replays at most 4,000 small keys."""
     conflicts: tuple[tuple[str, float], ...] = (("y", 0.1),)
     """Penalty per channel when the article's heaviest term and the event's are each absent from the other side:
     an article about 2011 and an event about 2008 are evidence of two events of one kind, not a missing match."""
