@@ -51,8 +51,11 @@ def health_report(
     sent_by_topic: Mapping[str, int],
     dead_lettered_by_stage: Mapping[str, int],
     events_per_second: float,
+    lag_by_topic: Mapping[str, int] | None = None,
+    lag_error: str | None = None,
 ) -> tuple[int, dict[str, object]]:
-    """The HTTP status code and the JSON body."""
+    """The HTTP status code and the JSON body. Lag (messages each stage's input topic still holds for the worker's
+    group) is information, not a check: a backlog after an outage is expected, not a fault."""
     ok = all(c.ok for c in checks.values())
     body: dict[str, object] = {
         "status": "ok" if ok else "degraded",
@@ -63,5 +66,8 @@ def health_report(
         "received_by_topic": dict(sorted(received_by_topic.items())),
         "sent_by_topic": dict(sorted(sent_by_topic.items())),
         "dead_lettered_by_stage": dict(sorted(dead_lettered_by_stage.items())),
+        "lag_by_topic": dict(sorted(lag_by_topic.items())) if lag_by_topic is not None else None,
     }
+    if lag_error is not None:
+        body["lag_error"] = lag_error[:200]
     return (200 if ok else 503), body

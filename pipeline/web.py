@@ -1,7 +1,7 @@
 """``GET /health`` on the worker's web port (``NEWSRIFT_WEB_PORT``): the facts for pipeline/health.py, gathered
 from the running worker. Kafka: the consumer's assignment and the broker errors the log filter saw in the last 30 s.
 Elasticsearch: ``GET /_cluster/health`` with a 3 s limit. Stages: Faust's own counters of messages received and
-sent per topic, and the dead letters each stage wrote."""
+sent per topic, the dead letters each stage wrote, and the consumer lag per input topic (``newsrift lag``)."""
 
 from __future__ import annotations
 
@@ -38,16 +38,32 @@ def _kafka() -> Check:
     return kafka_check(assigned, recent_errors_everywhere())
 
 
+async def _lag(kafka: Check) -> tuple[dict[str, int] | None, str | None]:
+    """``newsrift lag``'s figures, asked of the broker in a thread within 5 s; not asked while Kafka is failing."""
+    if not kafka.ok:
+        return None, "not measured: Kafka check failing"
+    from newsrift.lag import consumer_lag
+
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(consumer_lag, settings), timeout=5), None
+    except Exception as e:  # timeout or broker error: the rest of the answer still stands
+        return None, f"{type(e).__name__}: {e}"
+
+
 @app.page("/health")
 async def health(self: Any, request: Any) -> Any:
     monitor = app.monitor
+    kafka = _kafka()
+    lag, lag_error = await _lag(kafka)
     code, body = health_report(
         now=datetime.now(timezone.utc),
         started=_started,
-        checks={"kafka": _kafka(), "elasticsearch": await _elasticsearch()},
+        checks={"kafka": kafka, "elasticsearch": await _elasticsearch()},
         received_by_topic=Counter(monitor.messages_received_by_topic),
         sent_by_topic=Counter(monitor.messages_sent_by_topic),
         dead_lettered_by_stage=dead_lettered_by_stage,
         events_per_second=float(monitor.events_s),
+        lag_by_topic=lag,
+        lag_error=lag_error,
     )
     return self.json(body, status=code)

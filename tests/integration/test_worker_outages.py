@@ -114,6 +114,9 @@ def test_an_elasticsearch_outage_delays_indexing_and_loses_nothing(
     assert during["checks"]["kafka"]["ok"], during
     assert after["status"] == "ok" and after["checks"]["elasticsearch"]["ok"], after
     assert after["received_by_topic"][isolated.topic(RAW_ARTICLES)] == seed_item_count(), after
+    assert during["lag_by_topic"] is not None and after["lag_by_topic"] is not None, (during, after)
+    # While Elasticsearch was down the indexer held its offsets, so its input topics had a backlog.
+    assert sum(during["lag_by_topic"].values()) > 0, during
 
 
 def test_a_kafka_broker_restart_does_not_stop_the_worker(
