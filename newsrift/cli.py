@@ -96,6 +96,7 @@ def worker(
     from pipeline.logfilter import install_repeat_filter
 
     faust_app = load_agents()
+    faust_app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes the directory, not its parents
     install_repeat_filter()  # a broker outage otherwise logs thousands of identical lines a second
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()
 

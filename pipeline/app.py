@@ -19,6 +19,8 @@ app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
     store=settings.store,
+    # Faust's default is "<app id>-data" in the current directory; keep worker state beside the services' instead.
+    datadir=str(settings.home / "worker" / settings.app_id),
     key_serializer="raw",
     value_serializer="raw",
     topic_partitions=settings.partitions,

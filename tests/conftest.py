@@ -94,3 +94,6 @@ def isolated(kafka_bootstrap: str, es_url: str) -> Iterator[object]:
         with contextlib.suppress(Exception):
             es.indices.delete_index_template(name=f"{tag}-{kind}")
     es.close()
+    import shutil
+
+    shutil.rmtree(Settings().home / "worker" / tag, ignore_errors=True)
