@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 from pipeline import topics as names
 from pipeline.alerts import AlertDedupe, alert_from_change
 from pipeline.alerts.core import QUIET_CHANGES
-from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all
+from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all, still_to_deliver
+from pipeline.alerts.sinks import Sink
 from pipeline.app import alerts_topic, app, dead_lettered_by_stage, dlq_topic, json_table, send_to_dlq, settings
 from pipeline.disputes import DisputeChange
 from pipeline.errors import NewsriftError
@@ -25,6 +27,12 @@ alerts_sent = json_table("alerts-by-id")
 _KEEP_MARKS = timedelta(seconds=2 * settings.dispute_retention_seconds)
 _PRUNE_EVERY = min(timedelta(hours=1), _KEEP_MARKS / 10)
 _delivery = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alerts")
+_stopping = threading.Event()  # set when the worker stops: a delivery waiting to retry gives up, unmarked
+
+
+@app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's handler type rejects any def here
+def _stop_deliveries(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+    _stopping.set()
 
 
 @app.agent(app.topic(settings.topic(names.DISPUTES), key_type=bytes, value_type=bytes))
@@ -39,30 +47,39 @@ async def send_alerts(stream: Any) -> None:
         if pruned:
             log_event(log, "alert_marks_pruned", partition=partition, count=pruned)
         try:
-            change = decode(event.value, DisputeChange.from_json)
-        except NewsriftError as e:
+            await _handle(event, partition, sinks, planner, dedupe)
+        except Exception as e:  # one bad change must not stop every later alert
+            log.exception("event=alert_failed partition=%s offset=%s", partition, event.message.offset)
             await send_to_dlq("send_alerts", event, e)
-            continue
-        if change.change in QUIET_CHANGES:
-            continue
-        alert = alert_from_change(change)
-        if not dedupe.first_time(alert.alert_id, "topic", partition=partition):
-            continue  # a replayed change: its alert exists already
-        plan = planner.plan(alert, [s.name for s in sinks])
+
+
+async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertPlanner, dedupe: AlertDedupe) -> None:
+    """One dispute change: the alert record once, then delivery to every planned sink not yet marked."""
+    try:
+        change = decode(event.value, DisputeChange.from_json)
+    except NewsriftError as e:
+        await send_to_dlq("send_alerts", event, e)
+        return
+    if change.change in QUIET_CHANGES:
+        return
+    alert = alert_from_change(change)
+    plan = planner.plan(alert, [s.name for s in sinks])
+    if dedupe.first_time(alert.alert_id, "topic", partition=partition):
         await alerts_topic.send(key=alert.alert_id.encode(), value=encode(plan.record))
-        targets = [s for s in sinks if s.name in plan.sinks and not dedupe.seen(alert.alert_id, s.name)]
-        if not targets:
-            continue
-        loop = asyncio.get_running_loop()
-        outcome = await loop.run_in_executor(_delivery, deliver_all, targets, alert)
-        # Faust tables take writes only on the agent's task (they need the current event), so marks come back here.
-        for sink_name, status in outcome.results.items():
+    targets = still_to_deliver(dedupe, alert, sinks, plan.sinks)  # replayed changes too: see its docstring
+    if not targets:
+        return
+    loop = asyncio.get_running_loop()
+    outcome = await loop.run_in_executor(_delivery, deliver_all, targets, alert, _stopping)
+    # Faust tables take writes only on the agent's task (they need the current event), so marks come back here.
+    for sink_name, status in outcome.results.items():
+        if status != "interrupted":
             dedupe.mark(alert.alert_id, status, sink_name, partition=partition)
-        for sink_name, error in outcome.dead.items():
-            dead_lettered_by_stage["send_alerts"] += 1
-            await dlq_topic(settings.topic(names.ALERTS)).send(
-                key=alert.alert_id.encode(),
-                value=encode({"stage": "send_alerts", "sink": sink_name, "error": error, "alert": alert.to_json()}),
-            )
-        log_event(log, "alert", alert_id=alert.alert_id, change=alert.change, kind=alert.kind,
-                  results=",".join(f"{k}:{v}" for k, v in outcome.results.items()))
+    for sink_name, error in outcome.dead.items():
+        dead_lettered_by_stage["send_alerts"] += 1
+        await dlq_topic(settings.topic(names.ALERTS)).send(
+            key=alert.alert_id.encode(),
+            value=encode({"stage": "send_alerts", "sink": sink_name, "error": error, "alert": alert.to_json()}),
+        )
+    log_event(log, "alert", alert_id=alert.alert_id, change=alert.change, kind=alert.kind,
+              results=",".join(f"{k}:{v}" for k, v in outcome.results.items()))

@@ -4,6 +4,7 @@ watchlists and sinks an alert goes to, and one delivery pass over several sinks 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,10 @@ log = logging.getLogger("newsrift.alerts")
 
 # One bucket per sink for the life of the process: at most 1 alert/s on average, bursts of 5.
 _limiters: dict[str, RateLimiter] = {}
+# A sink that fails with a retryable error is retried for about two minutes (1, 2, 4 ... 32, then 60 s apart) before
+# the alert goes to the dead-letter topic: long enough for a webhook's restart, short enough that a rebalance does
+# not wait on one alert for longer than Kafka's rebalance timeout.
+RETRIES, BACKOFF, BACKOFF_MAX = 7, 1.0, 60.0
 
 
 def build_sinks(settings: Settings) -> list[Sink]:
@@ -82,8 +87,15 @@ class DeliveryOutcome:
     dead: dict[str, str] = field(default_factory=dict)
 
 
-def deliver_all(sinks: list[Sink], alert: Alert) -> DeliveryOutcome:
-    """Deliver to each sink with rate limit, retries and backoff; blocking, so the agent runs it in a thread."""
+def still_to_deliver(dedupe: AlertDedupe, alert: Alert, sinks: list[Sink], planned: frozenset[str]) -> list[Sink]:
+    """The planned sinks that hold no mark for this alert. Asked for every change, replayed ones included: a worker
+    that died while delivering had written the alert's "topic" mark but no sink's, and those sinks are owed it."""
+    return [s for s in sinks if s.name in planned and not dedupe.seen(alert.alert_id, s.name)]
+
+
+def deliver_all(sinks: list[Sink], alert: Alert, stop: threading.Event | None = None) -> DeliveryOutcome:
+    """Deliver to each sink with rate limit, retries and backoff; blocking, so the agent runs it in a thread.
+    ``stop`` set (the worker is stopping) ends the retries: that sink's result is ``interrupted``, unmarked."""
     outcome = DeliveryOutcome()
     for sink in sinks:
         limiter = _limiters.setdefault(sink.name, RateLimiter(rate=1.0, burst=5))
@@ -92,6 +104,7 @@ def deliver_all(sinks: list[Sink], alert: Alert) -> DeliveryOutcome:
             outcome.dead[name] = str(error)
 
         # The durable dedupe lives in the agent's table; this pass only needs to know what happened.
-        deliverer = Deliverer(sink, dedupe=AlertDedupe({}), dead_letter=dead, limiter=limiter)
+        deliverer = Deliverer(sink, dedupe=AlertDedupe({}), dead_letter=dead, limiter=limiter, retries=RETRIES,
+                              backoff=BACKOFF, backoff_max=BACKOFF_MAX, stop=stop)
         outcome.results[sink.name] = deliverer.deliver(alert)
     return outcome

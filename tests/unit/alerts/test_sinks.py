@@ -137,3 +137,39 @@ def test_prune_touches_only_the_partition_in_hand_and_only_when_due() -> None:
     assert state["webhook\x1fnew0"]["p"] == 0
     state["webhook\x1fbefore"] = {"outcome": "delivered", "at": "2024-01-01T00:00:00Z"}  # no partition recorded
     assert dd.prune_due(later + timedelta(hours=3), partition=1) == 1 and not dd.seen("before", "webhook")
+
+
+def test_a_stopping_worker_interrupts_the_retries_and_marks_nothing(make_alert: Callable[[int], Alert]) -> None:
+    import threading
+
+    dead, stop = DeadLetters(), threading.Event()
+    state: dict[str, Any] = {}
+    sink = WebhookSink(f"http://127.0.0.1:{free_port()}/hook", timeout=1.0)  # down: every attempt is retryable
+    d = Deliverer(sink, dedupe=AlertDedupe(state), dead_letter=dead, retries=5, backoff=30.0, stop=stop)
+    threading.Timer(0.3, stop.set).start()
+    t0 = time.monotonic()
+    assert d.deliver(make_alert(30)) == "interrupted"
+    assert time.monotonic() - t0 < 10  # the 30 s backoff was cut short
+    # Neither delivered nor dead-lettered: the replay after the restart must try again.
+    assert dead == [] and state == {}
+
+
+def test_a_replayed_change_is_delivered_to_the_sinks_a_dead_worker_had_not_marked(
+    make_alert: Callable[[int], Alert],
+) -> None:
+    from pipeline.alerts.runtime import still_to_deliver
+
+    alert = make_alert(31)
+    webhook = WebhookSink("http://127.0.0.1:9/hook")
+    email_sink = EmailSink("127.0.0.1", 9, sender="a@x", recipients=["b@x"])
+    dd = AlertDedupe({})
+    assert dd.first_time(alert.alert_id, "topic")  # the worker wrote this, then died while delivering
+    both = frozenset({"webhook", "email"})
+    assert [s.name for s in still_to_deliver(dd, alert, [webhook, email_sink], both)] == ["webhook", "email"]
+    dd.mark(alert.alert_id, "delivered", "webhook")
+    assert [s.name for s in still_to_deliver(dd, alert, [webhook, email_sink], both)] == ["email"]
+    dd.mark(alert.alert_id, "dead_lettered", "email")
+    assert still_to_deliver(dd, alert, [webhook, email_sink], both) == []
+    # A sink the plan leaves out (watchlists) is not owed it.
+    assert still_to_deliver(AlertDedupe({}), alert, [webhook, email_sink], frozenset({"email"})) == [email_sink]
+    webhook.close()
