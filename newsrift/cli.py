@@ -191,6 +191,9 @@ def _register_optional() -> None:
     from newsrift.watch import watch_app
 
     app.add_typer(watch_app, name="watch")
+    from newsrift.dlq import dlq_app
+
+    app.add_typer(dlq_app, name="dlq")
 
 
 _register_optional()
