@@ -19,6 +19,8 @@ from connectors.registry import (
     FeedEntry,
     Outlet,
     Registry,
+    check_feed_url,
+    check_outlet_id,
     export_opml,
     import_opml,
     load_registry,
@@ -26,20 +28,51 @@ from connectors.registry import (
     save_registry,
 )
 from connectors.sinks import JsonlSink, KafkaSink, Sink
-from connectors.state import StateStore
-from pipeline.errors import NewsriftError
+from connectors.state import StateStore, jsonl_state_dir, kafka_state_dir, migrate_legacy_state
+from pipeline.errors import ConfigError, NewsriftError
 
-__all__ = ["DEFAULT_REGISTRY", "DEFAULT_STATE_DIR", "feeds_app", "ingest", "register"]
+__all__ = ["DEFAULT_REGISTRY", "default_state_dir", "default_topic", "feeds_app", "ingest", "register",
+           "state_dir_for"]
 
 DEFAULT_REGISTRY = Path("seeds/outlets.toml")
-DEFAULT_STATE_DIR = Path(".newsrift/state/connectors")
-DEFAULT_TOPIC = "news.articles.raw.v1"
 feeds_app = typer.Typer(help="Outlets and feeds (the registry is a TOML file).", no_args_is_help=True)
 
 
 def _fail(msg: str) -> None:
     typer.secho(f"error: {msg}", fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
+
+
+def default_state_dir() -> Path:
+    """``NEWSRIFT_HOME``/state/connectors: like the worker's state, not relative to the current directory."""
+    from newsrift.settings import get_settings
+
+    return get_settings().home / "state" / "connectors"
+
+
+def default_topic() -> str:
+    """The raw-article topic with ``NEWSRIFT_TOPIC_PREFIX``, as the worker, ``topics`` and ``lag`` name it."""
+    from newsrift.settings import get_settings
+    from pipeline.topics import RAW_ARTICLES
+
+    return get_settings().topic(RAW_ARTICLES)
+
+
+def state_dir_for(state_dir: Path, topic: str | None, to_jsonl: Path | None) -> Path:
+    """The folder of one destination's feed state under ``state_dir`` (``kafka/<topic>/`` or
+    ``jsonl/<name>-<hash>/``): what one destination has received says nothing about another. State files left
+    directly in ``state_dir`` by older versions (written by Kafka runs) move to the default topic's folder first.
+    ``ConfigError`` for a topic name Kafka would refuse; ``OSError`` when the folder cannot be used."""
+    try:
+        default = kafka_state_dir(state_dir, default_topic())
+        dest = (jsonl_state_dir(state_dir, to_jsonl) if to_jsonl
+                else kafka_state_dir(state_dir, topic or default_topic()))
+    except ValueError as e:
+        raise ConfigError(f"--topic: {e}") from e
+    moved = migrate_legacy_state(state_dir, default)
+    if moved:
+        typer.echo(f"moved {moved} feed state files of earlier runs from {state_dir} to {default}", err=True)
+    return dest
 
 
 def _outlet_from_url(url: str) -> str:
@@ -97,12 +130,14 @@ def ingest(
     to_jsonl: Annotated[Path | None, typer.Option(
         "--to-jsonl", help="Append raw articles to this JSONL file instead of publishing to Kafka.")] = None,
     registry: Annotated[Path, typer.Option("--registry", help="Outlets and feeds (TOML).")] = DEFAULT_REGISTRY,
-    state_dir: Annotated[Path, typer.Option(
-        "--state-dir", help="Feed state (validators, failures, seen items), kept across runs.")] = DEFAULT_STATE_DIR,
+    state_dir: Annotated[Path | None, typer.Option(
+        "--state-dir", help="Feed state (validators, failures, seen items), kept across runs, one folder per "
+        "destination (kafka/<topic>/, jsonl/<file>-<hash>/). Default: $NEWSRIFT_HOME/state/connectors.")] = None,
     bootstrap: Annotated[str | None, typer.Option(
         "--bootstrap", help="Kafka bootstrap servers (default: env NEWSRIFT_KAFKA_BOOTSTRAP, else 127.0.0.1:9092).")]
     = None,
-    topic: Annotated[str, typer.Option("--topic", help="Raw-article topic.")] = DEFAULT_TOPIC,
+    topic: Annotated[str | None, typer.Option(
+        "--topic", help="Raw-article topic (default: news.articles.raw.v1 with NEWSRIFT_TOPIC_PREFIX).")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Feeds fetched at once, in all.")] = 32,
     per_host: Annotated[int, typer.Option("--per-host", min=1, help="Requests in flight to one host.")] = 2,
     per_host_interval: Annotated[float, typer.Option(
@@ -114,21 +149,26 @@ def ingest(
     registry file (feeds added or removed) within seconds.
 
     With --once it prints one summary line and exits 1 only when no feed at all could be processed.
+
+    Feed state is kept per destination: a trial run into a JSONL file does not make a later Kafka run skip items.
     """
     logging.basicConfig(level=os.environ.get("NEWSRIFT_LOG_LEVEL", "WARNING"), format="%(levelname)s %(message)s")
     # The long-running poller follows the registry file (feeds add/remove, edits); not --feed/--opml runs. The
     # watcher takes the file's signature before the first read, so a change in between is picked up, not missed.
     watcher = RegistryWatcher(registry) if not once and not feed and opml is None else None
+    state_root = state_dir
     try:
+        state_root = state_dir or default_state_dir()
+        topic = topic or default_topic()
         feeds = _feeds(registry, feed or [], opml)
-        store = StateStore(state_dir)
+        store = StateStore(state_dir_for(state_root, topic, to_jsonl))
         sink: Sink = JsonlSink(to_jsonl) if to_jsonl else KafkaSink(
             bootstrap or os.environ.get("NEWSRIFT_KAFKA_BOOTSTRAP", "127.0.0.1:9092"), topic)
     except NewsriftError as e:
         _fail(str(e))
         return
     except OSError as e:
-        _fail(f"{state_dir}: cannot use as the state directory: {e.strerror or e}")
+        _fail(f"{state_root}: cannot use as the state directory: {e.strerror or e}")
         return
     if not feeds:
         sink.close()
@@ -166,7 +206,23 @@ def _load_or_empty(registry: Path) -> Registry:
     return _load(registry) if registry.exists() else Registry((), registry.parent.resolve())
 
 
+def _save(reg: Registry, registry: Path) -> str:
+    """Save, or exit with a one-line error; returns a note for the output when comments were dropped."""
+    try:
+        dropped = save_registry(reg, registry)
+    except OSError as e:
+        hint = " (run from the repository, or give --registry)" if not registry.parent.resolve().exists() else ""
+        _fail(f"cannot write the registry {registry}: {e.strerror or e}{hint}")
+        raise  # unreachable: _fail exits
+    if not dropped:
+        return ""
+    return (f" (note: {registry} was rewritten; its leading comment block is kept, {dropped} other line(s) with "
+            "comments are not)")
+
+
 RegistryOpt = Annotated[Path, typer.Option("--registry", help="Registry file (TOML).")]
+_COMMENTS_NOTE = ("The registry file is rewritten: its leading comment block is kept, comments further down are "
+                  "not.")
 
 
 @feeds_app.command("list")
@@ -175,14 +231,27 @@ def feeds_list(
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", help="Also show each feed's health from this state directory (failing feeds first).")]
     = None,
+    topic: Annotated[str | None, typer.Option(
+        "--topic", help="With --state-dir: the health of runs into this Kafka topic (default: the raw topic, "
+        "news.articles.raw.v1 with NEWSRIFT_TOPIC_PREFIX).")] = None,
+    to_jsonl: Annotated[Path | None, typer.Option(
+        "--to-jsonl", help="With --state-dir: the health of runs into this JSONL file instead.")] = None,
 ) -> None:
-    """List outlets and their feeds; with --state-dir, each feed's last success and failures."""
+    """List outlets and their feeds; with --state-dir, each feed's last success and failures (state is kept per
+    destination: the Kafka raw topic unless --topic or --to-jsonl names another)."""
     reg = _load(registry)
     if state_dir is None:
         for o in reg.outlets:
             typer.echo(f"{o.id}\t{o.name}\t{', '.join(o.feed_urls)}")
         return
-    store = StateStore(state_dir)
+    try:
+        store = StateStore(state_dir_for(state_dir, topic, to_jsonl))
+    except NewsriftError as e:
+        _fail(str(e))
+        return
+    except OSError as e:
+        _fail(f"{state_dir}: cannot use as the state directory: {e.strerror or e}")
+        return
     rows = []
     for f in reg.feeds():
         st = store.load(f.url)
@@ -194,10 +263,11 @@ def feeds_list(
         typer.echo(line)
 
 
-@feeds_app.command("add")
+@feeds_app.command("add", help="Add a feed to an outlet (creating the outlet when needed).\n\n" + _COMMENTS_NOTE)
 def feeds_add(
-    outlet_id: Annotated[str, typer.Argument(help="Outlet id (new or existing).")],
-    url: Annotated[str, typer.Argument(help="Feed URL, or a path relative to the registry's folder.")],
+    outlet_id: Annotated[str, typer.Argument(help="Outlet id (new or existing): letters, digits, '.', '_', '-'.")],
+    url: Annotated[str, typer.Argument(
+        help="Feed URL (http, https, file://), or an existing file's path relative to the registry's folder.")],
     name: Annotated[str | None, typer.Option(help="Outlet name (new outlets).")] = None,
     homepage: Annotated[str, typer.Option(help="Outlet homepage (new outlets).")] = "",
     language: Annotated[str | None, typer.Option(help="Language code, e.g. en (new outlets).")] = None,
@@ -207,13 +277,21 @@ def feeds_add(
         "--full-text/--no-full-text", help="Fetch each article page for its main text.")] = None,
     registry: RegistryOpt = DEFAULT_REGISTRY,
 ) -> None:
-    """Add a feed to an outlet (creating the outlet when needed)."""
     reg = _load_or_empty(registry)
+    try:
+        check_outlet_id(outlet_id)
+        url = check_feed_url(url, reg.base)
+    except NewsriftError as e:
+        _fail(str(e))
+    resolved = resolve_url(url, reg.base)
+    for o in reg.outlets:
+        if o.id != outlet_id and any(resolve_url(f, reg.base) == resolved for f in o.feed_urls):
+            _fail(f"{url} is already a feed of outlet {o.id!r} (one feed, one outlet: remove it there first)")
     entry = FeedEntry(url, poll_interval, full_text)
     outlets = list(reg.outlets)
     for i, o in enumerate(outlets):
         if o.id == outlet_id:
-            if url in o.feed_urls:
+            if any(resolve_url(f, reg.base) == resolved for f in o.feed_urls):
                 typer.echo(f"{url} is already a feed of {outlet_id}")
                 return
             outlets[i] = Outlet(o.id, o.name, o.homepage, o.language, o.poll_interval, o.full_text,
@@ -221,16 +299,15 @@ def feeds_add(
             break
     else:
         outlets.append(Outlet(outlet_id, name or outlet_id, homepage, language=language, feeds=(entry,)))
-    save_registry(Registry(tuple(outlets), reg.base), registry)
-    typer.echo(f"added {url} to {outlet_id}")
+    note = _save(Registry(tuple(outlets), reg.base), registry)
+    typer.echo(f"added {url} to {outlet_id}{note}")
 
 
-@feeds_app.command("remove")
+@feeds_app.command("remove", help="Remove a feed.\n\n" + _COMMENTS_NOTE)
 def feeds_remove(
     url: Annotated[str, typer.Argument(help="Feed URL to remove (an outlet left without feeds goes too).")],
     registry: RegistryOpt = DEFAULT_REGISTRY,
 ) -> None:
-    """Remove a feed."""
     reg = _load(registry)
     outlets = []
     found = False
@@ -241,28 +318,33 @@ def feeds_remove(
             outlets.append(Outlet(o.id, o.name, o.homepage, o.language, o.poll_interval, o.full_text, feeds))
     if not found:
         _fail(f"no feed {url} in {registry}")
-    save_registry(Registry(tuple(outlets), reg.base), registry)
-    typer.echo(f"removed {url}")
+    note = _save(Registry(tuple(outlets), reg.base), registry)
+    typer.echo(f"removed {url}{note}")
 
 
-@feeds_app.command("import-opml")
+@feeds_app.command("import-opml", help="Add every feed of an OPML file as an outlet; feeds already in the registry "
+                   "are left alone. Outlines without a usable feed URL are reported and skipped; a file with no "
+                   "feed at all is an error and changes nothing.\n\n" + _COMMENTS_NOTE)
 def feeds_import(
     opml: Annotated[Path, typer.Argument(help="OPML file (entity declarations are refused).")],
     registry: RegistryOpt = DEFAULT_REGISTRY,
 ) -> None:
-    """Add every feed of an OPML file as an outlet; feeds already in the registry are left alone."""
     reg = _load_or_empty(registry)
+    skipped: list[str] = []
     try:
-        found = import_opml(opml)
+        found = import_opml(opml, skipped)
     except NewsriftError as e:
         _fail(str(e))
         return
+    for note in skipped:
+        typer.echo(f"  skipped: {note}", err=True)
     known_ids = {o.id for o in reg.outlets}
     known_urls = {resolve_url(f.url, reg.base) for o in reg.outlets for f in o.feeds}
     new = [o for o in found if o.id not in known_ids and resolve_url(o.feeds[0].url, opml.parent.resolve())
            not in known_urls]
-    save_registry(Registry((*reg.outlets, *new), reg.base), registry)
-    typer.echo(f"imported {len(new)} outlets ({len(found) - len(new)} already known by id or feed URL)")
+    note = _save(Registry((*reg.outlets, *new), reg.base), registry) if new else ""
+    typer.echo(f"imported {len(new)} outlets ({len(found) - len(new)} already known by id or feed URL"
+               + (f", {len(skipped)} outlines skipped" if skipped else "") + f"){note}")
 
 
 @feeds_app.command("export-opml")

@@ -23,7 +23,7 @@ _FUTURE_SLACK = timedelta(days=1)
 
 
 class FeedParseError(NewsriftError):
-    """The bytes could not be read as a feed at all (no entries and a parser error)."""
+    """The bytes could not be read as a feed at all: empty, or neither RSS, Atom nor RDF and without entries."""
 
 
 def _filtered_query(query: str) -> str:
@@ -80,7 +80,11 @@ def canonical_url(url: str, base: str | None = None) -> str:
 
 def parse_feed(data: bytes, url: str | None = None, content_type: str | None = None) -> Any:
     """feedparser over untrusted bytes. Returns its result (``bozo`` set when the feed was malformed but readable);
-    raises ``FeedParseError`` when nothing usable came out. Never raises anything else."""
+    raises ``FeedParseError`` when nothing usable came out: an empty body, bytes that are no feed (an HTML page,
+    an XML document of another kind), or a malformed document without entries or a title. A well-formed feed
+    without items (an RSS ``<channel>`` with no ``<item>``) is valid and empty. Never raises anything else."""
+    if not data.strip():
+        raise FeedParseError(f"{url or 'feed'}: not a feed (empty response)")
     headers = {"content-type": content_type or "application/xml"}
     if url and url.startswith(("http://", "https://")):
         headers["content-location"] = url
@@ -91,6 +95,10 @@ def parse_feed(data: bytes, url: str | None = None, content_type: str | None = N
     if parsed.get("bozo") and not parsed.get("entries") and not parsed.get("feed", {}).get("title"):
         problem = parsed.get("bozo_exception")
         raise FeedParseError(f"{url or 'feed'}: not a feed ({type(problem).__name__}: {str(problem)[:200]})")
+    if not parsed.get("version") and not parsed.get("entries"):
+        # feedparser names the format it recognised (rss20, atom10, rss10, ...); nothing recognised and no entries:
+        # a home page, an error page or another XML document where the feed should be.
+        raise FeedParseError(f"{url or 'feed'}: not a feed (no RSS, Atom or RDF document, no entries)")
     return parsed
 
 

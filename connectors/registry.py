@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 from xml.parsers import expat
 
 from pipeline.errors import ConfigError
@@ -16,6 +19,8 @@ __all__ = [
     "FeedEntry",
     "Outlet",
     "Registry",
+    "check_feed_url",
+    "check_outlet_id",
     "export_opml",
     "import_opml",
     "load_registry",
@@ -80,6 +85,55 @@ def resolve_url(url: str, base: Path) -> str:
     if "://" in url:
         return url
     return (base / Path(url).expanduser()).resolve().as_uri()
+
+
+_OUTLET_ID = re.compile(r"[^\W_][\w.-]{0,99}")
+FEED_SCHEMES = ("http", "https", "file")
+
+
+def check_outlet_id(outlet_id: str) -> None:
+    """``ConfigError`` unless the id is 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit."""
+    if not _OUTLET_ID.fullmatch(outlet_id):
+        raise ConfigError(f"outlet id {outlet_id!r} is not usable: use 1-100 letters, digits, '.', '_' or '-', "
+                          "starting with a letter or digit (e.g. global-wire)")
+
+
+def _scheme(url: str) -> str | None:
+    """The URL's scheme, or None for a plain path (a Windows drive letter is a path, not a scheme)."""
+    scheme = urlsplit(url).scheme
+    return scheme.lower() if len(scheme) > 1 else None
+
+
+def check_feed_url(url: str, base: Path | None = None) -> str:
+    """What ``ingest`` can poll: an http(s) URL with a host, a file:// URL, or a path relative to ``base`` (the
+    registry's folder) that exists when ``base`` is given. Returns the URL stripped; ``ConfigError`` otherwise."""
+    url = url.strip()
+    if not url:
+        raise ConfigError("a feed URL cannot be empty")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise ConfigError(f"feed URL {url!r} contains spaces or control characters")
+    scheme = _scheme(url)
+    if scheme is None:
+        if base is not None and not (base / Path(url).expanduser()).is_file():
+            raise ConfigError(f"feed {url!r}: no such file (a local path is taken relative to {base}); "
+                              "use an http(s) or file:// URL, or an existing file")
+        return url
+    if scheme not in FEED_SCHEMES:
+        raise ConfigError(f"feed URL {url!r}: unsupported scheme {scheme}: (use http, https, file:// or a path)")
+    if "://" not in url:
+        raise ConfigError(f"feed URL {url!r}: write it as {scheme}://...")
+    parts = urlsplit(url)
+    if scheme == "file":
+        if not parts.path:
+            raise ConfigError(f"feed URL {url!r}: a file:// URL needs a path")
+        return url
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError as e:
+        raise ConfigError(f"feed URL {url!r}: {e}") from e
+    if not parts.hostname:
+        raise ConfigError(f"feed URL {url!r} has no host")
+    return url
 
 
 _OUTLET_KEYS = {"id", "name", "homepage", "language", "poll_interval", "full_text", "feeds"}
@@ -173,9 +227,29 @@ def _toml_feed(f: FeedEntry) -> str:
     return "{ " + ", ".join(parts) + " }"
 
 
-def save_registry(registry: Registry, path: Path) -> None:
-    """Write the registry back as TOML, atomically (comments in a hand-written file are not kept)."""
-    lines = ["# Outlets and their feeds (written by newsrift feeds)."]
+def _comments(path: Path) -> tuple[list[str], int]:
+    """The file's leading comment block (kept when the file is rewritten), and how many comment lines follow it
+    (not kept). A '#' inside a string counts too: the count errs on the side of saying that something is lost."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return [], 0
+    head: list[str] = []
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith("#"):
+            break
+        head.append(line.rstrip())
+    while head and not head[-1].strip():
+        head.pop()
+    rest = lines[len(head):]
+    return head, sum(1 for line in rest if "#" in line)
+
+
+def save_registry(registry: Registry, path: Path) -> int:
+    """Write the registry back as TOML, atomically. The file's leading comment block is kept; other comments in a
+    hand-written file are not: returns how many lines with comments were dropped (0 for a file without any)."""
+    head, dropped = _comments(path)
+    lines = head or ["# Outlets and their feeds (written by newsrift feeds)."]
     for o in registry.outlets:
         lines += ["", "[[outlets]]", f"id = {_toml_str(o.id)}", f"name = {_toml_str(o.name)}"]
         if o.homepage:
@@ -188,8 +262,13 @@ def save_registry(registry: Registry, path: Path) -> None:
             lines.append("full_text = true")
         lines.append("feeds = [" + ", ".join(_toml_feed(f) for f in o.feeds) + "]")
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dropped
 
 
 class _Refused(Exception):
@@ -205,9 +284,17 @@ def _slug(title: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")[:40].strip("-") or "outlet"
 
 
-def parse_opml(data: bytes, source: str = "OPML") -> list[Outlet]:
-    """Outlines with an xmlUrl become outlets (one feed each); ids are slugs of the titles, made unique."""
+def parse_opml(data: bytes, source: str = "OPML", skipped: list[str] | None = None) -> list[Outlet]:
+    """Outlines with an xmlUrl become outlets (one feed each); ids are slugs of the titles, made unique.
+
+    ``ConfigError`` when the bytes are no OPML document or list no usable feed. Outlines that are left out (no
+    xmlUrl and no child outlines, or a feed URL that is neither http(s), file:// nor a path) are described in
+    ``skipped``; folders (outlines holding outlines) are not feeds and not reported.
+    """
     outlines: list[dict[str, str]] = []
+    open_outlines: list[dict[str, Any]] = []
+    root: list[str] = []
+    notes: list[str] = []
     parser = expat.ParserCreate()
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.EntityDeclHandler = _refuse_entities
@@ -215,16 +302,49 @@ def parse_opml(data: bytes, source: str = "OPML") -> list[Outlet]:
     parser.ExternalEntityRefHandler = lambda *a: 0  # never fetch anything named by the document
 
     def start(name: str, attrs: dict[str, str]) -> None:
-        if name == "outline" and attrs.get("xmlUrl"):
-            outlines.append(attrs)
+        if not root:
+            root.append(name)
+        if name != "outline":
+            return
+        if open_outlines:
+            open_outlines[-1]["children"] = True
+        open_outlines.append({"attrs": attrs, "line": parser.CurrentLineNumber, "children": False})
+
+    def end(name: str) -> None:
+        if name != "outline" or not open_outlines:
+            return
+        node = open_outlines.pop()
+        attrs, line = node["attrs"], node["line"]
+        label = (attrs.get("title") or attrs.get("text") or "").strip()
+        where = f"outline at line {line}" + (f" ({label!r})" if label else "")
+        url = (attrs.get("xmlUrl") or "").strip()
+        if not url:
+            if not node["children"]:
+                notes.append(f"{where}: no xmlUrl, skipped")
+            return
+        try:
+            check_feed_url(url)
+        except ConfigError as e:
+            notes.append(f"{where}: {e}, skipped")
+            return
+        outlines.append(attrs)
 
     parser.StartElementHandler = start
+    parser.EndElementHandler = end
     try:
         parser.Parse(data, True)
     except _Refused as e:
         raise ConfigError(f"{source}: {e}") from e
     except expat.ExpatError as e:
         raise ConfigError(f"{source}: not valid OPML: {e}") from e
+    if not root or root[0].lower() != "opml":
+        raise ConfigError(f"{source}: not an OPML file (its root element is <{root[0] if root else '?'}>, "
+                          "not <opml>)")
+    if skipped is not None:
+        skipped += notes
+    if not outlines:
+        raise ConfigError(f"{source}: no usable feeds in it (no outline with an http(s), file:// or path xmlUrl)"
+                          + (f"; {len(notes)} outline(s) skipped: {notes[0]}" if notes else ""))
     outlets: list[Outlet] = []
     ids: set[str] = set()
     for node in outlines:
@@ -239,7 +359,7 @@ def parse_opml(data: bytes, source: str = "OPML") -> list[Outlet]:
     return outlets
 
 
-def import_opml(path: Path) -> list[Outlet]:
+def import_opml(path: Path, skipped: list[str] | None = None) -> list[Outlet]:
     try:
         with path.open("rb") as fh:
             data = fh.read(MAX_OPML_BYTES + 1)
@@ -247,7 +367,7 @@ def import_opml(path: Path) -> list[Outlet]:
         raise ConfigError(f"{path}: {e.strerror or e}") from e
     if len(data) > MAX_OPML_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_OPML_BYTES} bytes")
-    return parse_opml(data, str(path))
+    return parse_opml(data, str(path), skipped)
 
 
 def export_opml(registry: Registry) -> str:

@@ -6,12 +6,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["MAX_SEEN", "FeedState", "ItemStatus", "StateStore"]
+__all__ = ["MAX_SEEN", "FeedState", "ItemStatus", "StateStore", "jsonl_state_dir", "kafka_state_dir",
+           "migrate_legacy_state"]
 
 ItemStatus = Literal["new", "updated", "skipped"]
 # Enough for any real feed's window (feeds list their last 10-100 items); bounds file size and memory.
@@ -94,3 +96,57 @@ class StateStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
+
+
+# Kafka's own rule for topic names (at most 249 of these characters, not "." or ".."): safe as a folder name too.
+_TOPIC_RE = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_LEGACY_FILE = re.compile(r"[0-9a-f]{24}\.json")
+
+
+def kafka_state_dir(state_dir: Path, topic: str) -> Path:
+    """Where the feed state of runs publishing to ``topic`` lives: ``<state_dir>/kafka/<topic>/``.
+
+    State is kept per destination: items seen (and ETags stored) by a run into one topic or file say nothing about
+    what another destination has received. ``ValueError`` for a name that is no Kafka topic name.
+    """
+    if not _TOPIC_RE.fullmatch(topic) or topic in (".", ".."):
+        raise ValueError(f"{topic!r} is not a Kafka topic name (1-249 of A-Z a-z 0-9 . _ -, not '.' or '..')")
+    return state_dir / "kafka" / topic
+
+
+def jsonl_state_dir(state_dir: Path, path: Path) -> Path:
+    """``<state_dir>/jsonl/<file name>-<hash of its resolved path>/``: one folder per output file, the same for
+    every spelling of its path (relative, absolute, through a symlinked folder)."""
+    resolved = str(path.expanduser().resolve())
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", path.name).strip(".")[:60] or "out"
+    return state_dir / "jsonl" / f"{name}-{hashlib.sha1(resolved.encode()).hexdigest()[:10]}"
+
+
+def migrate_legacy_state(state_dir: Path, target: Path) -> int:
+    """Move per-feed state files that sit directly in ``state_dir`` (the layout before state was kept per
+    destination) into ``target``, unless ``target`` exists already. Returns how many files moved.
+
+    The files go to a temporary sibling folder first, which is renamed to ``target`` at the end: a crash half-way
+    leaves the rest at the top level and the temporary folder, and the next call carries on from there.
+    """
+    if target.exists() or not state_dir.is_dir():
+        return 0
+    legacy = [p for p in state_dir.iterdir() if _LEGACY_FILE.fullmatch(p.name) and p.is_file()]
+    staging = target.with_name(f".{target.name}.migrating")
+    if not legacy and not staging.exists():
+        return 0
+    staging.mkdir(parents=True, exist_ok=True)
+    for p in legacy:
+        with contextlib.suppress(FileNotFoundError):  # another process moved it first
+            os.replace(p, staging / p.name)
+    try:
+        os.rename(staging, target)
+    except OSError:
+        if not target.exists():
+            raise
+        for p in staging.iterdir():  # another process finished first: add ours to its folder
+            if not (target / p.name).exists():
+                os.replace(p, target / p.name)
+        with contextlib.suppress(OSError):
+            os.rmdir(staging)
+    return len(legacy)

@@ -9,12 +9,29 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from newsrift.settings import REPO_ROOT, get_settings
 from pipeline.errors import NewsriftError
 
+# Elasticsearch's default index.max_result_window: a larger size is refused by the server.
+MAX_SEARCH_SIZE = 10000
+
+
+class _OneLineErrors(TyperGroup):
+    """Any NewsriftError a command lets through (bad NEWSRIFT_* settings, say) is one line on stderr and exit 1,
+    never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer.Context; typer vendors its own click
+        try:
+            return super().invoke(ctx)
+        except NewsriftError as e:
+            typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(help="newsrift: find where the news disagrees with itself.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=_OneLineErrors)
 services_app = typer.Typer(help="Run the local Kafka broker and Elasticsearch node (127.0.0.1).", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 
@@ -103,11 +120,20 @@ def worker(
 
 @app.command("lag")
 def lag_cmd() -> None:
-    """How many messages each stage still has to process (consumer lag of the worker's group)."""
-    from newsrift.lag import consumer_lag
+    """How many messages each stage still has to process (consumer lag of the worker's group).
 
-    for topic, n in consumer_lag(get_settings()).items():
-        typer.echo(f"{topic} lag={n}")
+    A topic that does not exist is printed as "missing" (run `newsrift topics`), and the exit code is then 1.
+    """
+    from newsrift.lag import topic_lag
+
+    try:
+        lag = topic_lag(get_settings())
+    except NewsriftError as e:
+        _die(e)
+    for topic, n in lag.items():
+        typer.echo(f"{topic} lag={n}" if n is not None else f"{topic} missing")
+    if any(n is None for n in lag.values()):
+        raise typer.Exit(1)
 
 
 # -------------------------------------------------------------------------------------------------------- search
@@ -117,12 +143,15 @@ def lag_cmd() -> None:
 def search(
     query: Annotated[str, typer.Argument(help="Words to look for (Elasticsearch simple query syntax).")],
     kind: Annotated[str, typer.Option(help="articles, claims, events, disputes or alerts.")] = "articles",
-    size: Annotated[int, typer.Option(help="How many hits to print.")] = 10,
+    size: Annotated[int, typer.Option(help=f"How many hits to print (1-{MAX_SEARCH_SIZE}).")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print raw documents as JSON lines.")] = False,
 ) -> None:
     """Search what the pipeline indexed."""
     from newsrift.search import run_search
 
+    if not 1 <= size <= MAX_SEARCH_SIZE:
+        _die(ValueError(f"--size must be between 1 and {MAX_SEARCH_SIZE} (Elasticsearch's default "
+                        f"index.max_result_window), not {size}"))
     try:
         hits = run_search(get_settings(), query, kind, size)
     except NewsriftError as e:
@@ -155,14 +184,20 @@ def analyze(
     infile: Annotated[Path, typer.Argument(help="JSONL of articles: id, outlet, url, title, published, text.")],
     out: Annotated[Path, typer.Option("--out", help="Where to write article/claim/event/dispute lines.")],
 ) -> None:
-    """Run the whole core over a file, without services (same logic as the streaming pipeline)."""
-    from pipeline.analyze import analyze_file
+    """Run the whole core over a file, without services (same logic as the streaming pipeline).
+
+    Lines that cannot be used (not JSON, not UTF-8, missing fields) go to <out>.rejected.jsonl with their line
+    number and reason; the rest is processed.
+    """
+    from pipeline.analyze import analyze_file, rejected_path
 
     try:
         counts = analyze_file(infile, out)
     except NewsriftError as e:
         _die(e)
     typer.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+    if counts.get("rejected"):
+        typer.echo(f"{counts['rejected']} input lines rejected, with the reasons, in {rejected_path(out)}")
 
 
 # ---------------------------------------------------------------------------------------------------------- demo

@@ -5,28 +5,45 @@ from __future__ import annotations
 import time
 
 from newsrift.settings import Settings
+from pipeline.errors import NewsriftError
 from pipeline.topics import TOPICS
 
 
-def consumer_lag(settings: Settings) -> dict[str, int]:
-    """Messages not yet committed by the worker's consumer group, per input topic (0 when fully processed)."""
+def topic_lag(settings: Settings, bootstrap_timeout_ms: int = 10000) -> dict[str, int | None]:
+    """Messages not yet committed by the worker's consumer group, per input topic (0 when fully processed); None
+    for a topic the broker does not have. ``NewsriftError`` when the broker cannot be reached."""
     from kafka import TopicPartition
     from kafka.admin import KafkaAdminClient, OffsetSpec
+    from kafka.errors import KafkaError
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    names = [settings.topic(t.name) for t in TOPICS]
     try:
-        names = [settings.topic(t.name) for t in TOPICS]
+        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms)
+    except KafkaError as e:
+        raise NewsriftError(f"Kafka not reachable at {settings.kafka_bootstrap} ({type(e).__name__}; "
+                            "newsrift services up?)") from e
+    try:
         described = admin.describe_topics(names)
-        parts = [TopicPartition(d["name"], p["partition_index"]) for d in described for p in d["partitions"]]
-        ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in parts})
+        present = {d["name"] for d in described if d.get("error_code", 0) == 0 and d.get("partitions")}
+        parts = [TopicPartition(d["name"], p["partition_index"]) for d in described if d["name"] in present
+                 for p in d["partitions"]]
+        ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in parts}) if parts else {}
         committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
+    except KafkaError as e:
+        raise NewsriftError(f"Kafka at {settings.kafka_bootstrap} did not answer: {type(e).__name__}: {e}") from e
     finally:
         admin.close()
-    lag: dict[str, int] = {n: 0 for n in names}
+    lag: dict[str, int | None] = {n: (0 if n in present else None) for n in names}
     for tp in parts:
         done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
-        lag[tp.topic] += max(0, ends[tp].offset - done)
+        lag[tp.topic] = (lag[tp.topic] or 0) + max(0, ends[tp].offset - done)
     return lag
+
+
+def consumer_lag(settings: Settings) -> dict[str, int]:
+    """``topic_lag`` with a missing topic counted as 0 (nothing in it to process): for the health page and
+    ``wait_drained``."""
+    return {t: n or 0 for t, n in topic_lag(settings).items()}
 
 
 def wait_drained(settings: Settings, timeout: float, settle: float = 3.0) -> dict[str, int]:

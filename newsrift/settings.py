@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,6 +85,23 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
+def describe_invalid(e: ValidationError) -> str:
+    """One line naming each bad ``NEWSRIFT_*`` variable, its value and why it was refused."""
+    parts = []
+    for err in e.errors():
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        if err.get("loc"):
+            var = f"NEWSRIFT_{str(err['loc'][0]).upper()}"
+            parts.append(f"{var}={err.get('input')!r}: {msg}")
+        else:  # a check across fields: its message names the variables
+            parts.append(msg)
+    return "invalid settings: " + "; ".join(parts)
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment; ``ConfigError`` (one line per the CLI) when a value is invalid."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        raise ConfigError(describe_invalid(e)) from None

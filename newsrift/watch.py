@@ -24,7 +24,7 @@ def add(
     kind: Annotated[list[str], typer.Option("--kind", help="numeric, polarity, attribution, non_confirmation, other.")]
     = [],  # noqa: B006
     min_confidence: Annotated[float, typer.Option(help="Only disputes at least this confident (0-1).")] = 0.0,
-    notify: Annotated[list[str], typer.Option("--notify", help="Sink names (webhook, email); default all.")] = [],  # noqa: B006
+    notify: Annotated[list[str], typer.Option("--notify", help="Sink names: webhook, email; default all.")] = [],  # noqa: B006
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite a watch of the same name.")] = False,
 ) -> None:
     """Add a watch (--replace to overwrite one of the same name)."""
@@ -42,7 +42,11 @@ def add(
 @watch_app.command("list")
 def list_() -> None:
     """List the watches."""
-    watches = load_watches(get_settings().watchlist)
+    try:
+        watches = load_watches(get_settings().watchlist)
+    except NewsriftError as e:
+        typer.secho(f"error: {e}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from e
     if not watches:
         typer.echo("no watches: every alert goes to every configured sink")
     for w in watches:

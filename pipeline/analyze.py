@@ -8,8 +8,11 @@ would arrive in the stream; claim offsets point into the input ``text`` exactly 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +25,7 @@ from pipeline.model import Article, Claim, RawArticle, format_time, parse_time
 from pipeline.normalize.core import content_hash, guess_language, normalise
 from pipeline.normalize.pipeline import analyse_batch
 
-__all__ = ["analyze_file", "analyze_records", "article_from_input"]
+__all__ = ["analyze_file", "analyze_lines", "analyze_records", "article_from_input", "rejected_path"]
 
 _FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -38,7 +41,10 @@ def article_from_input(d: dict[str, Any]) -> Article:
     if "article_id" in d and "text" not in d:
         from pipeline.streaming import decode, encode
 
-        raw = decode(encode(d), RawArticle.from_json)
+        try:
+            raw = decode(encode(d), RawArticle.from_json)
+        except ProcessingError as e:  # NaN or Infinity in the line: no JSON form
+            raise MessageError(str(e)) from e
         try:
             return normalise(raw, raw.fetched_at or datetime.now(timezone.utc))
         except ProcessingError as e:
@@ -66,16 +72,24 @@ def article_from_input(d: dict[str, Any]) -> Article:
 
 
 def analyze_records(records: Iterable[dict[str, Any]], errors: list[dict[str, Any]] | None = None) -> Iterator[dict]:
-    """Yield output lines for the input records; rejected records go to ``errors`` with their reason."""
+    """Yield output lines for the input records; rejected records go to ``errors`` with their reason (``line`` is
+    the record's 1-based position)."""
+    return analyze_lines(enumerate(records, 1), errors)
+
+
+def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, Any]] | None = None) -> Iterator[dict]:
+    """``analyze_records`` over (line number, record) pairs: rejections report the given line numbers (the file's
+    lines, blank and unparseable ones included, when the records come from a file)."""
     articles: list[tuple[int, Article]] = []
-    for n, rec in enumerate(records):
+    for n, rec in numbered:
         try:
             articles.append((n, article_from_input(rec)))
         except MessageError as e:
             if errors is not None:
-                errors.append({"line": n + 1, "error": str(e), "record": rec})
+                errors.append({"line": n, "error": str(e), "record": rec})
     articles.sort(key=lambda t: (t[1].published or _FAR_FUTURE, t[0]))
     ordered = [a for _, a in articles]
+    line_of = {id(a): n for n, a in articles}
 
     assigner = Assigner({}, {})
     detector = DisputeDetector()
@@ -86,7 +100,7 @@ def analyze_records(records: Iterable[dict[str, Any]], errors: list[dict[str, An
     for article, result in zip(ordered, analysed, strict=True):
         if isinstance(result, Exception):
             if errors is not None:
-                errors.append({"id": article.article_id, "error": str(result)})
+                errors.append({"line": line_of[id(article)], "id": article.article_id, "error": str(result)})
             continue
         article = Article.from_json(result["article"])
         placement = assigner.place(article)
@@ -130,34 +144,88 @@ def analyze_records(records: Iterable[dict[str, Any]], errors: list[dict[str, An
             }
 
 
-def _read(path: Path, errors: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+def _read(path: Path, errors: list[dict[str, Any]]) -> Iterator[tuple[int, Any]]:
+    """(file line number, parsed JSON) for each usable line; a line that is not UTF-8 or not JSON goes to ``errors``
+    with its number and reason, and the lines after it are read all the same."""
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                errors.append({"line": n, "error": f"not UTF-8: {e}",
+                               "raw": raw[:2000].decode("utf-8", "backslashreplace")})
+                continue
             if not line.strip():
                 continue
             try:
-                yield json.loads(line)
+                yield n, json.loads(line)
             except json.JSONDecodeError as e:
                 errors.append({"line": n, "error": f"not JSON: {e}", "raw": line[:2000]})
 
 
-def analyze_file(infile: Path, out: Path) -> dict[str, int]:
-    """Analyse ``infile`` into ``out``; rejected lines go to ``<out>.rejected.jsonl`` with the reason."""
+def rejected_path(out: Path) -> Path:
+    """Where ``analyze_file`` puts the lines it could not use."""
+    return out.with_name(out.name + ".rejected.jsonl")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links, bind mounts
+    except OSError:
+        return False
+
+
+def _check_paths(infile: Path, out: Path) -> None:
     if not infile.exists():
         raise ConfigError(f"{infile}: no such file")
+    if infile.is_dir():
+        raise ConfigError(f"{infile}: is a directory, not a JSONL file")
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a directory; give a file name")
+    if _same_file(infile, out):
+        raise ConfigError(f"--out {out} is the input file itself: writing it would destroy the input")
+    if _same_file(infile, rejected_path(out)):
+        raise ConfigError(f"--out {out}: its rejected-lines file {rejected_path(out)} is the input file")
+
+
+def _write_atomically(path: Path, lines: Iterable[str]) -> None:
+    """All lines or nothing: a failure half-way leaves what was at ``path`` before."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def analyze_file(infile: Path, out: Path) -> dict[str, int]:
+    """Analyse ``infile`` into ``out``; rejected lines go to ``<out>.rejected.jsonl`` with the file line number and
+    the reason. ``ConfigError`` for paths that cannot be used (missing or a directory, ``out`` the input itself)."""
+    _check_paths(infile, out)
     errors: list[dict[str, Any]] = []
     counts: dict[str, int] = {"article": 0, "claim": 0, "event": 0, "dispute": 0}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for line in analyze_records(_read(infile, errors), errors):
+
+    def lines() -> Iterator[str]:
+        for line in analyze_lines(_read(infile, errors), errors):
             counts[line["type"]] += 1
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-    rejected = out.with_name(out.name + ".rejected.jsonl")
-    if errors:
-        with rejected.open("w", encoding="utf-8") as fh:
-            for e in errors:
-                fh.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
-    else:
-        rejected.unlink(missing_ok=True)
+            yield json.dumps(line, ensure_ascii=False) + "\n"
+
+    rejected = rejected_path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(out, lines())
+        if errors:
+            errors.sort(key=lambda e: e.get("line", 0))
+            _write_atomically(rejected, (json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in errors))
+        else:
+            rejected.unlink(missing_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot read {infile} or write {out}: {e.strerror or e}") from e
     counts["rejected"] = len(errors)
     return counts

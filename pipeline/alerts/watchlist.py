@@ -20,10 +20,14 @@ from pipeline.disputes.frames import terms
 from pipeline.errors import ConfigError
 from pipeline.model import _Json
 
-__all__ = ["Watch", "add_watch", "load_watches", "matches", "remove_watch", "save_watches"]
+__all__ = ["SINK_NAMES", "Watch", "add_watch", "check_new_watch", "load_watches", "matches", "remove_watch",
+           "save_watches"]
 
 FILE_VERSION = 1
 _KINDS = {"numeric", "polarity", "attribution", "non_confirmation", "other"}
+# The names of the alert sinks (pipeline/alerts/sinks.py: WebhookSink, EmailSink); a watch notifying anything else
+# would never deliver.
+SINK_NAMES = ("webhook", "email")
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,24 @@ def save_watches(path: Path, watches: Sequence[Watch]) -> None:
         raise
 
 
+def check_new_watch(watch: Watch) -> None:
+    """What a new watch must not contain (``ConfigError``): an empty entity or keyword (it would match every
+    alert), an empty outlet (it would match none), or a sink name no sink has (it would never deliver). Files
+    already written are read as they are."""
+    for field, label in (("entities", "entity"), ("keywords", "keyword"), ("outlets", "outlet")):
+        if any(not v.strip() for v in getattr(watch, field)):
+            raise ConfigError(f"watch {watch.name!r}: an empty {label} is not allowed (it would match "
+                              f"{'nothing' if field == 'outlets' else 'every alert'})")
+    if bad := sorted(set(watch.notify) - set(SINK_NAMES)):
+        raise ConfigError(f"watch {watch.name!r}: unknown sink(s) {', '.join(bad)} in notify; "
+                          f"choose from {', '.join(SINK_NAMES)}")
+
+
 def add_watch(path: Path, watch: Watch, *, replace: bool = False) -> None:
+    check_new_watch(watch)
     watches = load_watches(path)
     if any(w.name == watch.name for w in watches) and not replace:
-        raise ConfigError(f"a watch named {watch.name!r} exists (use replace)")
+        raise ConfigError(f"a watch named {watch.name!r} exists (use --replace to overwrite it)")
     save_watches(path, [w for w in watches if w.name != watch.name] + [watch])
 
 

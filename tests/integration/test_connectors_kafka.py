@@ -91,10 +91,11 @@ def test_the_long_running_poller_stops_on_sigterm_and_a_restart_adds_nothing(
         deadline = time.monotonic() + 60
         # The poller saves a feed's state after its items were acknowledged: four states with seen items = all in.
         while time.monotonic() < deadline:
-            done = [p for p in state.glob("*.json") if json.loads(p.read_text()).get("last_success")]
+            done = [p for p in state.glob("kafka/*/*.json") if json.loads(p.read_text()).get("last_success")]
             if len(done) == 4:
                 break
             time.sleep(0.5)
+        assert len(done) == 4, f"feed states after 60 s: {sorted(p.name for p in state.rglob('*.json'))}"
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
     finally:

@@ -187,5 +187,5 @@ def test_ingest_and_feeds_list_report_the_move(web: Callable[..., RouteServer], 
     assert f"moved permanently from {srv.base}/old to {srv.base}/new" in r.output
     assert r.output.strip().splitlines()[-1] == "feeds ok=1 not_modified=0 failed=0 items new=1 updated=0 " \
                                                 "skipped=0 moved=1"
-    listed = run.invoke(app, ["feeds", "list", *args]).output
+    listed = run.invoke(app, ["feeds", "list", "--to-jsonl", str(tmp_path / "o.jsonl"), *args]).output
     assert f"{srv.base}/old\tok\t" in listed and f"moved_to={srv.base}/new" in listed

@@ -233,14 +233,16 @@ def test_feeds_add_with_settings_and_list_with_health(tmp_path: Path) -> None:
     (tmp_path / "good.xml").write_text(RSS)
     assert run.invoke(app, ["feeds", "add", "ex", "good.xml", "--poll-interval", "120", "--full-text",
                             "--registry", str(reg)]).exit_code == 0
+    (tmp_path / "missing.xml").write_text(RSS)  # feeds add wants an existing file; it goes missing afterwards
     assert run.invoke(app, ["feeds", "add", "ex", "missing.xml", "--registry", str(reg)]).exit_code == 0
+    (tmp_path / "missing.xml").unlink()
     feeds = {Path(f.url).name: f for f in load_registry(reg).feeds()}
     assert (feeds["good.xml"].poll_interval, feeds["good.xml"].full_text) == (120.0, True)
     assert (feeds["missing.xml"].poll_interval, feeds["missing.xml"].full_text) == (None, False)
     run.invoke(app, ["ingest", "--once", "--registry", str(reg), "--state-dir", str(tmp_path / "st"),
                      "--to-jsonl", str(tmp_path / "o.jsonl")])
-    lines = run.invoke(app, ["feeds", "list", "--registry", str(reg), "--state-dir", str(tmp_path / "st")]
-                       ).output.strip().splitlines()
+    lines = run.invoke(app, ["feeds", "list", "--registry", str(reg), "--state-dir", str(tmp_path / "st"),
+                             "--to-jsonl", str(tmp_path / "o.jsonl")]).output.strip().splitlines()
     assert "missing.xml\tfailing\tfailures=1" in lines[0]  # failing feeds first
     assert "good.xml\tok\tfailures=0" in lines[1]
 
