@@ -10,7 +10,8 @@ import faust
 
 from newsrift.settings import get_settings
 from pipeline import topics as names
-from pipeline.streaming import dead_letter, encode, log_event
+from pipeline.errors import NewsriftError
+from pipeline.streaming import dead_letter, encode, kv, log_event, reason
 
 log = logging.getLogger("newsrift.worker")
 settings = get_settings()
@@ -85,8 +86,24 @@ async def send_to_dlq(stage: str, event: Any, error: BaseException | str) -> Non
         value=event.value if isinstance(event.value, bytes) else None, error=error,
     )
     log_event(log, "dead_lettered", logging.WARNING, stage=stage, topic=msg.topic, partition=msg.partition,
-              offset=msg.offset, error=str(error)[:300])
+              offset=msg.offset, error_type=type(error).__name__ if isinstance(error, BaseException) else "str",
+              error=reason(error)[:300])
     await dlq_topic(msg.topic).send(key=event.key if isinstance(event.key, bytes) else None, value=encode(env))
+
+
+async def reject(stage: str, event: Any, error: Exception) -> None:
+    """Dead-letter a message a stage could not handle, whatever the error: a newsrift error is an expected reason;
+    anything else is a bug or an input nobody foresaw, so its traceback is logged (once, here) and the stage goes
+    on with the next message. Agents catch ``Exception`` only: cancellation and other ``BaseException`` propagate.
+    """
+    if not isinstance(error, NewsriftError):
+        msg = getattr(event, "message", None)
+        log.error("event=unexpected_error %s", kv(stage=stage, topic=getattr(msg, "topic", "?"),
+                                                   partition=getattr(msg, "partition", "?"),
+                                                   offset=getattr(msg, "offset", "?"),
+                                                   error_type=type(error).__name__, error=str(error)[:300]),
+                  exc_info=error)
+    await send_to_dlq(stage, event, error)
 
 
 @app.timer(interval=30.0, on_leader=False)

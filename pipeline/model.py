@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
 
+from pipeline.errors import MessageError
+
 __all__ = [
     "Article",
     "Claim",
@@ -43,10 +45,65 @@ def parse_time(value: str | None) -> datetime | None:
     """ISO 8601 to an aware datetime; naive values are taken as UTC."""
     if value is None or value == "":
         return None
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 time string, got {type(value).__name__} {_short(value)}")
     dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
     return dt
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_INT64 = 2**63 - 1
+
+
+def _str(d: dict[str, Any], key: str, *, required: bool = False, empty: bool = True) -> str | None:
+    """``d[key]`` as a string (or None when absent and optional); any other type is a ``MessageError``."""
+    if key not in d and required:
+        raise KeyError(key)
+    value = d.get(key)
+    if value is None:
+        if required:
+            raise MessageError(f"field {key!r} must be a string, not null")
+        return None
+    if not isinstance(value, str):
+        raise MessageError(f"field {key!r} must be a string, not {type(value).__name__} {_short(value)}")
+    if not empty and not value:
+        raise MessageError(f"field {key!r} must not be empty")
+    return value
+
+
+def _time(d: dict[str, Any], key: str) -> datetime | None:
+    value = d.get(key)
+    if value is not None and not isinstance(value, str):
+        raise MessageError(f"field {key!r} must be an ISO 8601 time string, not {type(value).__name__} "
+                           f"{_short(value)}")
+    try:
+        return parse_time(value)
+    except ValueError as e:
+        raise MessageError(f"field {key!r} is not an ISO 8601 time: {_short(value)}") from e
+
+
+def _int(d: dict[str, Any], key: str, default: int = 0, minimum: int = -_INT64) -> int:
+    """``d[key]`` as an integer in [minimum, 2**63 - 1] (what Elasticsearch's ``long`` holds)."""
+    value = d.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise MessageError(f"field {key!r} must be an integer, not {type(value).__name__} {_short(value)}")
+    try:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        number = int(value)
+    except (ValueError, OverflowError) as e:
+        raise MessageError(f"field {key!r} must be an integer, not {_short(value)}") from e
+    if not minimum <= number <= _INT64:
+        raise MessageError(f"field {key!r} is out of range ({minimum} to {_INT64}): {_short(value)}")
+    return number
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -95,21 +152,26 @@ class RawArticle(_Json):
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RawArticle:
+        """Every field checked against ``schemas/raw_article.v1.schema.json``: a wrong type is a ``MessageError``
+        naming the field (a feed item is outside input, and one with a number for a date must not crash a stage)."""
+        fallback = d.get("published_is_fallback", False)
+        if not isinstance(fallback, bool) and fallback is not None:
+            raise MessageError(f"field 'published_is_fallback' must be a boolean, not {type(fallback).__name__}")
         return cls(
-            article_id=str(d["article_id"]),
-            outlet_id=str(d["outlet_id"]),
-            url=str(d["url"]),
-            title=str(d.get("title") or ""),
-            feed_url=d.get("feed_url"),
-            guid=d.get("guid"),
-            summary=d.get("summary"),
-            content=d.get("content"),
-            author=d.get("author"),
-            language=d.get("language"),
-            published=parse_time(d.get("published")),
-            published_is_fallback=bool(d.get("published_is_fallback", False)),
-            fetched_at=parse_time(d.get("fetched_at")),
-            revision=int(d.get("revision", 0)),
+            article_id=_str(d, "article_id", required=True, empty=False) or "",
+            outlet_id=_str(d, "outlet_id", required=True, empty=False) or "",
+            url=_str(d, "url", required=True) or "",
+            title=_str(d, "title") or "",
+            feed_url=_str(d, "feed_url"),
+            guid=_str(d, "guid"),
+            summary=_str(d, "summary"),
+            content=_str(d, "content"),
+            author=_str(d, "author"),
+            language=_str(d, "language"),
+            published=_time(d, "published"),
+            published_is_fallback=bool(fallback),
+            fetched_at=_time(d, "fetched_at"),
+            revision=_int(d, "revision", minimum=0),
         )
 
 
@@ -145,20 +207,23 @@ class Article(_Json):
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Article:
+        entities = d.get("entities") or ()
+        if not isinstance(entities, (list, tuple)):
+            raise MessageError(f"field 'entities' must be a list, not {type(entities).__name__}")
         return cls(
-            article_id=d["article_id"],
-            outlet_id=d["outlet_id"],
-            url=d["url"],
-            title=d.get("title") or "",
-            text=d["text"],
-            content_hash=d["content_hash"],
-            published=parse_time(d.get("published")),
-            language=d.get("language"),
-            author=d.get("author"),
-            ingested_at=parse_time(d.get("ingested_at")),
-            revision=int(d.get("revision", 0)),
-            sentences=int(d.get("sentences", 0)),
-            entities=tuple(Entity.from_json(e) for e in d.get("entities", ())),
+            article_id=_str(d, "article_id", required=True, empty=False) or "",
+            outlet_id=_str(d, "outlet_id", required=True, empty=False) or "",
+            url=_str(d, "url", required=True) or "",
+            title=_str(d, "title") or "",
+            text=_str(d, "text", required=True) or "",
+            content_hash=_str(d, "content_hash", required=True) or "",
+            published=_time(d, "published"),
+            language=_str(d, "language"),
+            author=_str(d, "author"),
+            ingested_at=_time(d, "ingested_at"),
+            revision=_int(d, "revision"),
+            sentences=_int(d, "sentences"),
+            entities=tuple(Entity.from_json(e) for e in entities),
         )
 
 
@@ -248,7 +313,7 @@ class Claim(_Json):
             places=tuple(d.get("places", ())),
             times=tuple(d.get("times", ())),
             event_id=d.get("event_id"),
-            published=parse_time(d.get("published")),
+            published=_time(d, "published"),
             quote=d.get("quote"),
         )
 
@@ -268,8 +333,8 @@ class Event(_Json):
             event_id=d["event_id"],
             title=d.get("title") or "",
             article_ids=tuple(d.get("article_ids") or ()),
-            first_seen=parse_time(d.get("first_seen")),
-            last_seen=parse_time(d.get("last_seen")),
+            first_seen=_time(d, "first_seen"),
+            last_seen=_time(d, "last_seen"),
             merged_into=d.get("merged_into"),
         )
 

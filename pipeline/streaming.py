@@ -11,42 +11,114 @@ import asyncio
 import base64
 import json
 import logging
+import math
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from pipeline.errors import MessageError
+from pipeline.errors import MessageError, NewsriftError, ProcessingError
 from pipeline.model import format_time
 
 T = TypeVar("T")
 
 
+MAX_MESSAGE_BYTES = 900_000
+"""The largest message a stage writes: Kafka's default request and message limits are about 1,000,000 bytes
+(Faust's ``producer_max_request_size``, the broker's ``message.max.bytes``), and a record has some overhead."""
+MAX_ENVELOPE_BYTES = MAX_MESSAGE_BYTES
+"""A dead-letter envelope never exceeds this once encoded: a larger payload is cut, and the envelope says so and
+how large the message was."""
+_MAX_FIELD_CHARS = 10_000  # the key and the reason in an envelope; the payload gets what is left
+
+
+def _no_constant(name: str) -> Any:
+    raise MessageError(f"not JSON: {name} is not a JSON number (NaN and Infinity are refused)")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise MessageError(f"number out of range: {text[:40]}{'...' if len(text) > 40 else ''} is not a finite "
+                           "double")
+    return number
+
+
 def decode_json(value: bytes | str | None) -> dict[str, Any]:
+    """A JSON object, or a ``MessageError`` saying why not; NaN, Infinity and numbers that overflow a double are
+    refused (Elasticsearch and strict JSON readers reject them downstream)."""
     if value is None:
         raise MessageError("empty message (no value)")
     try:
-        data = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise MessageError(f"not JSON: {e}") from e
+        data = json.loads(value, parse_constant=_no_constant, parse_float=_finite_float)
+    except MessageError:
+        raise
+    except (UnicodeDecodeError, ValueError) as e:  # JSONDecodeError, and ints over Python's digit limit
+        raise MessageError(f"not JSON: {str(e)[:300]}") from e
+    except RecursionError as e:
+        raise MessageError("not JSON: nested too deeply") from e
     if not isinstance(data, dict):
         raise MessageError(f"expected a JSON object, got {type(data).__name__}")
     return data
 
 
 def decode(value: bytes | str | None, parse: Callable[[dict[str, Any]], T]) -> T:
-    """Decode a message with ``parse``; any missing or malformed field becomes a ``MessageError`` with the reason."""
+    """Decode a message with ``parse``; any missing or malformed field becomes a ``MessageError`` with the reason.
+
+    ``parse`` is pure, so whatever it raises is about the message: a wrong type that slipped past its checks
+    (``AttributeError``, ``OverflowError``, ...) is an invalid message too, never a crash of the stage.
+    """
     data = decode_json(value)
     try:
         return parse(data)
     except MessageError:
         raise
-    except (KeyError, TypeError, ValueError) as e:
-        what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-        raise MessageError(f"invalid message: {what}") from e
+    except KeyError as e:
+        raise MessageError(f"invalid message: missing field {e}") from e
+    except (TypeError, ValueError) as e:
+        raise MessageError(f"invalid message: {str(e)[:500]}") from e
+    except RecursionError as e:
+        raise MessageError("invalid message: nested too deeply") from e
+    except Exception as e:
+        raise MessageError(f"invalid message: {type(e).__name__}: {str(e)[:500]}") from e
 
 
 def encode(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """Strict JSON in UTF-8. A value that has no JSON form (NaN, Infinity, a lone surrogate, an object) is a
+    ``ProcessingError``, so the message is dead-lettered rather than written for a reader to choke on."""
+    try:
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except (ValueError, TypeError) as e:  # UnicodeEncodeError is a ValueError
+        raise ProcessingError(f"cannot encode the message as JSON: {str(e)[:300]}") from e
+
+
+def check_message_size(value: bytes, what: str, limit: int = MAX_MESSAGE_BYTES) -> bytes:
+    """``value``, or a ``ProcessingError`` when it is too large for Kafka to take."""
+    if len(value) > limit:
+        raise ProcessingError(f"{what} is {len(value)} bytes encoded, over the {limit}-byte message limit")
+    return value
+
+
+def encode_message(data: dict[str, Any], what: str) -> bytes:
+    """``encode``, refusing (``ProcessingError``) a message over ``MAX_MESSAGE_BYTES`` before Kafka does."""
+    return check_message_size(encode(data), what)
+
+
+def _clip(text: str, limit: int = _MAX_FIELD_CHARS) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+def reason(error: BaseException | str) -> str:
+    """The reason a dead letter gives: the message of a newsrift error; type and message of anything else."""
+    if isinstance(error, str):
+        return error
+    if isinstance(error, NewsriftError):
+        return str(error) or type(error).__name__
+    text = str(error)
+    return f"unexpected {type(error).__name__}: {text}" if text else f"unexpected {type(error).__name__}"
+
+
+def _encoded_len(text: str) -> int:
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
 
 
 def dead_letter(
@@ -59,25 +131,49 @@ def dead_letter(
     value: bytes | None,
     error: BaseException | str,
     now: datetime | None = None,
+    max_bytes: int = MAX_ENVELOPE_BYTES,
 ) -> dict[str, Any]:
-    """The envelope a ``.dlq`` topic holds: the original message, whole, and why it could not be handled."""
+    """The envelope a ``.dlq`` topic holds: the original message and why it could not be handled.
+
+    The payload is whole (``payload``, or ``payload_b64`` when not UTF-8) unless the envelope would exceed
+    ``max_bytes`` once encoded; then it keeps the payload's start, with ``payload_truncated: true`` and
+    ``payload_bytes`` (the message's size), and the topic, partition and offset point at the whole message.
+    """
     env: dict[str, Any] = {
         "stage": stage,
         "topic": topic,
         "partition": partition,
         "offset": offset,
-        "key": key.decode("utf-8", "replace") if key is not None else None,
-        "error": str(error),
+        "key": _clip(key.decode("utf-8", "replace")) if key is not None else None,
+        "error": _clip(reason(error)),
         "error_type": type(error).__name__ if isinstance(error, BaseException) else "str",
         "failed_at": format_time(now or datetime.now(timezone.utc)),
     }
     if value is None:
         env["payload"] = None
-    else:
-        try:
-            env["payload"] = value.decode("utf-8")
-        except UnicodeDecodeError:
+        return env
+    # Room for the payload: the limit less the rest of the envelope and the truncation fields.
+    room = max_bytes - len(encode(env)) - len(',"payload_b64":"","payload_truncated":true,"payload_bytes":') - 20
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        if (len(value) + 2) // 3 * 4 <= room:
             env["payload_b64"] = base64.b64encode(value).decode("ascii")
+            return env
+        env["payload_b64"] = base64.b64encode(value[: max(0, room) // 4 * 3]).decode("ascii")
+    else:
+        size = _encoded_len(text)
+        if size <= room:
+            env["payload"] = text
+            return env
+        cut = len(value)
+        while size > room and cut > 0:  # escapes make the encoded size grow faster than the bytes: shrink to fit
+            cut = max(0, min(cut - 1, int(cut * room / size) - 16))
+            text = value[:cut].decode("utf-8", "ignore")
+            size = _encoded_len(text)
+        env["payload"] = text
+    env["payload_truncated"] = True
+    env["payload_bytes"] = len(value)
     return env
 
 

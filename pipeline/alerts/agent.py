@@ -14,7 +14,16 @@ from pipeline.alerts import AlertDedupe, alert_from_change
 from pipeline.alerts.core import QUIET_CHANGES
 from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all, still_to_deliver
 from pipeline.alerts.sinks import Sink
-from pipeline.app import alerts_topic, app, dead_lettered_by_stage, dlq_topic, json_table, send_to_dlq, settings
+from pipeline.app import (
+    alerts_topic,
+    app,
+    dead_lettered_by_stage,
+    dlq_topic,
+    json_table,
+    reject,
+    send_to_dlq,
+    settings,
+)
 from pipeline.disputes import DisputeChange
 from pipeline.errors import NewsriftError
 from pipeline.streaming import decode, encode, log_event
@@ -49,8 +58,7 @@ async def send_alerts(stream: Any) -> None:
         try:
             await _handle(event, partition, sinks, planner, dedupe)
         except Exception as e:  # one bad change must not stop every later alert
-            log.exception("event=alert_failed partition=%s offset=%s", partition, event.message.offset)
-            await send_to_dlq("send_alerts", event, e)
+            await reject("send_alerts", event, e)
 
 
 async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertPlanner, dedupe: AlertDedupe) -> None:

@@ -11,12 +11,12 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pipeline.app import app, claims_topic, disputes_topic, json_table, send_to_dlq, settings
+from pipeline.app import app, claims_topic, disputes_topic, json_table, reject, settings
 from pipeline.disputes import DisputeChange, DisputeDetector
 from pipeline.disputes.stage import ClaimEnvelope
-from pipeline.errors import MessageError, NewsriftError
+from pipeline.errors import MessageError
 from pipeline.model import format_time, parse_time
-from pipeline.streaming import decode, encode, log_event
+from pipeline.streaming import decode, encode, encode_message, log_event
 
 log = logging.getLogger("newsrift.worker")
 detector = DisputeDetector(stale_after=timedelta(seconds=settings.dispute_stale_seconds),
@@ -36,7 +36,8 @@ def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime:
 
 async def _emit(changes: list[DisputeChange], event_id: str) -> None:
     for change in changes:
-        await disputes_topic.send(key=change.dispute.dispute_id.encode(), value=encode(change.to_json()))
+        value = encode_message(change.to_json(), f"dispute {change.dispute.dispute_id}")
+        await disputes_topic.send(key=change.dispute.dispute_id.encode(), value=value)
         log_event(log, "dispute_change", change=change.change, dispute_id=change.dispute.dispute_id,
                   kind=change.dispute.kind, status=change.dispute.status, sides=len(change.dispute.sides),
                   event_id=event_id)
@@ -46,33 +47,36 @@ async def _emit(changes: list[DisputeChange], event_id: str) -> None:
 async def detect_disputes(stream: Any) -> None:
     async for event in stream.events():
         try:
-            msg = decode(event.value, _message)
-        except NewsriftError as e:
-            await send_to_dlq("detect_disputes", event, e)
-            continue
-        if isinstance(msg, datetime):
-            event_id = (event.key or b"").decode("utf-8", "replace")
-            if disputes_by_event.get(event_id) is None:
-                continue
-            state = copy.deepcopy(disputes_by_event[event_id])
-            changes = detector.sweep(state, msg)
-            if detector.expired(state, msg):
-                # Quiet past retention: drop the state here, on the partition that owns the event.
-                del disputes_by_event[event_id]
-                log_event(log, "event_state_dropped", event_id=event_id)
-                await _emit(changes, event_id)
-                continue
-        else:
-            event_id = msg.claim.event_id or ""
-            # Nested mutation is invisible to the changelog: update a copy, then store it whole.
-            state = copy.deepcopy(disputes_by_event.get(event_id) or {})
-            # The worker's clock, not the claim's publication time: a dispute's first_seen / last_updated say when
-            # newsrift saw it, and "quiet for stale_after" counts from there, so a replay of 2018 news is live news
-            # to the people watching it rather than "years quiet" at the first sweep (the claims keep their times).
-            now = datetime.now(timezone.utc)
-            changes = detector.update(state, msg.claim, now, carriers=msg.carriers, duplicate_of=msg.duplicate_of)
-        disputes_by_event[event_id] = state
-        await _emit(changes, event_id)
+            await _handle(event)
+        except Exception as e:  # per message: dead-lettered with its reason, the stage goes on
+            await reject("detect_disputes", event, e)
+
+
+async def _handle(event: Any) -> None:
+    msg = decode(event.value, _message)
+    if isinstance(msg, datetime):
+        event_id = (event.key or b"").decode("utf-8", "replace")
+        if disputes_by_event.get(event_id) is None:
+            return
+        state = copy.deepcopy(disputes_by_event[event_id])
+        changes = detector.sweep(state, msg)
+        if detector.expired(state, msg):
+            # Quiet past retention: drop the state here, on the partition that owns the event.
+            del disputes_by_event[event_id]
+            log_event(log, "event_state_dropped", event_id=event_id)
+            await _emit(changes, event_id)
+            return
+    else:
+        event_id = msg.claim.event_id or ""
+        # Nested mutation is invisible to the changelog: update a copy, then store it whole.
+        state = copy.deepcopy(disputes_by_event.get(event_id) or {})
+        # The worker's clock, not the claim's publication time: a dispute's first_seen / last_updated say when
+        # newsrift saw it, and "quiet for stale_after" counts from there, so a replay of 2018 news is live news
+        # to the people watching it rather than "years quiet" at the first sweep (the claims keep their times).
+        now = datetime.now(timezone.utc)
+        changes = detector.update(state, msg.claim, now, carriers=msg.carriers, duplicate_of=msg.duplicate_of)
+    disputes_by_event[event_id] = state
+    await _emit(changes, event_id)
 
 
 @app.timer(interval=settings.sweep_seconds, on_leader=False)

@@ -15,13 +15,13 @@ from pipeline.app import (
     events_topic,
     json_table,
     placements_topic,
-    send_to_dlq,
+    reject,
 )
 from pipeline.assign import Assigner
 from pipeline.disputes.stage import ClaimEnvelope
 from pipeline.errors import MessageError, NewsriftError
 from pipeline.model import Article, Claim
-from pipeline.streaming import decode, encode, log_event
+from pipeline.streaming import decode, encode_message, log_event
 
 log = logging.getLogger("newsrift.worker")
 # One partition, like news.assign.v1: the whole recent history in one place (docs/architecture.md).
@@ -51,10 +51,9 @@ async def route_articles(stream: Any) -> None:
     async for event in stream.events():
         try:
             decode(event.value, _analysed)
-        except NewsriftError as e:
-            await send_to_dlq("route_articles", event, e)
-            continue
-        await assign_topic.send(key=GLOBAL_KEY, value=event.value)
+            await assign_topic.send(key=GLOBAL_KEY, value=event.value)
+        except Exception as e:  # per message: dead-lettered with its reason, the stage goes on
+            await reject("route_articles", event, e)
 
 
 @app.agent(assign_topic)
@@ -64,26 +63,34 @@ async def assign_events(stream: Any) -> None:
     async for event in stream.events():
         try:
             article, claims = decode(event.value, _analysed)
-        except NewsriftError as e:
-            await send_to_dlq("assign_events", event, e)
-            continue
-        if assigner is None or built_at != _rebalances[0]:
-            # Built on the first message after start or a rebalance, once Faust has recovered the tables: its caches
-            # come from their contents.
-            built_at = _rebalances[0]
-            assigner = Assigner(reprint_store, event_store)
-            log_event(log, "assigner_built", rebalances=built_at)
-        placement = assigner.place(article)
-        await placements_topic.send(key=article.article_id.encode(), value=encode(placement.to_json()))
-        for event_id in placement.changed_events:
-            ev = assigner.event(event_id)
-            await events_topic.send(key=ev.event_id.encode(), value=encode(ev.to_json()))
-        carriers = {article.article_id: list(placement.carriers)}
-        if placement.duplicate_of:
-            carriers[placement.duplicate_of] = list(placement.carriers)
-        for claim in claims:
-            env = ClaimEnvelope(dataclasses.replace(claim, event_id=placement.event_id), placement.duplicate_of,
-                                carriers)
-            await claims_topic.send(key=placement.event_id.encode(), value=encode(env.to_json()))
-        log_event(log, "article_placed", article_id=article.article_id, event_id=placement.event_id,
-                  duplicate_of=placement.duplicate_of or "-", claims=len(claims))
+            if assigner is None or built_at != _rebalances[0]:
+                # Built on the first message after start or a rebalance, once Faust has recovered the tables: its
+                # caches come from their contents.
+                built_at = _rebalances[0]
+                assigner = Assigner(reprint_store, event_store)
+                log_event(log, "assigner_built", rebalances=built_at)
+            await _assign(assigner, article, claims)
+        except Exception as e:
+            if not isinstance(e, NewsriftError):
+                # The failure may have come halfway through a placement: rebuild the caches from the tables.
+                assigner = None
+            await reject("assign_events", event, e)
+
+
+async def _assign(assigner: Assigner, article: Article, claims: list[Claim]) -> None:
+    placement = assigner.place(article)
+    await placements_topic.send(key=article.article_id.encode(),
+                                value=encode_message(placement.to_json(), "the placement"))
+    for event_id in placement.changed_events:
+        ev = assigner.event(event_id)
+        await events_topic.send(key=ev.event_id.encode(), value=encode_message(ev.to_json(), f"event {ev.event_id}"))
+    carriers = {article.article_id: list(placement.carriers)}
+    if placement.duplicate_of:
+        carriers[placement.duplicate_of] = list(placement.carriers)
+    for claim in claims:
+        env = ClaimEnvelope(dataclasses.replace(claim, event_id=placement.event_id), placement.duplicate_of,
+                            carriers)
+        value = encode_message(env.to_json(), f"claim {claim.claim_id}")
+        await claims_topic.send(key=placement.event_id.encode(), value=value)
+    log_event(log, "article_placed", article_id=article.article_id, event_id=placement.event_id,
+              duplicate_of=placement.duplicate_of or "-", claims=len(claims))

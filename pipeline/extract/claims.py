@@ -179,69 +179,80 @@ def normalise_times(texts: list[str], published: datetime | None) -> list[str]:
     pub = published.date()
     out: list[str] = []
     for raw in texts:
-        t = raw.lower().strip()
-        found: str | None = None
-        if "yesterday" in t:
-            found = (pub - timedelta(days=1)).isoformat()
-        elif "today" in t:
-            found = pub.isoformat()
-        elif "last week" in t:
-            y, w, _ = (pub - timedelta(days=7)).isocalendar()
-            found = f"{y}-W{w:02d}"
-        elif "this week" in t:
-            y, w, _ = pub.isocalendar()
-            found = f"{y}-W{w:02d}"
-        elif "next week" in t:
-            y, w, _ = (pub + timedelta(days=7)).isocalendar()
-            found = f"{y}-W{w:02d}"
-        elif "tomorrow" in t:
-            found = (pub + timedelta(days=1)).isoformat()
-        elif "last month" in t:
-            found = (pub.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-        elif "this month" in t:
-            found = pub.strftime("%Y-%m")
-        elif "last year" in t:
-            found = str(pub.year - 1)
-        elif "this year" in t:
-            found = str(pub.year)
-        elif (ago := re.fullmatch(r"(\w+) days? ago", t)) and word_number(ago.group(1)) is not None:
-            found = (pub - timedelta(days=int(word_number(ago.group(1)) or 0))).isoformat()
-        else:
-            for i, wd in enumerate(_WEEKDAYS):
-                if wd in t:
-                    if "next" in t:
-                        ahead = (i - pub.weekday()) % 7 or 7
-                        found = (pub + timedelta(days=ahead)).isoformat()
-                    else:
-                        # A bare weekday in news is the latest one ("on Tuesday" in a Wednesday story);
-                        # "last Tuesday" on a Tuesday is a week back.
-                        back = (pub.weekday() - i) % 7 or (7 if "last" in t else 0)
-                        found = (pub - timedelta(days=back)).isoformat()
-                    break
-            else:
-                m = re.search(r"(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:,?\s+(\d{4}))?", t)
-                if m:
-                    year = int(m.group(3)) if m.group(3) else pub.year
-                    try:
-                        d = date(year, _MONTHS.index(m.group(1)) + 1, int(m.group(2)))
-                    except ValueError:
-                        d = None
-                    if d is not None and not m.group(3):
-                        # No year written: the nearest one ("December 30" in a January story is last year's).
-                        d = (
-                            min(
-                                (_with_year(d, y) for y in (pub.year - 1, pub.year, pub.year + 1)),
-                                key=lambda x: abs((x - pub).days) if x else 10**6,
-                            )
-                            or d
-                        )
-                    if d is not None:
-                        found = d.isoformat()
-                elif re.fullmatch(r"(in )?(1[89]|20)\d\d", t):
-                    found = t[-4:]
+        try:
+            found = _normalise_time(raw, pub)
+        except (OverflowError, ValueError):  # a date past year 1 or 9999 (a published time at the calendar's edge)
+            found = None
         if found and found not in out:
             out.append(found)
     return out
+
+
+def _normalise_time(raw: str, pub: date) -> str | None:
+    """One time expression as an ISO string (or week, month, year), or None."""
+    t = raw.lower().strip()
+    found: str | None = None
+    if "yesterday" in t:
+        found = (pub - timedelta(days=1)).isoformat()
+    elif "today" in t:
+        found = pub.isoformat()
+    elif "last week" in t:
+        y, w, _ = (pub - timedelta(days=7)).isocalendar()
+        found = f"{y}-W{w:02d}"
+    elif "this week" in t:
+        y, w, _ = pub.isocalendar()
+        found = f"{y}-W{w:02d}"
+    elif "next week" in t:
+        y, w, _ = (pub + timedelta(days=7)).isocalendar()
+        found = f"{y}-W{w:02d}"
+    elif "tomorrow" in t:
+        found = (pub + timedelta(days=1)).isoformat()
+    elif "last month" in t:
+        found = (pub.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    elif "this month" in t:
+        found = pub.strftime("%Y-%m")
+    elif "last year" in t:
+        found = str(pub.year - 1)
+    elif "this year" in t:
+        found = str(pub.year)
+    elif (ago := re.fullmatch(r"(\w+) days? ago", t)) and (days := word_number(ago.group(1))) is not None:
+        # "99999999 days ago" is before year 1: no date, not an OverflowError that costs the article
+        if days <= (pub - date.min).days:
+            found = (pub - timedelta(days=int(days))).isoformat()
+    else:
+        for i, wd in enumerate(_WEEKDAYS):
+            if wd in t:
+                if "next" in t:
+                    ahead = (i - pub.weekday()) % 7 or 7
+                    found = (pub + timedelta(days=ahead)).isoformat()
+                else:
+                    # A bare weekday in news is the latest one ("on Tuesday" in a Wednesday story);
+                    # "last Tuesday" on a Tuesday is a week back.
+                    back = (pub.weekday() - i) % 7 or (7 if "last" in t else 0)
+                    found = (pub - timedelta(days=back)).isoformat()
+                break
+        else:
+            m = re.search(r"(" + "|".join(_MONTHS) + r")\s+(\d{1,2})(?:,?\s+(\d{4}))?", t)
+            if m:
+                year = int(m.group(3)) if m.group(3) else pub.year
+                try:
+                    d = date(year, _MONTHS.index(m.group(1)) + 1, int(m.group(2)))
+                except ValueError:
+                    d = None
+                if d is not None and not m.group(3):
+                    # No year written: the nearest one ("December 30" in a January story is last year's).
+                    d = (
+                        min(
+                            (_with_year(d, y) for y in (pub.year - 1, pub.year, pub.year + 1)),
+                            key=lambda x: abs((x - pub).days) if x else 10**6,
+                        )
+                        or d
+                    )
+                if d is not None:
+                    found = d.isoformat()
+            elif re.fullmatch(r"(in )?(1[89]|20)\d\d", t):
+                found = t[-4:]
+    return found
 
 
 def _subject(verb: Token) -> Token | None:

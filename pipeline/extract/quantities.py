@@ -31,6 +31,7 @@ A ``Quantity`` says how a number was hedged and what it counts:
 
 from __future__ import annotations
 
+import math
 import re
 
 from spacy.tokens import Doc, Span, Token
@@ -203,7 +204,11 @@ _CALENDAR = {*MONTHS, *WEEKDAYS, "jan", "feb", "mar", "apr", "jun", "jul", "aug"
 
 
 def word_number(text: str) -> float | None:
-    """'75' -> 75, '1,200' -> 1200, 'five' -> 5, 'twenty-one' -> 21, '1.5 million' -> 1.5e6; None otherwise."""
+    """'75' -> 75, '1,200' -> 1200, 'five' -> 5, 'twenty-one' -> 21, '1.5 million' -> 1.5e6; None otherwise.
+
+    A number too large for a double (a 400-digit run of digits) is no quantity: None, not infinity, which JSON
+    and Elasticsearch cannot carry.
+    """
     parts = text.lower().strip().replace("-", " ").split()
     total, current = 0.0, 0.0
     seen = False
@@ -223,7 +228,10 @@ def word_number(text: str) -> float | None:
         else:
             return None
         seen = True
-    return total + current if seen else None
+    if not seen:
+        return None
+    value = total + current
+    return value if math.isfinite(value) else None
 
 
 def _modifier(doc: Doc, i: int, floor: int) -> tuple[str, int] | None:

@@ -7,8 +7,8 @@ import logging
 from typing import Any
 
 from pipeline import topics as names
-from pipeline.app import app, send_to_dlq, settings
-from pipeline.errors import NewsriftError
+from pipeline.app import app, reject, send_to_dlq, settings
+from pipeline.errors import MessageError
 from pipeline.index.core import BulkAction, IndexNames, actions_for
 from pipeline.index.es import connect, ensure_indices
 from pipeline.index.writer import backoff, write_bulk
@@ -47,7 +47,11 @@ async def index_documents(stream: Any) -> None:
     # retrying and nothing is acked, so nothing is lost. See ``batches`` for why not take().
     manual = stream.noack()
     async for batch in batches(manual.events(), settings.index_batch, settings.index_flush_seconds):
-        await _index_batch(es, batch)
+        try:
+            await _index_batch(es, batch)
+        except Exception as e:  # not Elasticsearch being down (write_bulk waits that out): a bug; never stall
+            for event in batch:
+                await reject("index_documents", event, e)
         for event in batch:
             await manual.ack(event)
 
@@ -61,12 +65,18 @@ async def _index_batch(es: Any, batch: list[Any]) -> None:
             for action in actions_for(kind, decode_json(event.value), index_names):
                 origin[id(action)] = event
                 actions.append(action)
-        except (NewsriftError, KeyError, TypeError, ValueError) as e:
+        except MessageError as e:
             await send_to_dlq("index_documents", event, e)
+        except KeyError as e:  # a message without the fields of its kind
+            await send_to_dlq("index_documents", event, MessageError(f"invalid message: missing field {e}"))
+        except (TypeError, ValueError) as e:
+            await send_to_dlq("index_documents", event, MessageError(f"invalid message: {str(e)[:500]}"))
+        except Exception as e:
+            await reject("index_documents", event, e)
     if not actions:
         return
     failed = await write_bulk(es, actions)
-    for action, reason in failed:
+    for action, why in failed:
         await send_to_dlq("index_documents", origin[id(action)], f"Elasticsearch rejected {action.index}/"
-                          f"{action.doc_id}: {reason}")
+                          f"{action.doc_id}: {why}")
     log_event(log, "indexed", docs=len(actions) - len(failed), rejected=len(failed))

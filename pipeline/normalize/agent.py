@@ -10,14 +10,15 @@ from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.app import app, articles_topic, raw_articles_topic, send_to_dlq, settings
-from pipeline.errors import NewsriftError, ProcessingError
+from pipeline.app import app, articles_topic, raw_articles_topic, reject, settings
+from pipeline.errors import ProcessingError
 from pipeline.model import Article, RawArticle
 from pipeline.normalize.core import normalise
 from pipeline.normalize.pipeline import analyse_batch, split, warm_up
-from pipeline.streaming import batches, decode, encode, log_event
+from pipeline.streaming import batches, decode, encode_message, log_event
 
 log = logging.getLogger("newsrift.worker")
+STAGE = "analyse_articles"
 _executor: Executor | None = None
 
 
@@ -64,21 +65,41 @@ async def analyse_articles(stream: Any) -> None:
 
 
 async def _analyse_batch(batch: list[Any]) -> None:
+    """Every event of the batch ends sent or dead-lettered, whatever fails, so the batch is always acked."""
     now = datetime.now(timezone.utc)
     ready = []
     for event in batch:
         try:
             raw = decode(event.value, RawArticle.from_json)
             ready.append((event, normalise(raw, now)))
-        except NewsriftError as e:
-            await send_to_dlq("analyse_articles", event, e)
+        except Exception as e:  # per message: one bad article must not stall the batch or the partition
+            await reject(STAGE, event, e)
     if not ready:
         return
-    results = await _analyse([a for _, a in ready])
+    results = await _analyse_safely([a for _, a in ready])
     for (event, _), result in zip(ready, results, strict=True):
-        if isinstance(result, Exception):
-            await send_to_dlq("analyse_articles", event, result)
-            continue
-        await articles_topic.send(key=event.key, value=encode(result))
+        try:
+            if isinstance(result, Exception):
+                raise result
+            await articles_topic.send(key=event.key, value=encode_message(result, "the analysed article"))
+        except Exception as e:
+            await reject(STAGE, event, e)
     log_event(log, "articles_analysed", count=len(ready),
               offsets=",".join(f"{e.message.partition}:{e.message.offset}" for e in batch))
+
+
+async def _analyse_safely(articles: list[Article]) -> list[dict[str, Any] | Exception]:
+    """``_analyse``, and when the batch as a whole fails unexpectedly, each article alone, so only the article
+    that fails is dead-lettered."""
+    try:
+        return await _analyse(articles)
+    except Exception as e:
+        log.error("event=batch_failed stage=%s articles=%d error=%r: retrying one by one", STAGE, len(articles), e,
+                  exc_info=e)
+    out: list[dict[str, Any] | Exception] = []
+    for article in articles:
+        try:
+            out.extend(await _analyse([article]))
+        except Exception as e:
+            out.append(e)
+    return out

@@ -1,0 +1,235 @@
+"""The batch agents finish every batch whatever one message raises; the index writer splits a refused bulk request.
+
+Kafka and Elasticsearch are stood in for here (unit tests of the agents' own logic); the integration tests use
+the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from elastic_transport import ApiResponseMeta, ConnectionError, HttpHeaders, NodeConfig
+from elasticsearch import ApiError
+
+from pipeline.extract.quantities import word_number
+from pipeline.index import writer
+from pipeline.index.core import BulkAction
+
+
+@dataclass
+class Msg:
+    topic: str
+    partition: int = 0
+    offset: int = 0
+
+
+@dataclass
+class Event:
+    key: bytes
+    value: bytes
+    message: Msg
+
+
+def _api_error(status: int) -> ApiError:
+    meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
+                           node=NodeConfig("http", "localhost", 9200))
+    return ApiError("refused", meta=meta, body={})
+
+
+class FakeES:
+    """Refuses a whole bulk request (status) while it holds a document marked bad; fails to connect ``down`` times."""
+
+    def __init__(self, status: int = 400, down: int = 0) -> None:
+        self.status, self.down = status, down
+        self.written: list[str] = []
+        self.calls = 0
+
+    async def bulk(self, operations: list[dict[str, Any]], refresh: bool) -> dict[str, Any]:
+        self.calls += 1
+        if self.down:
+            self.down -= 1
+            raise ConnectionError("refused")
+        docs = operations[1::2]
+        if any(d.get("bad") for d in docs):
+            raise _api_error(self.status)
+        ids = [next(iter(op.values()))["_id"] for op in operations[0::2]]
+        self.written.extend(ids)
+        return {"items": [{"index": {"status": 201}} for _ in ids]}
+
+
+def _actions(n: int, bad: set[int]) -> list[BulkAction]:
+    return [BulkAction("index", "idx", f"d{i}", {"n": i, "bad": i in bad}) for i in range(n)]
+
+
+@pytest.mark.parametrize("status", [400, 413])
+def test_a_refused_bulk_request_is_split_until_the_bad_documents_stand_alone(status: int) -> None:
+    es = FakeES(status)
+    failed = asyncio.run(writer.write_bulk(es, _actions(10, {3, 7})))
+    assert sorted(a.doc_id for a, _ in failed) == ["d3", "d7"]
+    assert all(f"HTTP {status}" in why for _, why in failed)
+    assert sorted(es.written) == sorted(f"d{i}" for i in range(10) if i not in (3, 7))
+
+
+def test_connection_errors_are_still_retried_not_dead_lettered(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer, "backoff", lambda attempt, cap=30.0: 0.0)
+    es = FakeES(down=3)
+    assert asyncio.run(writer.write_bulk(es, _actions(4, set()))) == []
+    assert es.calls == 4 and len(es.written) == 4
+
+
+def test_a_5xx_for_the_whole_request_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer, "backoff", lambda attempt, cap=30.0: 0.0)
+    es = FakeES(status=503)
+    actions = _actions(2, {1})
+
+    async def go() -> None:
+        await writer.write_bulk(es, actions)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(go())
+        await asyncio.sleep(0.05)
+        assert not task.done()  # still retrying: a 503 is not the documents' fault
+        task.cancel()
+
+    asyncio.run(main())
+    assert es.calls > 3 and es.written == []
+
+
+def test_overflowing_numbers_are_not_quantities() -> None:
+    assert word_number("1" * 400) is None
+    assert word_number("9" * 305 + " million") is None
+    assert word_number("1,200") == 1200
+
+
+def test_a_400_digit_number_in_an_article_gives_no_infinity() -> None:
+    from datetime import datetime, timezone
+
+    from pipeline.model import Article
+    from pipeline.normalize.pipeline import analyse_batch
+    from pipeline.streaming import encode
+
+    text = f"The ministry said that {'9' * 400} people were killed. Police said 99999999999 days ago 5 died."
+    article = Article(article_id="big", outlet_id="o", url="u", title="t", text=text, content_hash="h",
+                      published=datetime(9999, 12, 30, tzinfo=timezone.utc), language="en")
+    (result,) = analyse_batch([article])
+    assert not isinstance(result, Exception)
+    assert result["claims"]
+    values = [v for c in result["claims"] for q in c["quantities"] for v in (q["low"], q["high"]) if v is not None]
+    assert all(math.isfinite(v) for v in values)
+    encode(result)  # allow_nan=False: would raise on an infinite quantity
+
+
+def test_far_times_do_not_cost_the_article() -> None:
+    from datetime import datetime, timezone
+
+    from pipeline.extract.claims import normalise_times
+
+    edge = datetime(9999, 12, 31, tzinfo=timezone.utc)
+    assert normalise_times(["next week", "tomorrow", "today"], edge) == ["9999-12-31"]
+    start = datetime(1, 1, 1, tzinfo=timezone.utc)
+    assert normalise_times(["yesterday", "99999999999 days ago", "5 days ago"], start) == []
+    assert normalise_times(["3 days ago"], datetime(2018, 2, 14, tzinfo=timezone.utc)) == ["2018-02-11"]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, bytes]] = []
+        self.rejected: list[tuple[str, bytes, Exception]] = []
+
+    async def send(self, key: bytes, value: bytes) -> None:
+        self.sent.append((key, value))
+
+    async def reject(self, stage: str, event: Event, error: Exception) -> None:
+        self.rejected.append((stage, event.key, error))
+
+
+GOOD = {"article_id": "good1", "outlet_id": "o1", "url": "https://o1.example/1", "title": "T",
+        "content": "<p>The mayor said five people died.</p>"}
+
+
+def test_the_analyse_batch_handles_every_event_whatever_it_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.normalize import agent
+
+    rec = Recorder()
+    monkeypatch.setattr(agent, "reject", rec.reject)
+    monkeypatch.setattr(agent, "articles_topic", rec)
+
+    async def fake_analyse(articles: list[Any]) -> list[Any]:
+        return [{"article": a.to_json(), "claims": [], "score": float("nan") if a.article_id == "nan1" else 1.0}
+                for a in articles]
+
+    monkeypatch.setattr(agent, "_analyse", fake_analyse)
+    inputs = {
+        b"published": {**GOOD, "article_id": "p1", "published": 1700000000},
+        b"fetched": {**GOOD, "article_id": "f1", "fetched_at": True},
+        b"language": {**GOOD, "article_id": "l1", "language": 7},
+        b"content": {**GOOD, "article_id": "c1", "content": ["x"]},
+        b"nan": {**GOOD, "article_id": "nan1"},
+        b"good": GOOD,
+    }
+    batch = [Event(k, json.dumps(v).encode(), Msg("raw", 0, i)) for i, (k, v) in enumerate(inputs.items())]
+    batch.insert(3, Event(b"revision", json.dumps(GOOD).encode()[:-1] + b', "revision": 1e400}', Msg("raw", 0, 9)))
+    asyncio.run(agent._analyse_batch(batch))
+    assert [k for k, _ in rec.sent] == [b"good"]
+    why = {k: str(e) for _, k, e in rec.rejected}
+    assert set(why) == {b"published", b"fetched", b"language", b"content", b"revision", b"nan"}
+    assert "'published' must be an ISO 8601" in why[b"published"]
+    assert "out of range" in why[b"revision"]
+    assert "cannot encode" in why[b"nan"]
+
+
+def test_the_analyse_batch_survives_a_batch_wide_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.normalize import agent
+
+    rec = Recorder()
+    monkeypatch.setattr(agent, "reject", rec.reject)
+    monkeypatch.setattr(agent, "articles_topic", rec)
+
+    async def flaky(articles: list[Any]) -> list[Any]:
+        if len(articles) > 1 or articles[0].article_id == "boom":
+            raise RuntimeError("pool exploded")
+        return [{"article": a.to_json(), "claims": []} for a in articles]
+
+    monkeypatch.setattr(agent, "_analyse", flaky)
+    batch = [Event(k.encode(), json.dumps({**GOOD, "article_id": k}).encode(), Msg("raw")) for k in ("a", "boom")]
+    asyncio.run(agent._analyse_batch(batch))
+    assert [k for k, _ in rec.sent] == [b"a"]
+    assert [(k, type(e).__name__) for _, k, e in rec.rejected] == [(b"boom", "RuntimeError")]
+
+
+def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.index import agent
+
+    rec = Recorder()
+    letters: list[tuple[bytes, str]] = []
+
+    async def to_dlq(stage: str, event: Event, error: Any) -> None:
+        letters.append((event.key, str(error)))
+
+    monkeypatch.setattr(agent, "reject", rec.reject)
+    monkeypatch.setattr(agent, "send_to_dlq", to_dlq)
+    topic = next(t for t, kind in agent.KIND_BY_TOPIC.items() if kind == "events")
+    ev = {"event_id": "e1", "title": "t", "article_ids": ["a"]}
+    batch = [Event(b"e1", json.dumps(ev).encode(), Msg(topic)),
+             Event(b"nan", b'{"event_id": "e2", "title": NaN}', Msg(topic)),
+             Event(b"time", json.dumps({**ev, "event_id": "e3", "first_seen": 5}).encode(), Msg(topic)),
+             Event(b"bad", json.dumps({**ev, "event_id": "e4", "title": "bad"}).encode(), Msg(topic))]
+
+    class ES(FakeES):
+        async def bulk(self, operations: list[dict[str, Any]], refresh: bool) -> dict[str, Any]:
+            docs = operations[1::2]
+            if any(d.get("title") == "bad" for d in docs):
+                raise _api_error(400)
+            return await super().bulk(operations, refresh)
+
+    es = ES()
+    asyncio.run(agent._index_batch(es, batch))
+    assert es.written == ["e1"]
+    why = dict(letters)
+    assert set(why) == {b"nan", b"time", b"bad"} and not rec.rejected
+    assert "NaN" in why[b"nan"] and "first_seen" in why[b"time"] and "refused on its own" in why[b"bad"]
