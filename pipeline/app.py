@@ -31,6 +31,7 @@ app = faust.App(
     web_host=settings.web_host,
     web_port=settings.web_port,
     producer_acks=-1,
+    producer_request_timeout=settings.producer_request_timeout_seconds,
     consumer_auto_offset_reset="earliest",
     broker_commit_every=100,
     broker_commit_interval=1.0,
