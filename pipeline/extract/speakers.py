@@ -181,6 +181,13 @@ def _phrase(tok: Token) -> Span:
     return doc[start:end]
 
 
+def _bare(phrase: Span) -> list[Token]:
+    """A phrase without articles, possessive pronouns, the possessive "'s" and punctuation: "the bank's governor"
+    -> bank governor, "his spokesman" -> spokesman. A possessor that is a noun stays: it says whose governor."""
+    return [t for t in phrase
+            if t.dep_ not in ("det", "case") and not (t.dep_ == "poss" and t.pos_ == "PRON") and not t.is_punct]
+
+
 class SpeakerResolver:
     """Resolves speaker phrases within one article; remembers the last named person for "he" and "the minister"."""
 
@@ -249,7 +256,7 @@ class SpeakerResolver:
             # "the spokeswoman said": the last named person of the article; unnamed otherwise.
             if self.last_person and any(t.dep_ == "det" and t.lower_ == "the" for t in subject.children):
                 return Speaker(self.last_person.name, "person", text)
-            words = [t.text for t in phrase if t.dep_ not in ("det", "poss") and not t.is_punct]
+            words = [t.text for t in _bare(phrase)]
             return Speaker(" ".join(words).lower(), "person", text)
         if head_lemma in _OFFICIALS or subject.lower_ in _OFFICIALS:
             org = alias[0] if alias else self._org_text(phrase)
@@ -285,7 +292,7 @@ class SpeakerResolver:
             return sp
         if subject.pos_ == "NOUN" and head_lemma not in _NOT_SPEAKERS:
             # "The ministry said", "the army said": an institution named by a common noun.
-            toks = [t for t in phrase if t.dep_ not in ("det", "poss") and not t.is_punct]
+            toks = _bare(phrase)
             name = " ".join(t.lower_ if t.pos_ != "PROPN" else t.text for t in toks) or subject.lower_
             sp = Speaker(name, "organisation", text)
             self.last_group = sp
