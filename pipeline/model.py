@@ -323,16 +323,20 @@ class Event(_Json):
     event_id: str
     title: str
     article_ids: tuple[str, ...]
+    """The most recent articles (up to ``ClusterConfig.listed_articles``); ``article_count`` counts them all."""
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     merged_into: str | None = None
+    article_count: int = 0
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Event:
+        ids = tuple(d.get("article_ids") or ())
         return cls(
             event_id=d["event_id"],
             title=d.get("title") or "",
-            article_ids=tuple(d.get("article_ids") or ()),
+            article_ids=ids,
+            article_count=int(d.get("article_count") or len(ids)),
             first_seen=_time(d, "first_seen"),
             last_seen=_time(d, "last_seen"),
             merged_into=d.get("merged_into"),

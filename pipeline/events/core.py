@@ -91,6 +91,10 @@ class ClusterConfig:
     worker every write is a changelog message. A fold rewrites every page touched since the last one, which is
     most of them, so its size grows with the vocabulary (about 9.4 MB with 600k buckets filled); 4,000 articles
     keep that near 2.3 KiB per article and a restart replays at most 4,000 small keys."""
+    listed_articles: int = 1000
+    """Article ids an event record lists, the most recent ones; ``na`` counts them all. A story that runs for weeks
+    across many feeds gathers tens of thousands of articles, and the record is one table value (Kafka refuses
+    values over 1 MB; 20-character ids are 23 bytes each) that is re-sent with every article that joins."""
     conflicts: tuple[tuple[str, float], ...] = (("y", 0.1),)
     """Penalty per channel when the article's heaviest term and the event's are each absent from the other side:
     an article about 2011 and an event about 2008 are evidence of two events of one kind, not a missing match."""
@@ -169,6 +173,11 @@ def _top(v: dict[str, float], keep: int) -> dict[str, float]:
     if len(v) <= keep:
         return v
     return dict(sorted(v.items(), key=lambda kv: (-kv[1], kv[0]))[:keep])
+
+
+def _count(ev: dict[str, Any]) -> int:
+    """Articles an event record holds, listed or not (records written before ``na`` list them all)."""
+    return int(ev.get("na", len(ev["a"])))
 
 
 def _norm(v: dict[str, float]) -> float:
@@ -350,6 +359,12 @@ class EventClusterer:
         for eid, ev in events.items():
             if ev.get("merged_into") and self.resolve(eid) in gone:
                 gone.add(eid)
+        if any(_count(events[eid]) > len(events[eid]["a"]) for eid in gone):
+            # Some ids fell off a long event's list: find their placements by the event they point at.
+            for key in [k for k in self.store.keys() if k.startswith("a:")]:
+                seen = self.store.get(key)
+                if seen and self.resolve(seen["e"]) in gone:
+                    del self.store[key]
         for eid in sorted(gone):
             for aid in events[eid]["a"]:
                 self.store.pop(f"a:{aid}", None)
@@ -374,7 +389,7 @@ class EventClusterer:
             self._unpost(eid)
         if best is None or best[0] < self.cfg.threshold:
             eid = stable_id("event", article.article_id)
-            ev = {"t": article.title, "a": [article.article_id], "c": vec,
+            ev = {"t": article.title, "a": [article.article_id], "na": 1, "c": vec,
                   "q": {ch: 1.0 for ch in vec}, "f": format_time(when), "l": format_time(when), "k": 1,
                   "merged_into": None}
             self.store[f"e:{eid}"] = ev
@@ -385,7 +400,7 @@ class EventClusterer:
         ev = dict(self._live[eid])
         self._unpost(eid)
         self._absorb(ev, vec, 1)
-        ev["a"] = [*ev["a"], article.article_id]
+        self._list(ev, [article.article_id], 1)
         ev["l"] = format_time(max(when, parse_time(ev["l"]) or when))
         merged = self._merge_close(eid, ev, when)
         self.store[f"e:{eid}"] = ev
@@ -418,7 +433,7 @@ class EventClusterer:
                 continue
             self._unpost(other)
             self._absorb(ev, oev["c"], int(oev["k"]))  # a centroid is already the sum of its members
-            ev["a"] = [*ev["a"], *oev["a"]]
+            self._list(ev, oev["a"], _count(oev))
             ev["f"] = min(ev["f"], oev["f"])
             ev["l"] = max(ev["l"], oev["l"])
             absorbed = dict(oev)
@@ -428,12 +443,17 @@ class EventClusterer:
             merged.append(other)
         return tuple(merged)
 
+    def _list(self, ev: dict[str, Any], article_ids: list[str], count: int) -> None:
+        """Add articles to an event record: ``count`` more in all, the ids of the most recent kept."""
+        ev["na"] = _count(ev) + count
+        ev["a"] = [*ev["a"], *article_ids][-self.cfg.listed_articles :]
+
     def add_article(self, event_id: str, article_id: str) -> None:
         """Record an article (a reprint) as part of an event without moving the event's centroid."""
         eid = self.resolve(event_id)
         ev = dict(self.store[f"e:{eid}"])
         if article_id not in ev["a"]:
-            ev["a"] = [*ev["a"], article_id]
+            self._list(ev, [article_id], 1)
             self.store[f"e:{eid}"] = ev
             if eid in self._live:
                 self._live[eid] = ev
@@ -455,7 +475,8 @@ class EventClusterer:
 
     def event(self, event_id: str) -> Event:
         ev = self.store[f"e:{event_id}"]
-        return Event(event_id=event_id, title=ev["t"], article_ids=tuple(ev["a"]), first_seen=parse_time(ev["f"]),
+        return Event(event_id=event_id, title=ev["t"], article_ids=tuple(ev["a"]), article_count=_count(ev),
+                     first_seen=parse_time(ev["f"]),
                      last_seen=parse_time(ev["l"]), merged_into=ev.get("merged_into"))
 
     def events(self) -> list[Event]:

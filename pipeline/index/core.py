@@ -102,7 +102,7 @@ def claim_action(names: IndexNames, claim: Claim) -> BulkAction:
 
 def event_action(names: IndexNames, event: Event) -> BulkAction:
     doc = event.to_json()
-    doc["article_count"] = len(event.article_ids)
+    doc["article_count"] = event.article_count or len(event.article_ids)
     doc["@timestamp"] = _ts(event.last_seen, event.first_seen)
     return BulkAction("index", names.alias("events"), event.event_id, doc)
 

@@ -300,3 +300,32 @@ def test_a_future_publication_date_does_not_age_the_store() -> None:
                                 ingested_at=T0 + timedelta(hours=1))
     c.assign(wrong)
     assert c.event_of("a") == first.event_id
+
+
+def test_a_long_story_lists_its_latest_articles_counts_all_and_forgets_all() -> None:
+    # A listing of 3: the record stays small however long the story runs, the count stays exact, and forgetting
+    # the event still drops the placements of the articles that fell off the list.
+    cfg = dataclasses.replace(ClusterConfig(), listed_articles=3, merge_threshold=0.3, threshold=0.35)
+    store: dict = {}
+    c = EventClusterer(store, cfg)
+    texts = [KLITSCHKO_1, KLITSCHKO_1B, KLITSCHKO_1 + " " + KLITSCHKO_1B]
+    placed = [c.assign(art(f"k{i}", texts[i % 3], i, "Klitschko stops Rahman")) for i in range(7)]
+    c.add_article(placed[-1].event_id, "k-reprint")
+    survivor = c.resolve(placed[-1].event_id)
+    assert {c.resolve(p.event_id) for p in placed} == {survivor}
+    ev = c.event(survivor)
+    assert len(ev.article_ids) == 3 and ev.article_ids[-1] == "k-reprint"
+    assert ev.article_count == 8
+    assert len(store[f"e:{survivor}"]["a"]) == 3
+    assert c.forget(T0 + timedelta(days=60))
+    assert not [k for k in store if k.startswith(("a:", "e:"))]
+
+
+def test_event_records_written_before_the_count_still_count_their_list() -> None:
+    store: dict = {}
+    c = EventClusterer(store, ClusterConfig())
+    store["e:old"] = {"t": "old", "a": ["o1", "o2"], "c": {}, "q": {}, "f": "2024-03-01T08:00:00Z",
+                      "l": "2024-03-01T08:00:00Z", "k": 2, "merged_into": None}
+    assert c.event("old").article_count == 2
+    c.add_article("old", "o3")
+    assert c.event("old").article_count == 3 and store["e:old"]["na"] == 3
