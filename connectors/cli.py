@@ -61,10 +61,14 @@ def default_topic() -> str:
 def state_dir_for(state_dir: Path, topic: str | None, to_jsonl: Path | None) -> Path:
     """The folder of one destination's feed state under ``state_dir`` (``kafka/<topic>/`` or
     ``jsonl/<name>-<hash>/``): what one destination has received says nothing about another. State files left
-    directly in ``state_dir`` by older versions (written by Kafka runs) move to the default topic's folder first.
-    ``ConfigError`` for a topic name Kafka would refuse; ``OSError`` when the folder cannot be used."""
+    directly in ``state_dir`` by older versions move first to the folder of the topic those versions published
+    to: the raw topic without NEWSRIFT_TOPIC_PREFIX, which they ignored (a prefixed setup then publishes its
+    feeds' current items once to its own topic, rather than skip them as seen). ``ConfigError`` for a topic name
+    Kafka would refuse; ``OSError`` when the folder cannot be used."""
+    from pipeline.topics import RAW_ARTICLES
+
     try:
-        default = kafka_state_dir(state_dir, default_topic())
+        default = kafka_state_dir(state_dir, RAW_ARTICLES)
         dest = (jsonl_state_dir(state_dir, to_jsonl) if to_jsonl
                 else kafka_state_dir(state_dir, topic or default_topic()))
     except ValueError as e:

@@ -97,6 +97,25 @@ def test_legacy_state_moves_into_the_default_topic_folder_once(tmp_path: Path) -
     assert migrate_legacy_state(tmp_path, target) == 0  # the folder exists: nothing more is moved
 
 
+def test_legacy_state_goes_to_the_unprefixed_topic_the_old_versions_published_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.cli import state_dir_for
+    from newsrift.settings import get_settings
+
+    StateStore(tmp_path).save(FeedState("https://a.example/rss", etag="e1"))
+    monkeypatch.setenv("NEWSRIFT_TOPIC_PREFIX", "dev.")
+    get_settings.cache_clear()
+    try:
+        dest = state_dir_for(tmp_path, get_settings().topic("news.articles.raw.v1"), None)
+    finally:
+        get_settings.cache_clear()
+    # The prefixed topic never received those items: its state starts empty, the old state keeps its own topic.
+    assert dest == kafka_state_dir(tmp_path, "dev.news.articles.raw.v1")
+    assert StateStore(dest).load("https://a.example/rss").etag is None
+    assert StateStore(kafka_state_dir(tmp_path, "news.articles.raw.v1")).load("https://a.example/rss").etag == "e1"
+
+
 def test_a_migration_cut_short_is_finished_by_the_next_run(tmp_path: Path) -> None:
     target = kafka_state_dir(tmp_path, "t")
     StateStore(tmp_path).save(FeedState("https://a.example/rss", etag="a"))
