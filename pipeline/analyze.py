@@ -56,8 +56,10 @@ def article_from_input(d: dict[str, Any]) -> Article:
         raise MessageError("id and text must be strings")
     try:
         published = parse_time(d.get("published"))
-    except ValueError as e:
-        raise MessageError(f"published is not ISO 8601: {d.get('published')!r}") from e
+    except (TypeError, ValueError) as e:
+        raise MessageError(f"published is not an ISO 8601 string: {d.get('published')!r}") from e
+    if d.get("language") is not None and not isinstance(d["language"], str):
+        raise MessageError(f"language must be a string, not {d['language']!r}")
     text = d["text"]
     return Article(
         article_id=d["id"],

@@ -85,6 +85,17 @@ def test_a_line_that_is_not_utf8_is_rejected_with_its_file_line_number(tmp_path:
             if json.loads(line)["type"] == "article"} == {json.loads(GOOD[0])["id"], json.loads(GOOD[1])["id"]}
 
 
+def test_a_line_with_wrongly_typed_fields_is_rejected_not_a_crash(tmp_path: Path) -> None:
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("\n".join([GOOD[0], '{"id": "p", "text": "Five died.", "published": 1700000000}',
+                              '{"id": "l", "text": "Five died.", "language": 5}', GOOD[1]]) + "\n")
+    counts = analyze_file(src, out)
+    assert counts["article"] == 2 and counts["rejected"] == 2
+    rejected = [json.loads(line) for line in (tmp_path / "out.jsonl.rejected.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejected] == [2, 3]
+    assert "published" in rejected[0]["error"] and "language" in rejected[1]["error"]
+
+
 def test_the_summary_names_the_rejected_file_only_when_lines_were_rejected(tmp_path: Path) -> None:
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text(GOOD[0] + "\n{broken\n")
