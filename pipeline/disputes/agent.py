@@ -34,9 +34,14 @@ def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime:
     return ClaimEnvelope.from_json(data)
 
 
-async def _emit(changes: list[DisputeChange], event_id: str) -> None:
-    for change in changes:
-        value = encode_message(change.to_json(), f"dispute {change.dispute.dispute_id}")
+def _encoded(changes: list[DisputeChange]) -> list[tuple[DisputeChange, bytes]]:
+    """Every change encoded (and size-checked) before the state is written: a change that cannot be sent must fail
+    the message while the state still lacks its claim, so that a replay of the dead letter redoes it."""
+    return [(c, encode_message(c.to_json(), f"dispute {c.dispute.dispute_id}")) for c in changes]
+
+
+async def _emit(changes: list[tuple[DisputeChange, bytes]], event_id: str) -> None:
+    for change, value in changes:
         await disputes_topic.send(key=change.dispute.dispute_id.encode(), value=value)
         log_event(log, "dispute_change", change=change.change, dispute_id=change.dispute.dispute_id,
                   kind=change.dispute.kind, status=change.dispute.status, sides=len(change.dispute.sides),
@@ -59,7 +64,7 @@ async def _handle(event: Any) -> None:
         if disputes_by_event.get(event_id) is None:
             return
         state = copy.deepcopy(disputes_by_event[event_id])
-        changes = detector.sweep(state, msg)
+        changes = _encoded(detector.sweep(state, msg))
         if detector.expired(state, msg):
             # Quiet past retention: drop the state here, on the partition that owns the event.
             del disputes_by_event[event_id]
@@ -74,7 +79,8 @@ async def _handle(event: Any) -> None:
         # newsrift saw it, and "quiet for stale_after" counts from there, so a replay of 2018 news is live news
         # to the people watching it rather than "years quiet" at the first sweep (the claims keep their times).
         now = datetime.now(timezone.utc)
-        changes = detector.update(state, msg.claim, now, carriers=msg.carriers, duplicate_of=msg.duplicate_of)
+        changes = _encoded(
+            detector.update(state, msg.claim, now, carriers=msg.carriers, duplicate_of=msg.duplicate_of))
     disputes_by_event[event_id] = state
     await _emit(changes, event_id)
 

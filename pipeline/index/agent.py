@@ -47,16 +47,20 @@ async def index_documents(stream: Any) -> None:
     # retrying and nothing is acked, so nothing is lost. See ``batches`` for why not take().
     manual = stream.noack()
     async for batch in batches(manual.events(), settings.index_batch, settings.index_flush_seconds):
+        settled: set[int] = set()  # id() of the events already written or dead-lettered
         try:
-            await _index_batch(es, batch)
+            await _index_batch(es, batch, settled)
         except Exception as e:  # not Elasticsearch being down (write_bulk waits that out): a bug; never stall
             for event in batch:
-                await reject("index_documents", event, e)
+                if id(event) not in settled:  # one dead letter per event, none for what is in Elasticsearch
+                    await reject("index_documents", event, e)
         for event in batch:
             await manual.ack(event)
 
 
-async def _index_batch(es: Any, batch: list[Any]) -> None:
+async def _index_batch(es: Any, batch: list[Any], settled: set[int] | None = None) -> None:
+    """Write a batch; each event is added to ``settled`` once it is written or dead-lettered."""
+    settled = set() if settled is None else settled
     actions: list[BulkAction] = []
     origin: dict[int, Any] = {}
     for event in batch:
@@ -67,16 +71,23 @@ async def _index_batch(es: Any, batch: list[Any]) -> None:
                 actions.append(action)
         except MessageError as e:
             await send_to_dlq("index_documents", event, e)
+            settled.add(id(event))
         except KeyError as e:  # a message without the fields of its kind
             await send_to_dlq("index_documents", event, MessageError(f"invalid message: missing field {e}"))
+            settled.add(id(event))
         except (TypeError, ValueError) as e:
             await send_to_dlq("index_documents", event, MessageError(f"invalid message: {str(e)[:500]}"))
+            settled.add(id(event))
         except Exception as e:
             await reject("index_documents", event, e)
+            settled.add(id(event))
     if not actions:
         return
     failed = await write_bulk(es, actions)
+    refused = {id(origin[id(action)]) for action, _ in failed}
+    settled.update(id(event) for event in batch if id(event) not in refused)
     for action, why in failed:
         await send_to_dlq("index_documents", origin[id(action)], f"Elasticsearch rejected {action.index}/"
                           f"{action.doc_id}: {why}")
+        settled.add(id(origin[id(action)]))
     log_event(log, "indexed", docs=len(actions) - len(failed), rejected=len(failed))

@@ -228,8 +228,23 @@ def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest(monkeypa
             return await super().bulk(operations, refresh)
 
     es = ES()
-    asyncio.run(agent._index_batch(es, batch))
+    settled: set[int] = set()
+    asyncio.run(agent._index_batch(es, batch, settled))
     assert es.written == ["e1"]
     why = dict(letters)
     assert set(why) == {b"nan", b"time", b"bad"} and not rec.rejected
     assert "NaN" in why[b"nan"] and "first_seen" in why[b"time"] and "refused on its own" in why[b"bad"]
+    assert settled == {id(e) for e in batch}
+
+    # The dead letter of the refused document fails: what was written or dead-lettered is settled, and only the
+    # refused one is left for the agent's catch-all (one dead letter per event, none for what is indexed).
+    async def failing_dlq(stage: str, event: Event, error: Any) -> None:
+        if event.key == b"bad":
+            raise RuntimeError("dlq down")
+        letters.append((event.key, str(error)))
+
+    monkeypatch.setattr(agent, "send_to_dlq", failing_dlq)
+    settled = set()
+    with pytest.raises(RuntimeError):
+        asyncio.run(agent._index_batch(ES(), batch, settled))
+    assert settled == {id(e) for e in batch if e.key != b"bad"}
