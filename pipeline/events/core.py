@@ -452,7 +452,7 @@ class EventClusterer:
         """Record an article (a reprint) as part of an event without moving the event's centroid."""
         eid = self.resolve(event_id)
         ev = dict(self.store[f"e:{eid}"])
-        if article_id not in ev["a"]:
+        if self.store.get(f"a:{article_id}") is None:  # placed before: a redelivery, already counted
             self._list(ev, [article_id], 1)
             self.store[f"e:{eid}"] = ev
             if eid in self._live:

@@ -329,3 +329,13 @@ def test_event_records_written_before_the_count_still_count_their_list() -> None
     assert c.event("old").article_count == 2
     c.add_article("old", "o3")
     assert c.event("old").article_count == 3 and store["e:old"]["na"] == 3
+
+
+def test_a_redelivered_reprint_is_counted_once_even_after_it_left_the_list() -> None:
+    c = EventClusterer({}, dataclasses.replace(ClusterConfig(), listed_articles=2))
+    eid = c.assign(art("k0", KLITSCHKO_1, 0, "Klitschko stops Rahman")).event_id
+    for r in ("r1", "r2", "r3"):
+        c.add_article(eid, r)
+    c.add_article(eid, "r1")  # at-least-once delivery, or a dead letter replayed
+    ev = c.event(eid)
+    assert ev.article_count == 4 and ev.article_ids == ("r2", "r3")
