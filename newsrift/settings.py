@@ -52,11 +52,12 @@ class Settings(BaseSettings):
     """spaCy processes per worker. 0 runs spaCy in a thread of the worker process, where it shares one core (the
     GIL) with Kafka clients, JSON and every other agent; each process loads its own model (~0.4 GiB)."""
 
-    producer_request_timeout_seconds: float = 6 * 3600.0
+    producer_request_timeout_seconds: float = 3600.0
     """How long the worker's producer keeps an output it could not send yet (aiokafka expires the batch after this;
     Faust's default is 20 minutes). The worker commits its input offsets only after the producer flushed, so an
     output kept through a Kafka outage is sent when the broker is back; one expired is lost once its input is
-    committed. Six hours rides out a long broker outage; a broker that is gone for longer needs an operator anyway."""
+    committed. aiokafka also waits this long for any response on the producer's connection, so a half-open
+    connection can hold sends for as long: an hour is the compromise."""
 
     sweep_seconds: float = 600.0
     """How often events with live disputes are checked for staleness."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -36,12 +35,6 @@ alerts_sent = json_table("alerts-by-id")
 _KEEP_MARKS = timedelta(seconds=2 * settings.dispute_retention_seconds)
 _PRUNE_EVERY = min(timedelta(hours=1), _KEEP_MARKS / 10)
 _delivery = ThreadPoolExecutor(max_workers=2, thread_name_prefix="alerts")
-_stopping = threading.Event()  # set when the worker stops: a delivery waiting to retry gives up, unmarked
-
-
-@app.on_before_shutdown.connect  # type: ignore[arg-type]  # mode's handler type rejects any def here
-def _stop_deliveries(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-    _stopping.set()
 
 
 @app.agent(app.topic(settings.topic(names.DISPUTES), key_type=bytes, value_type=bytes))
@@ -78,11 +71,10 @@ async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertP
     if not targets:
         return
     loop = asyncio.get_running_loop()
-    outcome = await loop.run_in_executor(_delivery, deliver_all, targets, alert, _stopping)
+    outcome = await loop.run_in_executor(_delivery, deliver_all, targets, alert)
     # Faust tables take writes only on the agent's task (they need the current event), so marks come back here.
     for sink_name, status in outcome.results.items():
-        if status != "interrupted":
-            dedupe.mark(alert.alert_id, status, sink_name, partition=partition)
+        dedupe.mark(alert.alert_id, status, sink_name, partition=partition)
     for sink_name, error in outcome.dead.items():
         dead_lettered_by_stage["send_alerts"] += 1
         await dlq_topic(settings.topic(names.ALERTS)).send(

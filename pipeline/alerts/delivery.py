@@ -23,8 +23,7 @@ from pipeline.model import format_time, parse_time
 __all__ = ["AlertDedupe", "DeadLetter", "Deliverer", "DeliveryResult", "RateLimiter"]
 
 log = logging.getLogger(__name__)
-DeliveryResult = Literal["delivered", "duplicate", "dead_lettered", "interrupted"]
-"""``interrupted``: the worker is stopping; nothing was marked, so the alert is delivered after the restart."""
+DeliveryResult = Literal["delivered", "duplicate", "dead_lettered"]
 DeadLetter = Callable[[Alert, str, BaseException], None]
 _SEP = "\x1f"
 
@@ -151,7 +150,6 @@ class Deliverer:
         backoff: float = 0.5,
         backoff_max: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
-        stop: threading.Event | None = None,
     ) -> None:
         if retries < 0 or backoff < 0:
             raise ValueError("retries and backoff must not be negative")
@@ -161,7 +159,6 @@ class Deliverer:
         self.limiter = limiter
         self.retries, self.backoff, self.backoff_max = retries, backoff, backoff_max
         self._sleep = sleep
-        self._stop = stop
 
     def delay(self, attempt: int) -> float:
         """Seconds before retry ``attempt`` (1-based): backoff, 2×, 4×, … capped at backoff_max."""
@@ -175,15 +172,7 @@ class Deliverer:
         last: BaseException | None = None
         for attempt in range(self.retries + 1):
             if attempt:
-                if self._stop is None:
-                    self._sleep(self.delay(attempt))
-                else:
-                    self._stop.wait(self.delay(attempt))  # returns at once when the worker stops
-            if self._stop is not None and self._stop.is_set():
-                # Stopping between attempts: neither delivered nor dead-lettered, and not marked either way.
-                log.warning("event=alert_send_interrupted sink=%s alert_id=%s attempts=%d", name, alert.alert_id,
-                            attempt)
-                return "interrupted"
+                self._sleep(self.delay(attempt))
             if self.limiter is not None:
                 self.limiter.acquire()
             try:

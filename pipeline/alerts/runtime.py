@@ -4,7 +4,6 @@ watchlists and sinks an alert goes to, and one delivery pass over several sinks 
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ log = logging.getLogger("newsrift.alerts")
 
 # One bucket per sink for the life of the process: at most 1 alert/s on average, bursts of 5.
 _limiters: dict[str, RateLimiter] = {}
-# A sink that fails with a retryable error is retried for about two minutes (1, 2, 4 ... 32, then 60 s apart) before
-# the alert goes to the dead-letter topic: long enough for a webhook's restart, short enough that a rebalance does
-# not wait on one alert for longer than Kafka's rebalance timeout.
-RETRIES, BACKOFF, BACKOFF_MAX = 7, 1.0, 60.0
+# A sink that fails with a retryable error is retried for about a minute (1, 2, 4 ... 32 s apart) before the alert
+# goes to the dead-letter topic (``newsrift dlq replay`` sends it again): long enough for a webhook's restart. Faust
+# waits for the alert in hand before a rebalance or a shutdown, so this is also how long those can wait on it.
+RETRIES, BACKOFF, BACKOFF_MAX = 6, 1.0, 60.0
 
 
 def build_sinks(settings: Settings) -> list[Sink]:
@@ -93,9 +92,8 @@ def still_to_deliver(dedupe: AlertDedupe, alert: Alert, sinks: list[Sink], plann
     return [s for s in sinks if s.name in planned and not dedupe.seen(alert.alert_id, s.name)]
 
 
-def deliver_all(sinks: list[Sink], alert: Alert, stop: threading.Event | None = None) -> DeliveryOutcome:
-    """Deliver to each sink with rate limit, retries and backoff; blocking, so the agent runs it in a thread.
-    ``stop`` set (the worker is stopping) ends the retries: that sink's result is ``interrupted``, unmarked."""
+def deliver_all(sinks: list[Sink], alert: Alert) -> DeliveryOutcome:
+    """Deliver to each sink with rate limit, retries and backoff; blocking, so the agent runs it in a thread."""
     outcome = DeliveryOutcome()
     for sink in sinks:
         limiter = _limiters.setdefault(sink.name, RateLimiter(rate=1.0, burst=5))
@@ -105,6 +103,6 @@ def deliver_all(sinks: list[Sink], alert: Alert, stop: threading.Event | None = 
 
         # The durable dedupe lives in the agent's table; this pass only needs to know what happened.
         deliverer = Deliverer(sink, dedupe=AlertDedupe({}), dead_letter=dead, limiter=limiter, retries=RETRIES,
-                              backoff=BACKOFF, backoff_max=BACKOFF_MAX, stop=stop)
+                              backoff=BACKOFF, backoff_max=BACKOFF_MAX)
         outcome.results[sink.name] = deliverer.deliver(alert)
     return outcome
