@@ -70,8 +70,17 @@ def plan_replay(record: dict[str, Any]) -> Republish | Redelivery:
     where = f"{topic} partition {record.get('partition')} offset {record.get('offset')}"
     if record.get("payload_truncated"):
         raise MessageError(f"the payload was cut to fit the dead-letter topic; the whole message is at {where}")
-    key = record.get("key")
-    if key is not None and not isinstance(key, str):
+    key_bytes: bytes | None
+    if isinstance(record.get("key_b64"), str):  # a key that was not UTF-8, kept exactly
+        try:
+            key_bytes = base64.b64decode(record["key_b64"], validate=True)
+        except (binascii.Error, ValueError) as e:
+            raise MessageError(f"key_b64 is not base64: {e}") from e
+    elif record.get("key") is None:
+        key_bytes = None
+    elif isinstance(record["key"], str):
+        key_bytes = record["key"].encode("utf-8")
+    else:
         raise MessageError("the key is not a string")
     if isinstance(record.get("payload"), str):
         value = record["payload"].encode("utf-8")
@@ -82,7 +91,7 @@ def plan_replay(record: dict[str, Any]) -> Republish | Redelivery:
             raise MessageError(f"payload_b64 is not base64: {e}") from e
     else:
         raise MessageError(f"the record holds no payload (the message at {where} had no value)")
-    return Republish(topic, key.encode("utf-8") if key is not None else None, value)
+    return Republish(topic, key_bytes, value)
 
 
 _NUMBERS = re.compile(r"[\w.:-]*\d[\w.:-]*")  # a number, or an id or offset with digits in it

@@ -121,6 +121,18 @@ def _encoded_len(text: str) -> int:
     return len(json.dumps(text, ensure_ascii=False).encode("utf-8"))
 
 
+def _key_text(key: bytes | None) -> str | None:
+    return None if key is None else _clip(key.decode("utf-8", "replace"))
+
+
+def _exact_text(key: bytes) -> bool:
+    """True when ``key`` is UTF-8 short enough for the envelope's ``key`` to hold it whole."""
+    try:
+        return len(key.decode("utf-8")) <= _MAX_FIELD_CHARS
+    except UnicodeDecodeError:
+        return False
+
+
 def dead_letter(
     *,
     stage: str,
@@ -144,11 +156,14 @@ def dead_letter(
         "topic": topic,
         "partition": partition,
         "offset": offset,
-        "key": _clip(key.decode("utf-8", "replace")) if key is not None else None,
+        "key": _key_text(key),
         "error": _clip(reason(error)),
         "error_type": type(error).__name__ if isinstance(error, BaseException) else "str",
         "failed_at": format_time(now or datetime.now(timezone.utc)),
     }
+    if key is not None and not _exact_text(key):
+        # Not UTF-8, or clipped: kept exactly too, so a replay publishes to the partition the key chose.
+        env["key_b64"] = base64.b64encode(key[:_MAX_FIELD_CHARS]).decode("ascii")
     if value is None:
         env["payload"] = None
         return env

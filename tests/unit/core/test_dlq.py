@@ -32,6 +32,12 @@ def test_a_message_that_was_not_utf8_comes_back_from_base64() -> None:
     assert plan_replay(env) == Republish("news.articles.raw.v1", None, original)
 
 
+def test_a_key_that_was_not_utf8_is_republished_exactly() -> None:
+    env = envelope(b"v", key=b"\xffk\x00")
+    assert env["key_b64"] and plan_replay(env) == Republish("news.articles.raw.v1", b"\xffk\x00", b"v")
+    assert "key_b64" not in envelope(b"v", key=b"plain")
+
+
 def test_records_that_cannot_be_replayed_say_why() -> None:
     with pytest.raises(MessageError, match="had no value"):
         plan_replay(envelope(None))
