@@ -139,7 +139,7 @@ def lag_cmd() -> None:
 # -------------------------------------------------------------------------------------------------------- search
 
 
-@app.command("search")
+@app.command("search", context_settings={"ignore_unknown_options": True})
 def search(
     query: Annotated[str, typer.Argument(help="Words to look for (Elasticsearch simple query syntax).")],
     kind: Annotated[str, typer.Option(help="articles, claims, events, disputes or alerts.")] = "articles",

@@ -117,6 +117,13 @@ def test_search_size_out_of_range(size: str) -> None:
     assert "--size must be between 1 and 10000" in _one_line_error(r)
 
 
+def test_a_query_that_starts_with_a_minus_is_a_query_not_an_option(env: pytest.MonkeyPatch) -> None:
+    # "-Mattis" is simple query syntax for "not Mattis"; no Elasticsearch listens here, so the search itself fails.
+    env.setenv("NEWSRIFT_ES_URL", "http://127.0.0.1:9")
+    line = _one_line_error(CliRunner().invoke(app, ["search", "-Mattis"]))
+    assert "No such option" not in line and "Elasticsearch" in line
+
+
 # ------------------------------------------------------------------------------------------------ settings
 
 
