@@ -19,7 +19,7 @@ from pipeline.dlq import Redelivery, Republish, parse_record, plan_replay, summa
 from pipeline.errors import MessageError, NewsriftError
 from pipeline.topics import TOPICS, dlq
 
-__all__ = ["Record", "dlq_app", "dlq_topics", "read_records", "replay"]
+__all__ = ["Record", "dlq_app", "dlq_topics", "read_records", "replay", "replay_each"]
 
 dlq_app = typer.Typer(help="Dead-letter topics: what they hold, and replaying it.", no_args_is_help=True)
 _STALL_SECONDS = 15.0
@@ -127,12 +127,18 @@ def counts(settings: Settings) -> dict[str, int]:
 def replay(settings: Settings, topic: str, first: int = 0, last: int | None = None,
            dry_run: bool = False) -> list[tuple[int, str, bool]]:
     """Send every record of ``topic`` in the range again; returns ``(offset, what happened, ok)`` per record."""
+    return list(replay_each(settings, topic, first, last, dry_run))
+
+
+def replay_each(settings: Settings, topic: str, first: int = 0, last: int | None = None,
+                dry_run: bool = False) -> Iterator[tuple[int, str, bool]]:
+    """``replay``, one ``(offset, what happened, ok)`` as each record is sent: a Kafka error partway still leaves
+    the caller knowing what was sent before it."""
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
 
     from pipeline.alerts.runtime import build_sinks
 
-    results: list[tuple[int, str, bool]] = []
     producer: Any = None
     sinks = {s.name: s for s in build_sinks(settings)}
     try:
@@ -140,7 +146,7 @@ def replay(settings: Settings, topic: str, first: int = 0, last: int | None = No
             try:
                 action = plan_replay(parse_record(rec.value))
             except MessageError as e:
-                results.append((rec.offset, f"not replayed: {e}", False))
+                yield rec.offset, f"not replayed: {e}", False
                 continue
             if isinstance(action, Republish):
                 if not dry_run:
@@ -148,9 +154,9 @@ def replay(settings: Settings, topic: str, first: int = 0, last: int | None = No
                         producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all",
                                                  max_block_ms=15000, retries=5)
                     producer.send(action.topic, key=action.key, value=action.value).get(timeout=30)
-                results.append((rec.offset, f"republished to {action.topic}", True))
+                yield rec.offset, f"republished to {action.topic}", True
                 continue
-            results.append(_redeliver(action, sinks, dry_run, rec.offset))
+            yield _redeliver(action, sinks, dry_run, rec.offset)
     except KafkaError as e:
         raise _kafka_error(settings, e) from e
     finally:
@@ -158,7 +164,6 @@ def replay(settings: Settings, topic: str, first: int = 0, last: int | None = No
             producer.close()
         for sink in sinks.values():
             sink.close()
-    return results
 
 
 def _redeliver(action: Redelivery, sinks: dict[str, Any], dry_run: bool, offset: int) -> tuple[int, str, bool]:
@@ -256,14 +261,18 @@ def replay_cmd(
     """Send records again: a stage's message back to its source topic (every stage reading it sees it again, and
     stages are idempotent by id), an alert back to the sink that refused it. Exits 1 if any record was not sent."""
     settings = get_settings()
+    results: list[bool] = []
+    error: NewsriftError | None = None
     try:
-        results = replay(settings, _topic_arg(settings, topic), first, last, dry_run)
+        for offset, what, ok in replay_each(settings, _topic_arg(settings, topic), first, last, dry_run):
+            typer.echo(f"offset {offset}: {what}")
+            results.append(ok)
     except NewsriftError as e:
-        _fail(e)
-        return
-    for offset, what, _ in results:
-        typer.echo(f"offset {offset}: {what}")
-    failed = sum(1 for *_, ok in results if not ok)
-    typer.echo(f"{len(results) - failed} of {len(results)} records {'would be ' if dry_run else ''}sent again")
-    if failed:
+        error = e
+    sent = sum(results)
+    typer.echo(f"{sent} of {len(results)} records {'would be ' if dry_run else ''}sent again"
+               + (" before the error below" if error else ""))
+    if error is not None:
+        _fail(error)
+    if sent < len(results):
         raise typer.Exit(1)
