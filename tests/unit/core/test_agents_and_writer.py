@@ -248,3 +248,39 @@ def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest(monkeypa
     with pytest.raises(RuntimeError):
         asyncio.run(agent._index_batch(ES(), batch, settled))
     assert settled == {id(e) for e in batch if e.key != b"bad"}
+
+
+def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dispute agent encodes its changes before it writes the event's state: a change that fails (over the size
+    limit, here) fails the claim with the state as it was, so a replay of the dead letter opens the dispute."""
+    from pipeline.disputes import agent
+    from pipeline.disputes.stage import ClaimEnvelope
+    from pipeline.errors import ProcessingError
+    from tests.unit.disputes.helpers import claim, later, qty
+
+    states: dict[str, Any] = {}
+    rec = Recorder()
+    monkeypatch.setattr(agent, "disputes_by_event", states)
+    monkeypatch.setattr(agent, "disputes_topic", rec)
+    police = claim("police", "five people were killed", action="kill", places=("Khasham",), cid="s3",
+                   article="art-s3", at=later(0), qs=(qty("five people", 5, counted="people"),))
+    hospital = claim("hospital", "about 100 people died", action="die", places=("Khasham",), cid="s4",
+                     article="art-s4", at=later(1), qs=(qty("about 100", 100, None, "about", "dead"),))
+
+    def message(c: Any) -> Event:
+        return Event(b"ev1", json.dumps(ClaimEnvelope(c).to_json()).encode(), Msg("news.claims.v1"))
+
+    asyncio.run(agent._handle(message(police)))
+    before = json.loads(json.dumps(states))
+    real = agent.encode_message
+
+    def too_big(data: dict[str, Any], what: str) -> bytes:
+        raise ProcessingError(f"{what} is 2000000 bytes encoded, over the 900000-byte message limit")
+
+    monkeypatch.setattr(agent, "encode_message", too_big)
+    with pytest.raises(ProcessingError):
+        asyncio.run(agent._handle(message(hospital)))
+    assert states == before and rec.sent == []  # nothing recorded, nothing sent
+    monkeypatch.setattr(agent, "encode_message", real)
+    asyncio.run(agent._handle(message(hospital)))  # the dead letter replayed: the dispute opens now
+    assert [json.loads(v)["change"] for _, v in rec.sent] == ["new"]
