@@ -79,6 +79,14 @@ def state_dir_for(state_dir: Path, topic: str | None, to_jsonl: Path | None) -> 
     return dest
 
 
+def _open_state(state_dir: Path, topic: str | None, to_jsonl: Path | None) -> StateStore:
+    """The feed state of one destination; a folder that cannot be used is a ``ConfigError`` naming it."""
+    try:
+        return StateStore(state_dir_for(state_dir, topic, to_jsonl))
+    except OSError as e:
+        raise ConfigError(f"{state_dir}: cannot use as the state directory: {e.strerror or e}") from e
+
+
 def _outlet_from_url(url: str) -> str:
     host = urlsplit(url).hostname if "://" in url and not url.startswith("file:") else None
     if host:
@@ -160,19 +168,14 @@ def ingest(
     # The long-running poller follows the registry file (feeds add/remove, edits); not --feed/--opml runs. The
     # watcher takes the file's signature before the first read, so a change in between is picked up, not missed.
     watcher = RegistryWatcher(registry) if not once and not feed and opml is None else None
-    state_root = state_dir
     try:
-        state_root = state_dir or default_state_dir()
         topic = topic or default_topic()
         feeds = _feeds(registry, feed or [], opml)
-        store = StateStore(state_dir_for(state_root, topic, to_jsonl))
+        store = _open_state(state_dir or default_state_dir(), topic, to_jsonl)
         sink: Sink = JsonlSink(to_jsonl) if to_jsonl else KafkaSink(
             bootstrap or os.environ.get("NEWSRIFT_KAFKA_BOOTSTRAP", "127.0.0.1:9092"), topic)
     except NewsriftError as e:
         _fail(str(e))
-        return
-    except OSError as e:
-        _fail(f"{state_root}: cannot use as the state directory: {e.strerror or e}")
         return
     if not feeds:
         sink.close()
@@ -249,12 +252,9 @@ def feeds_list(
             typer.echo(f"{o.id}\t{o.name}\t{', '.join(o.feed_urls)}")
         return
     try:
-        store = StateStore(state_dir_for(state_dir, topic, to_jsonl))
+        store = _open_state(state_dir, topic, to_jsonl)
     except NewsriftError as e:
         _fail(str(e))
-        return
-    except OSError as e:
-        _fail(f"{state_dir}: cannot use as the state directory: {e.strerror or e}")
         return
     rows = []
     for f in reg.feeds():

@@ -49,18 +49,26 @@ def _kafka_error(settings: Settings, e: Exception) -> NewsriftError:
     return NewsriftError(f"Kafka at {settings.kafka_bootstrap}: {type(e).__name__}: {e} (newsrift services up?)")
 
 
+def _reader(settings: Settings) -> Any:
+    """A consumer outside any group (it commits nothing), or a ``NewsriftError`` when Kafka cannot be reached."""
+    from kafka import KafkaConsumer
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None, enable_auto_commit=False,
+                             bootstrap_timeout_ms=10000)
+    except KafkaError as e:
+        raise _kafka_error(settings, e) from e
+
+
 def read_records(settings: Settings, topic: str, first: int = 0, last: int | None = None,
                  limit: int | None = None) -> Iterator[Record]:
     """The records of ``topic`` from offset ``first`` through ``last`` (every partition), oldest first, up to the
     end offsets at the time of the call."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
     from kafka.errors import KafkaError
 
-    try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                 enable_auto_commit=False, bootstrap_timeout_ms=10000)
-    except KafkaError as e:
-        raise _kafka_error(settings, e) from e
+    consumer = _reader(settings)
     try:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
@@ -104,23 +112,21 @@ def read_records(settings: Settings, topic: str, first: int = 0, last: int | Non
 
 def counts(settings: Settings) -> dict[str, int]:
     """Records held by each dead-letter topic (a topic not created yet holds none)."""
-    from kafka import KafkaConsumer, TopicPartition
+    from kafka import TopicPartition
     from kafka.errors import KafkaError
 
     out: dict[str, int] = {}
+    consumer = _reader(settings)
     try:
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=None,
-                                 enable_auto_commit=False, bootstrap_timeout_ms=10000)
-        try:
-            for topic in dlq_topics(settings):
-                parts = consumer.partitions_for_topic(topic) or set()
-                tps = [TopicPartition(topic, p) for p in parts]
-                begins, ends = (consumer.beginning_offsets(tps), consumer.end_offsets(tps)) if tps else ({}, {})
-                out[topic] = sum(ends[tp] - begins[tp] for tp in tps)
-        finally:
-            consumer.close()
+        for topic in dlq_topics(settings):
+            parts = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in parts]
+            begins, ends = (consumer.beginning_offsets(tps), consumer.end_offsets(tps)) if tps else ({}, {})
+            out[topic] = sum(ends[tp] - begins[tp] for tp in tps)
     except KafkaError as e:
         raise _kafka_error(settings, e) from e
+    finally:
+        consumer.close()
     return out
 
 
