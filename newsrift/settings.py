@@ -78,14 +78,30 @@ class Settings(BaseSettings):
     alert_email_from: str = "newsrift@localhost"
     alert_email_to: str | None = None
     watchlist: Path = REPO_ROOT / ".newsrift" / "watchlists.json"
+    alert_retry_first_seconds: float = 30.0
+    """A sink that still refuses an alert after the alerts agent's quick tries (about 3 s) gets it again from the
+    retry topic after this long, then after twice as long, and so on up to ``alert_retry_max_seconds``."""
+    alert_retry_max_seconds: float = 600.0
+    alert_retry_give_up_seconds: float = 86400.0
+    """Counted from the first failure; then the alert goes to news.alerts.v1.dlq (``newsrift dlq replay`` sends it
+    again). 0: no retries, straight to the dead letter."""
 
     @model_validator(mode="after")
-    def _check_dispute_times(self) -> Settings:
+    def _check_times(self) -> Settings:
         if not 0 < self.dispute_stale_seconds <= self.dispute_retention_seconds:
             raise ValueError(
                 "NEWSRIFT_DISPUTE_STALE_SECONDS must be positive and at most NEWSRIFT_DISPUTE_RETENTION_SECONDS "
                 f"(got {self.dispute_stale_seconds} and {self.dispute_retention_seconds}): a dispute goes stale "
                 "before its event's state is dropped")
+        if not 0 < self.alert_retry_first_seconds <= self.alert_retry_max_seconds:
+            raise ValueError(
+                "NEWSRIFT_ALERT_RETRY_FIRST_SECONDS must be positive and at most NEWSRIFT_ALERT_RETRY_MAX_SECONDS "
+                f"(got {self.alert_retry_first_seconds} and {self.alert_retry_max_seconds})")
+        if not 0 <= self.alert_retry_give_up_seconds < 10 * 365 * 86400 or self.alert_retry_max_seconds > 86400:
+            raise ValueError(
+                "NEWSRIFT_ALERT_RETRY_GIVE_UP_SECONDS must be between 0 and ten years, and "
+                "NEWSRIFT_ALERT_RETRY_MAX_SECONDS at most a day "
+                f"(got {self.alert_retry_give_up_seconds} and {self.alert_retry_max_seconds})")
         return self
 
     def topic(self, name: str) -> str:

@@ -54,6 +54,7 @@ events_topic = _topic(names.EVENTS)
 claims_topic = _topic(names.CLAIMS)
 disputes_topic = _topic(names.DISPUTES)
 alerts_topic = _topic(names.ALERTS)
+alert_retry_topic = _topic(names.ALERT_RETRY)
 
 _dlq_topics: dict[str, faust.TopicT] = {}
 

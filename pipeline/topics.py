@@ -21,6 +21,7 @@ EVENTS = "news.events.v1"
 CLAIMS = "news.claims.v1"
 DISPUTES = "news.disputes.v1"
 ALERTS = "news.alerts.v1"
+ALERT_RETRY = "news.alerts.retry.v1"
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(CLAIMS, None, "event_id", "claims with their event, keyed so one partition holds an event"),
     TopicSpec(DISPUTES, None, "dispute_id", "dispute changes (new, new side, new kind, status)"),
     TopicSpec(ALERTS, None, "alert_id", "alerts for dispute changes, one per change"),
+    TopicSpec(ALERT_RETRY, None, "alert_id", "alerts a sink refused for now, each with the time of its next try"),
 )
 
 

@@ -56,6 +56,11 @@ class AlertDedupe:
     def seen(self, alert_id: str, sink: str = "*") -> bool:
         return self._key(sink, alert_id) in self.state
 
+    def outcome(self, alert_id: str, sink: str = "*") -> str | None:
+        """The outcome last marked for (sink, alert), or None."""
+        value = self.state.get(self._key(sink, alert_id))
+        return str(value["outcome"]) if isinstance(value, dict) and "outcome" in value else None
+
     def mark(
         self, alert_id: str, outcome: str, sink: str = "*", now: datetime | None = None, partition: int | None = None
     ) -> None:
@@ -197,5 +202,7 @@ class Deliverer:
         self.dead_letter(alert, name, last)
         # Remembered as done: the dead-letter record is now the alert's home, and a replay must not retry it.
         self.dedupe.mark(alert.alert_id, "dead_lettered", name)
-        log.error("event=alert_dead_lettered sink=%s alert_id=%s error=%s", name, alert.alert_id, last)
+        # The callback decides where it goes (the worker: the retry topic or the dead-letter topic) and says so.
+        log.warning("event=alert_tries_exhausted sink=%s alert_id=%s tries=%d error=%s", name, alert.alert_id,
+                    attempt + 1, last)
         return "dead_lettered"

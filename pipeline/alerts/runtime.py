@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from newsrift.settings import Settings
 from pipeline.alerts.delivery import AlertDedupe, Deliverer, RateLimiter
 from pipeline.alerts.model import Alert
-from pipeline.alerts.sinks import EmailSink, Sink, WebhookSink
+from pipeline.alerts.retry import RetryPolicy
+from pipeline.alerts.sinks import DeliveryError, EmailSink, Sink, WebhookSink
 from pipeline.alerts.watchlist import Watch, load_watches, matches
 from pipeline.errors import ConfigError
 
@@ -19,10 +21,16 @@ log = logging.getLogger("newsrift.alerts")
 
 # One bucket per sink for the life of the process: at most 1 alert/s on average, bursts of 5.
 _limiters: dict[str, RateLimiter] = {}
-# A sink that fails with a retryable error is retried for about a minute (1, 2, 4 ... 32 s apart) before the alert
-# goes to the dead-letter topic (``newsrift dlq replay`` sends it again): long enough for a webhook's restart. Faust
-# waits for the alert in hand before a rebalance or a shutdown, so this is also how long those can wait on it.
-RETRIES, BACKOFF, BACKOFF_MAX = 6, 1.0, 60.0
+# The alerts agent's own tries: a sink that fails with a retryable error is tried twice more, 1 and 2 s later (a
+# blip), then the alert goes to the retry topic (``pipeline/alerts/retry.py``) for the longer outage. Faust waits
+# for the alert in hand before a rebalance or a shutdown, so these seconds are all either can wait on it.
+RETRIES, BACKOFF, BACKOFF_MAX = 2, 1.0, 2.0
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(first_delay=timedelta(seconds=settings.alert_retry_first_seconds),
+                       max_delay=timedelta(seconds=settings.alert_retry_max_seconds),
+                       give_up_after=timedelta(seconds=settings.alert_retry_give_up_seconds))
 
 
 def build_sinks(settings: Settings) -> list[Sink]:
@@ -83,7 +91,11 @@ class AlertPlanner:
 @dataclass
 class DeliveryOutcome:
     results: dict[str, str] = field(default_factory=dict)
+    """Sink name -> "delivered", "retrying" (handed to the retry topic) or "dead_lettered"."""
     dead: dict[str, str] = field(default_factory=dict)
+    """Sinks that refused for good (a 4xx, a refused recipient), with the error."""
+    retry: dict[str, str] = field(default_factory=dict)
+    """Sinks still failing with a retryable error after the quick tries, with the last error."""
 
 
 def still_to_deliver(dedupe: AlertDedupe, alert: Alert, sinks: list[Sink], planned: frozenset[str]) -> list[Sink]:
@@ -92,17 +104,23 @@ def still_to_deliver(dedupe: AlertDedupe, alert: Alert, sinks: list[Sink], plann
     return [s for s in sinks if s.name in planned and not dedupe.seen(alert.alert_id, s.name)]
 
 
-def deliver_all(sinks: list[Sink], alert: Alert) -> DeliveryOutcome:
-    """Deliver to each sink with rate limit, retries and backoff; blocking, so the agent runs it in a thread."""
+def deliver_all(sinks: list[Sink], alert: Alert, retries: int = RETRIES) -> DeliveryOutcome:
+    """Deliver to each sink with rate limit, ``retries`` quick retries and backoff; blocking, so the agent runs it
+    in a thread. A sink still failing with a retryable error is in ``retry``, one that refused for good in
+    ``dead``."""
     outcome = DeliveryOutcome()
     for sink in sinks:
         limiter = _limiters.setdefault(sink.name, RateLimiter(rate=1.0, burst=5))
 
         def dead(a: Alert, name: str, error: BaseException) -> None:
-            outcome.dead[name] = str(error)
+            if isinstance(error, DeliveryError) and error.retryable:
+                outcome.retry[name] = str(error)
+            else:
+                outcome.dead[name] = str(error)
 
         # The durable dedupe lives in the agent's table; this pass only needs to know what happened.
-        deliverer = Deliverer(sink, dedupe=AlertDedupe({}), dead_letter=dead, limiter=limiter, retries=RETRIES,
+        deliverer = Deliverer(sink, dedupe=AlertDedupe({}), dead_letter=dead, limiter=limiter, retries=retries,
                               backoff=BACKOFF, backoff_max=BACKOFF_MAX)
-        outcome.results[sink.name] = deliverer.deliver(alert)
+        result = deliverer.deliver(alert)
+        outcome.results[sink.name] = "retrying" if sink.name in outcome.retry else result
     return outcome

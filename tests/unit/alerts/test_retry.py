@@ -1,0 +1,187 @@
+"""Scheduled alert retries (pipeline/alerts/retry.py) and how one delivery pass sorts sinks into delivered,
+retrying and dead-lettered (pipeline/alerts/runtime.deliver_all)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from newsrift.settings import Settings
+from pipeline.alerts import Alert, DeliveryError, Sink
+from pipeline.alerts import AlertDedupe
+from pipeline.alerts.retry import Retry, RetryPolicy, superseded, tried, wait_until_due
+from pipeline.alerts.runtime import deliver_all, retry_policy
+from pipeline.errors import MessageError
+from pipeline.streaming import decode, encode
+from tests.unit.core.test_contracts import validate
+
+T0 = datetime(2018, 2, 14, 12, tzinfo=timezone.utc)
+
+
+def test_delays_double_from_the_first_up_to_the_cap() -> None:
+    policy = RetryPolicy(first_delay=timedelta(seconds=30), max_delay=timedelta(minutes=10))
+    assert [policy.delay(n).total_seconds() for n in range(1, 9)] == [30, 60, 120, 240, 480, 600, 600, 600]
+    assert policy.delay(10_000) == timedelta(minutes=10)
+    with pytest.raises(ValueError, match="1-based"):
+        policy.delay(0)
+
+
+@pytest.mark.parametrize(("first", "most", "give_up"), [(0, 10, 100), (20, 10, 100), (1, 10, -1)])
+def test_a_policy_that_makes_no_sense_is_refused(first: float, most: float, give_up: float) -> None:
+    with pytest.raises(ValueError):
+        RetryPolicy(timedelta(seconds=first), timedelta(seconds=most), timedelta(seconds=give_up))
+
+
+def test_retries_follow_the_schedule_until_the_give_up_time(make_alert: Callable[[int], Alert]) -> None:
+    policy = RetryPolicy(timedelta(seconds=30), timedelta(minutes=10), timedelta(hours=1))
+    alert = make_alert(1).to_json()
+    retry = policy.first("webhook", alert, "HTTP 503", T0)
+    assert retry is not None
+    assert (retry.attempt, retry.due, retry.first_failed, retry.sink) == (1, T0 + timedelta(seconds=30), T0, "webhook")
+    dues = [retry.due]
+    while True:
+        # Each retry fails the moment it is due.
+        following = policy.after_failure(retry, f"HTTP 503 (try {retry.attempt})", retry.due)
+        if following is None:
+            break
+        assert following.attempt == retry.attempt + 1
+        assert following.first_failed == T0 and following.alert == alert
+        assert following.error == f"HTTP 503 (try {retry.attempt})"
+        retry = following
+        dues.append(retry.due)
+    # 0:30, 1:30, 3:30, 7:30, 15:30, 25:30, 35:30, 45:30, 55:30; the next (65:30) is past the hour.
+    assert [round((d - T0).total_seconds() / 60, 1) for d in dues] == [0.5, 1.5, 3.5, 7.5, 15.5, 25.5, 35.5, 45.5,
+                                                                        55.5]
+    assert "gave up after 9 retries since 2018-02-14T12:00:00Z" in retry.describe()
+
+
+def test_no_retry_at_all_when_giving_up_at_once(make_alert: Callable[[int], Alert]) -> None:
+    policy = RetryPolicy(timedelta(seconds=30), timedelta(minutes=10), timedelta(0))
+    assert policy.first("webhook", make_alert(1).to_json(), "HTTP 503", T0) is None
+
+
+def test_a_retry_record_round_trips_and_matches_its_schema(make_alert: Callable[[int], Alert]) -> None:
+    retry = RetryPolicy().first("email", make_alert(2).to_json(), "SMTP 451", T0)
+    assert retry is not None
+    doc = json.loads(encode(retry.to_json()))
+    validate("alert_retry.v1", doc)
+    assert decode(encode(doc), Retry.from_json) == retry
+    assert Alert.from_json(retry.alert).alert_id == make_alert(2).alert_id
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"attempt": True}, "attempt"),
+    ({"attempt": -1}, "attempt"),
+    ({"attempt": "3"}, "attempt"),
+    ({"sink": ""}, "sink"),
+    ({"alert": {"summary": "no id"}}, "alert"),
+    ({"due": 1700000000}, "time string"),
+    ({"due": None}, "required times"),
+    ({"error": 5}, "error"),
+])
+def test_a_malformed_retry_is_a_message_error(make_alert: Callable[[int], Alert], change: dict, reason: str) -> None:
+    retry = RetryPolicy().first("webhook", make_alert(3).to_json(), "HTTP 503", T0)
+    assert retry is not None
+    with pytest.raises(MessageError, match=reason):
+        decode(encode(retry.to_json() | change), Retry.from_json)
+    with pytest.raises(MessageError, match="missing field 'due'"):
+        decode(encode({k: v for k, v in retry.to_json().items() if k != "due"}), Retry.from_json)
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = T0
+        self.slept: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+def test_waiting_sleeps_in_short_steps_until_due() -> None:
+    clock = _Clock()
+    due = T0 + timedelta(seconds=3.5)
+    assert asyncio.run(wait_until_due(due, now=lambda: clock.now, active=lambda: True, sleep=clock.sleep))
+    assert clock.slept == [1.0, 1.0, 1.0, 0.5]
+    assert clock.now == due
+
+
+def test_a_record_already_due_is_not_waited_for() -> None:
+    clock = _Clock()
+    assert asyncio.run(wait_until_due(T0 - timedelta(hours=1), now=lambda: clock.now, active=lambda: True,
+                                      sleep=clock.sleep))
+    assert clock.slept == []
+
+
+def test_waiting_stops_as_soon_as_the_worker_gives_up_its_partitions() -> None:
+    clock = _Clock()
+    due = T0 + timedelta(minutes=10)
+    # Flow control is suspended (a rebalance or a shutdown began) after three seconds.
+    stopped = asyncio.run(wait_until_due(due, now=lambda: clock.now, active=lambda: len(clock.slept) < 3,
+                                         sleep=clock.sleep))
+    assert stopped is False
+    assert clock.slept == [1.0, 1.0, 1.0]
+    # Suspended before the record is even due: it goes back at once, due or not.
+    assert asyncio.run(wait_until_due(T0, now=lambda: T0, active=lambda: False, sleep=clock.sleep)) is False
+
+
+def test_a_retry_that_comes_twice_is_superseded_by_what_was_marked_for_it() -> None:
+    ledger = AlertDedupe({})
+    assert ledger.outcome("a1", "webhook") is None
+    assert not superseded(ledger.outcome("a1", "webhook"), 1)
+    ledger.mark("a1", tried(3), "webhook")
+    assert ledger.outcome("a1", "webhook") == "tried:3"
+    assert superseded(ledger.outcome("a1", "webhook"), 3)  # the copy of the record just tried
+    assert superseded(ledger.outcome("a1", "webhook"), 2)
+    assert not superseded(ledger.outcome("a1", "webhook"), 4)  # the one it scheduled
+    assert not superseded(ledger.outcome("a1", "email"), 1)  # another sink's retry is its own
+    for final in ("delivered", "dead_lettered"):
+        ledger.mark("a1", final, "webhook")
+        assert superseded(ledger.outcome("a1", "webhook"), 99)
+    assert not superseded("tried:x", 1)
+
+
+class _Sink(Sink):
+    def __init__(self, name: str, error: DeliveryError | None) -> None:
+        self.name, self.error, self.sent = name, error, 0
+
+    def send(self, alert: Alert) -> None:
+        if self.error is not None:
+            raise self.error
+        self.sent += 1
+
+
+def test_one_pass_sorts_sinks_into_delivered_retrying_and_dead(make_alert: Callable[[int], Alert]) -> None:
+    ok = _Sink("ok-sink", None)
+    down = _Sink("down-sink", DeliveryError("HTTP 503 from the webhook"))
+    refused = _Sink("refusing-sink", DeliveryError("HTTP 404 from the webhook", retryable=False))
+    outcome = deliver_all([ok, down, refused], make_alert(4), retries=0)
+    assert outcome.results == {"ok-sink": "delivered", "down-sink": "retrying", "refusing-sink": "dead_lettered"}
+    assert outcome.retry == {"down-sink": "HTTP 503 from the webhook"}
+    assert outcome.dead == {"refusing-sink": "HTTP 404 from the webhook"}
+    assert ok.sent == 1
+
+
+def test_the_policy_comes_from_settings() -> None:
+    policy = retry_policy(Settings(alert_retry_first_seconds=5, alert_retry_max_seconds=40,
+                                   alert_retry_give_up_seconds=3600))
+    assert (policy.first_delay, policy.max_delay, policy.give_up_after) == (
+        timedelta(seconds=5), timedelta(seconds=40), timedelta(hours=1))
+    assert retry_policy(Settings()).give_up_after == timedelta(days=1)
+
+
+@pytest.mark.parametrize("values", [
+    {"alert_retry_first_seconds": 0},
+    {"alert_retry_first_seconds": 700},  # past the 600 s cap
+    {"alert_retry_give_up_seconds": -1},
+    {"alert_retry_give_up_seconds": float("inf")},
+    {"alert_retry_first_seconds": float("nan")},
+])
+def test_retry_settings_out_of_range_are_refused(values: dict) -> None:
+    with pytest.raises(ValidationError, match="NEWSRIFT_ALERT_RETRY"):
+        Settings(**values)
