@@ -17,6 +17,7 @@ def topic_lag(settings: Settings, bootstrap_timeout_ms: int = 10000) -> dict[str
     from kafka.errors import KafkaError
 
     names = [settings.topic(t.name) for t in TOPICS]
+    group_of = {settings.topic(t.name): settings.app_id + t.group_suffix for t in TOPICS}
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms)
     except KafkaError as e:
@@ -28,7 +29,10 @@ def topic_lag(settings: Settings, bootstrap_timeout_ms: int = 10000) -> dict[str
         parts = [TopicPartition(d["name"], p["partition_index"]) for d in described if d["name"] in present
                  for p in d["partitions"]]
         ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in parts}) if parts else {}
-        committed = admin.list_group_offsets(settings.app_id).get(settings.app_id, {})
+        groups = sorted(set(group_of.values()))
+        listed = admin.list_group_offsets(groups)
+        committed = {tp: offset for group in groups for tp, offset in listed.get(group, {}).items()
+                     if group_of.get(tp.topic) == group}
     except KafkaError as e:
         raise NewsriftError(f"Kafka at {settings.kafka_bootstrap} did not answer: {type(e).__name__}: {e}") from e
     finally:
@@ -47,12 +51,14 @@ def consumer_lag(settings: Settings) -> dict[str, int]:
 
 
 def wait_drained(settings: Settings, timeout: float, settle: float = 3.0) -> dict[str, int]:
-    """Wait until every topic the worker reads has no lag, twice ``settle`` seconds apart."""
+    """Wait until every topic the worker reads has no lag, twice ``settle`` seconds apart. Retries scheduled for
+    later (the alert retry topic) are not waited for."""
     deadline = time.monotonic() + timeout
     lag: dict[str, int] = {}
     quiet_since: float | None = None
+    waiting = {settings.topic(t.name) for t in TOPICS if t.waits}
     while time.monotonic() < deadline:
-        lag = consumer_lag(settings)
+        lag = {t: n for t, n in consumer_lag(settings).items() if t not in waiting}
         if sum(lag.values()) == 0:
             quiet_since = quiet_since or time.monotonic()
             if time.monotonic() - quiet_since >= settle:

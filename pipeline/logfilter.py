@@ -11,6 +11,7 @@ timer (``event=log_lines_held``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -89,14 +90,17 @@ def held_everywhere() -> list[tuple[str, int, str, int]]:
     return [item for flt in _installed for item in flt.held()]
 
 
-def install_repeat_filter(prefixes: Iterable[str] = ("aiokafka",), window: float = 30.0) -> RepeatFilter:
+def install_repeat_filter(prefixes: Iterable[str] = ("aiokafka", "kafka"), window: float = 30.0) -> RepeatFilter:
     """Attach one ``RepeatFilter`` to every logger under ``prefixes`` that exists now (a filter on a logger sees
-    only records logged on that very logger, so each module's logger needs it; call after the libraries are
-    imported)."""
-    import aiokafka  # noqa: F401  (its modules create their loggers on import)
+    only records logged on that very logger, so each module's logger needs it). The worker's Faust clients log on
+    ``aiokafka``; the alert retrier's kafka-python clients on ``kafka``."""
+    import importlib
 
-    flt = RepeatFilter(window)
     prefixes = tuple(prefixes)
+    for prefix in prefixes:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(prefix)  # its modules create their loggers on import
+    flt = RepeatFilter(window)
     names = [n for n in logging.root.manager.loggerDict if n.startswith(prefixes)]
     for name in [*prefixes, *names]:
         logging.getLogger(name).addFilter(flt)

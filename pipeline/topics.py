@@ -22,6 +22,7 @@ CLAIMS = "news.claims.v1"
 DISPUTES = "news.disputes.v1"
 ALERTS = "news.alerts.v1"
 ALERT_RETRY = "news.alerts.retry.v1"
+RETRY_GROUP_SUFFIX = "-alert-retries"
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class TopicSpec:
     key: str
     doc: str
     dlq: bool = True
+    group_suffix: str = ""
+    """Read by the consumer group ``<app id><suffix>``: the worker's Faust group when empty."""
+    waits: bool = False
+    """Its records wait for a due time: lag there is work scheduled for later, not work behind."""
 
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -43,7 +48,8 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(CLAIMS, None, "event_id", "claims with their event, keyed so one partition holds an event"),
     TopicSpec(DISPUTES, None, "dispute_id", "dispute changes (new, new side, new kind, status)"),
     TopicSpec(ALERTS, None, "alert_id", "alerts for dispute changes, one per change"),
-    TopicSpec(ALERT_RETRY, None, "alert_id", "alerts a sink refused for now, each with the time of its next try"),
+    TopicSpec(ALERT_RETRY, None, "alert_id", "alerts a sink refused for now, each with the time of its next try",
+              group_suffix=RETRY_GROUP_SUFFIX, waits=True),
 )
 
 

@@ -1,20 +1,20 @@
 """send_alerts: dispute changes -> alerts (news.alerts.v1) delivered once to the configured sinks.
-retry_alerts: alerts a sink refused for now (news.alerts.retry.v1), tried again when due (``pipeline/alerts/retry``)."""
+RetryAlerts: alerts a sink refused for now (news.alerts.retry.v1), tried again when due (``alerts/retrier.py``)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import mode
+
 from pipeline import topics as names
 from pipeline.alerts import AlertDedupe, alert_from_change
 from pipeline.alerts.core import QUIET_CHANGES
-from pipeline.alerts.model import Alert
-from pipeline.alerts.retry import Retry, superseded, tried, wait_until_due
+from pipeline.alerts.retrier import AlertRetrier, alert_dead_letter, run_in_thread, stop_thread
 from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all, retry_policy, still_to_deliver
 from pipeline.alerts.sinks import Sink
 from pipeline.app import (
@@ -35,9 +35,6 @@ from pipeline.streaming import decode, encode, log_event
 log = logging.getLogger("newsrift.alerts")
 # Keyed "<sink>\x1f<alert_id>"; written while handling a dispute_id-keyed message, so co-partitioned with it.
 alerts_sent = json_table("alerts-by-id")
-# Keyed like alerts_sent, written while handling an alert_id-keyed retry: what the retry agent did with each
-# (sink, alert), so that a retry record that comes twice is not delivered or rescheduled twice.
-alert_retries = json_table("alert-retries-by-id")
 # Marks outlive the disputes table's state twice over: claims replayed after an event's state was dropped rebuild
 # the same dispute changes, and their alerts are still recognised as sent. Pruned every tenth of that, at most hourly.
 _KEEP_MARKS = timedelta(seconds=2 * settings.dispute_retention_seconds)
@@ -89,7 +86,9 @@ async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertP
             outcome.dead[sink_name] = error
             outcome.results[sink_name] = "dead_lettered"
             continue
-        await alert_retry_topic.send(key=alert.alert_id.encode(), value=encode(retry.to_json()))
+        # Awaited until Kafka acknowledges it: Faust's send only queues, and the mark below must not outrun it.
+        sent = await alert_retry_topic.send(key=alert.alert_id.encode(), value=encode(retry.to_json()))
+        await sent
         log_event(log, "alert_retry_scheduled", logging.WARNING, alert_id=alert.alert_id, sink=sink_name,
                   attempt=retry.attempt, due=retry.due.isoformat(), error=error[:200])
     for sink_name, error in outcome.dead.items():
@@ -102,79 +101,22 @@ async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertP
 
 
 async def _dead_letter(alert_id: str, sink_name: str, error: str, alert: dict[str, Any]) -> None:
-    """The shape ``newsrift dlq replay`` delivers again to ``sink``."""
+    """Dead-letter an alert for one sink, and wait until Kafka has it (the sink's mark comes after)."""
     dead_lettered_by_stage["send_alerts"] += 1
     log_event(log, "alert_dead_lettered", logging.ERROR, alert_id=alert_id, sink=sink_name, error=error[:300])
-    await dlq_topic(settings.topic(names.ALERTS)).send(
-        key=alert_id.encode(),
-        value=encode({"stage": "send_alerts", "sink": sink_name, "error": error, "alert": alert}),
-    )
+    sent = await dlq_topic(settings.topic(names.ALERTS)).send(
+        key=alert_id.encode(), value=encode(alert_dead_letter(alert_id, sink_name, error, alert)))
+    await sent
 
 
-@app.agent(alert_retry_topic)
-async def retry_alerts(stream: Any) -> None:
-    sinks = {s.name: s for s in build_sinks(settings)}
-    ledger = AlertDedupe(alert_retries, keep_for=_KEEP_MARKS, prune_every=_PRUNE_EVERY)
-    async for event in stream.events():
-        partition = event.message.partition
-        pruned = ledger.prune_due(datetime.now(timezone.utc), partition)
-        if pruned:
-            log_event(log, "alert_retry_marks_pruned", partition=partition, count=pruned)
-        try:
-            await _retry(event, partition, sinks, ledger)
-        except Exception as e:
-            await reject("retry_alerts", event, e)
+@app.service
+class RetryAlerts(mode.Service):
+    """The retrier (``pipeline/alerts/retrier.py``) in a thread of the worker, with sinks of its own."""
 
+    async def on_start(self) -> None:
+        retrier = AlertRetrier(settings, build_sinks(settings), _policy,
+                               on_dead_letter=lambda stage: dead_lettered_by_stage.update([stage]))
+        self._thread, self._stop = run_in_thread(retrier)
 
-async def _retry(event: Any, partition: int, sinks: dict[str, Sink], ledger: AlertDedupe) -> None:
-    """One due retry: deliver, or schedule the next, or dead-letter once the policy gives up. A record not due yet
-    is waited for, unless the worker is giving up its partitions: then it goes back to the topic as it came. A
-    record that comes again (its offset was not committed) finds its mark in ``ledger`` and is dropped."""
-    try:
-        retry = decode(event.value, Retry.from_json)
-    except NewsriftError as e:
-        await send_to_dlq("retry_alerts", event, e)
-        return
-    alert_id = str(retry.alert["alert_id"])
-    if superseded(ledger.outcome(alert_id, retry.sink), retry.attempt):
-        log_event(log, "alert_retry_superseded", alert_id=alert_id, sink=retry.sink, attempt=retry.attempt,
-                  outcome=ledger.outcome(alert_id, retry.sink))
-        return
-    if not await wait_until_due(retry.due, now=lambda: datetime.now(timezone.utc), active=app.flow_control.is_active,
-                                sleep=asyncio.sleep):
-        await alert_retry_topic.send(key=event.key, value=event.value)
-        log_event(log, "alert_retry_handed_back", alert_id=alert_id, sink=retry.sink, attempt=retry.attempt)
-        return
-    sink = sinks.get(retry.sink)
-    if sink is None:
-        await _dead_letter(alert_id, retry.sink, f"sink {retry.sink!r} is not configured in this worker "
-                           f"(configured: {', '.join(sinks) or 'none'})", retry.alert)
-        ledger.mark(alert_id, "dead_lettered", retry.sink, partition=partition)
-        return
-    try:
-        alert = Alert.from_json(retry.alert)
-    except (KeyError, TypeError, ValueError) as e:
-        await send_to_dlq("retry_alerts", event, NewsriftError(f"invalid alert in retry: {e}"[:500]))
-        return
-    loop = asyncio.get_running_loop()
-    outcome = await loop.run_in_executor(_delivery, deliver_all, [sink], alert, 0)
-    # As in send_alerts: the next record (or the dead letter) is sent before the mark that makes a copy of this one
-    # superseded is written.
-    if outcome.results.get(sink.name) == "delivered":
-        ledger.mark(alert_id, "delivered", sink.name, partition=partition)
-        log_event(log, "alert_retry_delivered", alert_id=alert_id, sink=sink.name, attempt=retry.attempt)
-        return
-    if sink.name in outcome.dead:
-        await _dead_letter(alert_id, sink.name, outcome.dead[sink.name], retry.alert)
-        ledger.mark(alert_id, "dead_lettered", sink.name, partition=partition)
-        return
-    error = outcome.retry.get(sink.name, "unknown")
-    following = _policy.after_failure(retry, error, datetime.now(timezone.utc))
-    if following is None:
-        await _dead_letter(alert_id, sink.name, dataclasses.replace(retry, error=error).describe(), retry.alert)
-        ledger.mark(alert_id, "dead_lettered", sink.name, partition=partition)
-        return
-    await alert_retry_topic.send(key=event.key, value=encode(following.to_json()))
-    ledger.mark(alert_id, tried(retry.attempt), sink.name, partition=partition)
-    log_event(log, "alert_retry_scheduled", logging.WARNING, alert_id=alert_id, sink=sink.name,
-              attempt=following.attempt, due=following.due.isoformat(), error=error[:200])
+    async def on_stop(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, stop_thread, self._thread, self._stop)

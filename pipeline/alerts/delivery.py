@@ -56,11 +56,6 @@ class AlertDedupe:
     def seen(self, alert_id: str, sink: str = "*") -> bool:
         return self._key(sink, alert_id) in self.state
 
-    def outcome(self, alert_id: str, sink: str = "*") -> str | None:
-        """The outcome last marked for (sink, alert), or None."""
-        value = self.state.get(self._key(sink, alert_id))
-        return str(value["outcome"]) if isinstance(value, dict) and "outcome" in value else None
-
     def mark(
         self, alert_id: str, outcome: str, sink: str = "*", now: datetime | None = None, partition: int | None = None
     ) -> None:

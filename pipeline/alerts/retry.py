@@ -2,28 +2,24 @@
 
 The alerts agent tries a sink a few times within seconds. A sink still down after that (a webhook being redeployed,
 a mail relay restarting) is not the alert's fault, so the alert is handed to the retry topic with a due time, and
-the ``retry_alerts`` agent tries again at growing intervals (``RetryPolicy``: 30 s, 1, 2, 4, 8 min, then every
-10 min) for up to a day before the alert goes to ``news.alerts.v1.dlq``. The alerts agent never sleeps for long, so
-a down sink holds neither its partition nor a rebalance, and an alert is not dead-lettered by a short outage.
+the retrier (``pipeline/alerts/retrier.py``) tries again at growing intervals (``RetryPolicy``: 30 s, 1, 2, 4,
+8 min, then every 10 min) for up to a day before the alert goes to ``news.alerts.v1.dlq``. The alerts agent never
+sleeps for long, so a down sink holds neither its partition nor a rebalance, and an alert is not dead-lettered by a
+short outage.
 
-A waiting retry holds its partition of the retry topic (records are handled in order), but only while the worker
-keeps it: when Faust suspends its flow for a rebalance or a shutdown, ``wait_until_due`` returns early and the
-agent hands the record back to the topic unchanged, so neither waits on it.
-
-Pure: no Faust, no network. ``wait_until_due`` takes its clock, its sleep and the flow-control test as arguments.
+Pure: no Kafka, no network. ``decide`` says what follows one retry's delivery attempt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.errors import MessageError
 from pipeline.model import _Json, format_time, parse_time
 
-__all__ = ["Retry", "RetryPolicy", "superseded", "tried", "wait_until_due"]
+__all__ = ["Decision", "Retry", "RetryPolicy", "decide"]
 
 
 @dataclass(frozen=True)
@@ -43,9 +39,9 @@ class RetryPolicy:
         """Wait before retry ``attempt`` (1-based): first, 2x, 4x, ... capped at ``max_delay``."""
         if attempt < 1:
             raise ValueError(f"attempt is 1-based, got {attempt}")
-        if attempt > 40:  # 2**40 first delays is past any cap; keeps the float finite
-            return self.max_delay
-        return min(self.max_delay, self.first_delay * 2 ** (attempt - 1))
+        # In float seconds with the exponent bounded: a timedelta times 2**40 overflows before any cap applies.
+        seconds = self.first_delay.total_seconds() * 2.0 ** min(attempt - 1, 60)
+        return min(self.max_delay, timedelta(seconds=min(seconds, self.max_delay.total_seconds())))
 
     def first(self, sink: str, alert: dict[str, Any], error: str, now: datetime) -> Retry | None:
         """The retry of an alert ``sink`` has just refused; None when the policy allows no retry at all."""
@@ -86,8 +82,8 @@ class Retry(_Json):
             raise MessageError("invalid retry: 'sink' must be a sink name")
         if not isinstance(alert, dict) or not isinstance(alert.get("alert_id"), str):
             raise MessageError("invalid retry: 'alert' must be an alert object with an alert_id")
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0:
-            raise MessageError(f"invalid retry: 'attempt' must be a non-negative integer, got {attempt!r}"[:200])
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+            raise MessageError(f"invalid retry: 'attempt' must be a positive integer, got {attempt!r}"[:200])
         if not isinstance(error, str):
             raise MessageError("invalid retry: 'error' must be a string")
         first_failed, due = parse_time(d["first_failed"]), parse_time(d["due"])
@@ -101,39 +97,24 @@ class Retry(_Json):
                 f"last error: {self.error}")
 
 
-def tried(attempt: int) -> str:
-    """The mark the retry agent keeps for an alert whose retry ``attempt`` failed and was rescheduled."""
-    return f"tried:{attempt}"
+@dataclass(frozen=True)
+class Decision:
+    """What follows one delivery attempt of a retry: ``done`` (delivered), ``next`` (``record`` is the next retry
+    to publish) or ``dead`` (``reason`` goes to the dead-letter topic with the alert)."""
+
+    action: Literal["done", "next", "dead"]
+    record: Retry | None = None
+    reason: str = ""
 
 
-def superseded(outcome: str | None, attempt: int) -> bool:
-    """Whether a retry record with ``attempt`` is already dealt with, given the (sink, alert) mark: the alert was
-    delivered or dead-lettered, or this attempt (or a later one) was already tried. A record comes twice when its
-    offset was not committed before a restart, or was handed back at a rebalance and then redelivered too."""
-    if outcome is None:
-        return False
-    if outcome.startswith("tried:"):
-        try:
-            return int(outcome.removeprefix("tried:")) >= attempt
-        except ValueError:
-            return False
-    return True
-
-
-async def wait_until_due(
-    due: datetime,
-    *,
-    now: Callable[[], datetime],
-    active: Callable[[], bool],
-    sleep: Callable[[float], Awaitable[Any]],
-    step: float = 1.0,
-) -> bool:
-    """Sleep until ``due`` in steps of at most ``step`` seconds. False as soon as ``active()`` is false (the worker
-    is giving up its partitions): the caller hands the record back instead of holding the rebalance."""
-    while True:
-        if not active():
-            return False
-        left = (due - now()).total_seconds()
-        if left <= 0:
-            return True
-        await sleep(min(step, left))
+def decide(retry: Retry, *, delivered: bool, error: str, retryable: bool, now: datetime,
+           policy: RetryPolicy) -> Decision:
+    if delivered:
+        return Decision("done")
+    if not retryable:
+        return Decision("dead", reason=error)
+    following = policy.after_failure(retry, error, now)
+    if following is None:
+        return Decision("dead", reason=Retry(retry.sink, retry.alert, retry.attempt, retry.first_failed, retry.due,
+                                             error).describe())
+    return Decision("next", record=following)

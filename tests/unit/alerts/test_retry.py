@@ -3,7 +3,6 @@ retrying and dead-lettered (pipeline/alerts/runtime.deliver_all)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -13,8 +12,8 @@ from pydantic import ValidationError
 
 from newsrift.settings import Settings
 from pipeline.alerts import Alert, DeliveryError, Sink
-from pipeline.alerts import AlertDedupe
-from pipeline.alerts.retry import Retry, RetryPolicy, superseded, tried, wait_until_due
+from pipeline.alerts.retrier import AlertRetrier
+from pipeline.alerts.retry import Retry, RetryPolicy, decide
 from pipeline.alerts.runtime import deliver_all, retry_policy
 from pipeline.errors import MessageError
 from pipeline.streaming import decode, encode
@@ -27,6 +26,9 @@ def test_delays_double_from_the_first_up_to_the_cap() -> None:
     policy = RetryPolicy(first_delay=timedelta(seconds=30), max_delay=timedelta(minutes=10))
     assert [policy.delay(n).total_seconds() for n in range(1, 9)] == [30, 60, 120, 240, 480, 600, 600, 600]
     assert policy.delay(10_000) == timedelta(minutes=10)
+    # A long first delay reaches attempt 40 within a day; 2**39 first delays must not overflow a timedelta.
+    slow = RetryPolicy(first_delay=timedelta(seconds=300), max_delay=timedelta(minutes=10))
+    assert [slow.delay(n) for n in (1, 2, 39, 40, 61, 500)] == [timedelta(minutes=5)] + [timedelta(minutes=10)] * 5
     with pytest.raises(ValueError, match="1-based"):
         policy.delay(0)
 
@@ -77,6 +79,7 @@ def test_a_retry_record_round_trips_and_matches_its_schema(make_alert: Callable[
 @pytest.mark.parametrize(("change", "reason"), [
     ({"attempt": True}, "attempt"),
     ({"attempt": -1}, "attempt"),
+    ({"attempt": 0}, "attempt"),
     ({"attempt": "3"}, "attempt"),
     ({"sink": ""}, "sink"),
     ({"alert": {"summary": "no id"}}, "alert"),
@@ -91,59 +94,6 @@ def test_a_malformed_retry_is_a_message_error(make_alert: Callable[[int], Alert]
         decode(encode(retry.to_json() | change), Retry.from_json)
     with pytest.raises(MessageError, match="missing field 'due'"):
         decode(encode({k: v for k, v in retry.to_json().items() if k != "due"}), Retry.from_json)
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = T0
-        self.slept: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += timedelta(seconds=seconds)
-
-
-def test_waiting_sleeps_in_short_steps_until_due() -> None:
-    clock = _Clock()
-    due = T0 + timedelta(seconds=3.5)
-    assert asyncio.run(wait_until_due(due, now=lambda: clock.now, active=lambda: True, sleep=clock.sleep))
-    assert clock.slept == [1.0, 1.0, 1.0, 0.5]
-    assert clock.now == due
-
-
-def test_a_record_already_due_is_not_waited_for() -> None:
-    clock = _Clock()
-    assert asyncio.run(wait_until_due(T0 - timedelta(hours=1), now=lambda: clock.now, active=lambda: True,
-                                      sleep=clock.sleep))
-    assert clock.slept == []
-
-
-def test_waiting_stops_as_soon_as_the_worker_gives_up_its_partitions() -> None:
-    clock = _Clock()
-    due = T0 + timedelta(minutes=10)
-    # Flow control is suspended (a rebalance or a shutdown began) after three seconds.
-    stopped = asyncio.run(wait_until_due(due, now=lambda: clock.now, active=lambda: len(clock.slept) < 3,
-                                         sleep=clock.sleep))
-    assert stopped is False
-    assert clock.slept == [1.0, 1.0, 1.0]
-    # Suspended before the record is even due: it goes back at once, due or not.
-    assert asyncio.run(wait_until_due(T0, now=lambda: T0, active=lambda: False, sleep=clock.sleep)) is False
-
-
-def test_a_retry_that_comes_twice_is_superseded_by_what_was_marked_for_it() -> None:
-    ledger = AlertDedupe({})
-    assert ledger.outcome("a1", "webhook") is None
-    assert not superseded(ledger.outcome("a1", "webhook"), 1)
-    ledger.mark("a1", tried(3), "webhook")
-    assert ledger.outcome("a1", "webhook") == "tried:3"
-    assert superseded(ledger.outcome("a1", "webhook"), 3)  # the copy of the record just tried
-    assert superseded(ledger.outcome("a1", "webhook"), 2)
-    assert not superseded(ledger.outcome("a1", "webhook"), 4)  # the one it scheduled
-    assert not superseded(ledger.outcome("a1", "email"), 1)  # another sink's retry is its own
-    for final in ("delivered", "dead_lettered"):
-        ledger.mark("a1", final, "webhook")
-        assert superseded(ledger.outcome("a1", "webhook"), 99)
-    assert not superseded("tried:x", 1)
 
 
 class _Sink(Sink):
@@ -185,3 +135,44 @@ def test_the_policy_comes_from_settings() -> None:
 def test_retry_settings_out_of_range_are_refused(values: dict) -> None:
     with pytest.raises(ValidationError, match="NEWSRIFT_ALERT_RETRY"):
         Settings(**values)
+
+
+def test_what_follows_an_attempt(make_alert: Callable[[int], Alert]) -> None:
+    policy = RetryPolicy(timedelta(seconds=30), timedelta(minutes=10), timedelta(hours=1))
+    retry = policy.first("webhook", make_alert(5).to_json(), "HTTP 503", T0)
+    assert retry is not None
+    now = retry.due
+    assert decide(retry, delivered=True, error="", retryable=False, now=now, policy=policy).action == "done"
+    refused = decide(retry, delivered=False, error="HTTP 404", retryable=False, now=now, policy=policy)
+    assert (refused.action, refused.reason, refused.record) == ("dead", "HTTP 404", None)
+    again = decide(retry, delivered=False, error="HTTP 502", retryable=True, now=now, policy=policy)
+    assert again.action == "next" and again.record is not None
+    assert (again.record.attempt, again.record.due, again.record.error) == (2, now + timedelta(minutes=1), "HTTP 502")
+    late = decide(retry, delivered=False, error="HTTP 502", retryable=True, now=T0 + timedelta(minutes=59, seconds=30),
+                  policy=policy)
+    assert late.action == "dead" and late.record is None
+    assert late.reason.startswith("gave up after 1 retries since 2018-02-14T12:00:00Z") and "HTTP 502" in late.reason
+
+
+def test_the_retrier_tries_the_named_sink_once_and_decides(make_alert: Callable[[int], Alert]) -> None:
+    policy = RetryPolicy(timedelta(seconds=30), timedelta(minutes=10), timedelta(days=1))
+    ok = _Sink("webhook", None)
+    down = _Sink("email", DeliveryError("SMTP 451 try later"))
+    retrier = AlertRetrier(Settings(), [ok, down], policy, clock=lambda: T0 + timedelta(minutes=5))
+    alert = make_alert(6).to_json()
+    first = policy.first("webhook", alert, "HTTP 503", T0)
+    assert first is not None
+    assert retrier.attempt(first).action == "done" and ok.sent == 1
+    to_email = policy.first("email", alert, "SMTP 451", T0)
+    assert to_email is not None
+    decision = retrier.attempt(to_email)
+    assert decision.action == "next" and decision.record is not None
+    assert (decision.record.attempt, decision.record.error) == (2, "SMTP 451 try later")
+    assert decision.record.due == T0 + timedelta(minutes=5, seconds=60)
+    gone = policy.first("slack", alert, "HTTP 503", T0)
+    assert gone is not None
+    dead = retrier.attempt(gone)
+    assert dead.action == "dead" and "sink 'slack' is not configured" in dead.reason and "webhook, email" in dead.reason
+    broken = Retry("webhook", {"alert_id": "x", "summary": "no dispute"}, 1, T0, T0, "HTTP 503")
+    assert retrier.attempt(broken).action == "dead"
+    assert ok.sent == 1

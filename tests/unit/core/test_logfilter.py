@@ -88,7 +88,7 @@ def test_what_differs_passes() -> None:
     assert not flt.filter(_record(CONNECT, 1, "refused"))
 
 
-def test_installed_on_the_aiokafka_loggers(caplog: pytest.LogCaptureFixture) -> None:
+def test_installed_on_the_kafka_client_loggers(caplog: pytest.LogCaptureFixture) -> None:
     flt = install_repeat_filter(window=60)
     try:
         client_log = logging.getLogger("aiokafka")  # aiokafka.client logs on this one
@@ -98,8 +98,14 @@ def test_installed_on_the_aiokafka_loggers(caplog: pytest.LogCaptureFixture) -> 
                 client_log.error("Unable to update metadata from %s", [1])
                 conn_log.error("Connection reset")
         assert [r.getMessage() for r in caplog.records] == ["Unable to update metadata from [1]", "Connection reset"]
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            for _ in range(100):  # kafka-python, the alert retrier's client
+                logging.getLogger("kafka.net.connection").error("Connect attempt to %s returned error %s", "b1", 111)
+        assert [r.getMessage() for r in caplog.records] == ["Connect attempt to b1 returned error 111"]
     finally:
         for name in list(logging.root.manager.loggerDict):
-            if name.startswith("aiokafka"):
+            if name.startswith(("aiokafka", "kafka")):
                 logging.getLogger(name).removeFilter(flt)
         logging.getLogger("aiokafka").removeFilter(flt)
+        logging.getLogger("kafka").removeFilter(flt)
