@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -118,5 +119,8 @@ class RetryAlerts(mode.Service):
                                on_dead_letter=lambda stage: dead_lettered_by_stage.update([stage]))
         self._thread, self._stop = run_in_thread(retrier)
 
+    _thread: threading.Thread | None = None
+
     async def on_stop(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(None, stop_thread, self._thread, self._stop)
+        if self._thread is not None:  # None when on_start failed
+            await asyncio.get_running_loop().run_in_executor(None, stop_thread, self._thread, self._stop)

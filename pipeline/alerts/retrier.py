@@ -8,7 +8,12 @@ polling (heartbeats, rebalances) and the other partitions keep going.
 Each record's offset is committed, synchronously, once what follows it is in Kafka: the next retry or the dead
 letter is sent and acknowledged first, so a crash or a stop anywhere before the commit re-reads the record, and
 nothing is lost. What a re-read can repeat is a delivery whose commit did not happen (receivers drop it by the
-Idempotency-Key). On stop, records held for their due time are simply left uncommitted.
+Idempotency-Key). On stop, records held for their due time are simply left uncommitted. Within one process a
+record read again (a commit that failed after its next retry was sent, a group membership lost and regained) is
+recognised by ``_Handled`` and skipped, so a retry chain does not split in two.
+
+A record that keeps failing for a reason that is not the sink's (a bug, a message Kafka refuses) is dead-lettered
+to the retry topic's ``.dlq`` after ``_MAX_FAILURES`` tries, so its partition moves on.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from newsrift.settings import Settings
@@ -34,8 +41,32 @@ from pipeline.streaming import dead_letter, decode, encode, log_event
 
 log = logging.getLogger("newsrift.alerts")
 
-_SEND_TIMEOUT = 60.0
-"""Seconds to wait for Kafka to acknowledge the next retry or a dead letter before the record is tried again."""
+_SEND_TIMEOUT = 10.0
+"""Seconds to wait for Kafka to take (``max_block_ms``) and then acknowledge the next retry or a dead letter; also
+the commit's. Short enough that a stop is not held long (``stop_thread`` waits 30 s)."""
+_API_VERSION = (3, 6)
+"""Given, so that the clients' constructors do not connect: a constructor that fails to reach the broker has
+already started its IO thread and leaves it running (seen: one thread and 4 descriptors per failed start)."""
+_MAX_FAILURES = 5
+_HANDLED_KEPT = 10_000
+
+
+class _Handled:
+    """(sink, alert id) -> the highest attempt this process settled ("done" once delivered or dead-lettered), for
+    the most recent ``_HANDLED_KEPT`` alerts: a record read again is skipped instead of settled twice."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def settled(self, retry: Retry) -> bool:
+        return self._seen.get((retry.sink, str(retry.alert.get("alert_id"))), 0) >= retry.attempt
+
+    def add(self, retry: Retry, final: bool) -> None:
+        key = (retry.sink, str(retry.alert.get("alert_id")))
+        self._seen[key] = 1 << 62 if final else max(retry.attempt, self._seen.get(key, 0))
+        self._seen.move_to_end(key)
+        while len(self._seen) > _HANDLED_KEPT:
+            self._seen.popitem(last=False)
 
 
 def alert_dead_letter(alert_id: str, sink: str, error: str, alert: dict[str, Any]) -> dict[str, Any]:
@@ -59,74 +90,107 @@ class AlertRetrier:
         self.on_dead_letter = on_dead_letter
         self.clock = clock
         self.group_id = settings.app_id + names.RETRY_GROUP_SUFFIX
+        self.handled = _Handled()
+        self._failures: dict[tuple[str, int, int], int] = {}  # (topic, partition, offset) -> failed settles
 
     def run(self, stop: threading.Event) -> None:
+        pause = 1.0
         while not stop.is_set():
             try:
                 self._run(stop)
-            except Exception as e:  # Kafka unreachable at start, or a bug: log it, wait, start over
-                log.error("event=alert_retrier_error error_type=%s error=%s", type(e).__name__, str(e)[:300],
-                          exc_info=not isinstance(e, NewsriftError))
-                stop.wait(5.0)
+                pause = 1.0
+            except Exception as e:  # Kafka unreachable, or a bug: log it, back off, start over
+                log.error("event=alert_retrier_error error_type=%s error=%s retry_in=%.0fs", type(e).__name__,
+                          str(e)[:300], pause, exc_info=not isinstance(e, (NewsriftError, KafkaError)))
+                stop.wait(pause)
+                pause = min(60.0, pause * 2)
 
     def _run(self, stop: threading.Event) -> None:
-        consumer = KafkaConsumer(
-            self.topic, bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.group_id,
-            enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=10,
-        )
-        producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all", retries=5,
-                                 max_block_ms=int(_SEND_TIMEOUT * 1000))
-        held: dict[TopicPartition, tuple[Any, Retry]] = {}  # per partition, its first record, not due yet
+        consumer = producer = None
         try:
-            while not stop.is_set():
-                batch = consumer.poll(timeout_ms=500)
-                assigned = consumer.assignment()
-                for tp in [tp for tp in held if tp not in assigned]:
-                    del held[tp]  # revoked: its new owner reads it again from the committed offset
-                for tp, messages in batch.items():
-                    for i, msg in enumerate(messages):
-                        if stop.is_set():
-                            return
-                        retry = self._parse(producer, msg)
-                        if retry is None:
-                            self._commit(consumer, tp, msg.offset)
-                            continue
-                        if retry.due > self.clock():
-                            # Wait for it without reading further on this partition; re-read the rest later.
-                            held[tp] = (msg, retry)
-                            consumer.pause(tp)
-                            if i + 1 < len(messages):
-                                consumer.seek(tp, messages[i + 1].offset)
-                            break
-                        self._settle(consumer, producer, tp, msg, retry)
-                now = self.clock()
-                for tp, (msg, retry) in sorted(held.items(), key=lambda kv: kv[1][1].due):
+            consumer = KafkaConsumer(
+                self.topic, bootstrap_servers=self.settings.kafka_bootstrap, group_id=self.group_id,
+                enable_auto_commit=False, auto_offset_reset="earliest", max_poll_records=10,
+                api_version=_API_VERSION,
+            )
+            producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap, acks="all", retries=5,
+                                     max_block_ms=int(_SEND_TIMEOUT * 1000), api_version=_API_VERSION)
+            self._loop(stop, consumer, producer)
+        finally:
+            if consumer is not None:
+                consumer.close(autocommit=False, timeout_ms=5000)
+            if producer is not None:
+                producer.close(timeout=5)
+
+    def _loop(self, stop: threading.Event, consumer: KafkaConsumer, producer: KafkaProducer) -> None:
+        held: dict[TopicPartition, tuple[Any, Retry]] = {}  # per paused partition, its first record, not due yet
+        while not stop.is_set():
+            batch = consumer.poll(timeout_ms=500)
+            paused = consumer.paused()
+            for tp in [tp for tp in held if tp not in paused]:
+                # Revoked, or lost and assigned afresh (unpaused, back at the committed offset): read it again.
+                del held[tp]
+            for tp, messages in batch.items():
+                for i, msg in enumerate(messages):
                     if stop.is_set():
                         return
-                    if retry.due <= now:
-                        del held[tp]
-                        self._settle(consumer, producer, tp, msg, retry)
-                        consumer.resume(tp)
-        finally:
-            consumer.close(autocommit=False)
-            producer.close(timeout=5)
+                    retry = self._parse(producer, msg)
+                    if retry is None or self.handled.settled(retry):
+                        self._commit(consumer, tp, msg.offset)
+                        continue
+                    if retry.due > self.clock():
+                        # Wait for it without reading further on this partition; re-read the rest later.
+                        held[tp] = (msg, retry)
+                        consumer.pause(tp)
+                        if i + 1 < len(messages):
+                            consumer.seek(tp, messages[i + 1].offset)
+                        break
+                    self._settle(consumer, producer, tp, msg, retry)
+            now = self.clock()
+            for tp, (msg, retry) in sorted(held.items(), key=lambda kv: kv[1][1].due):
+                if stop.is_set():
+                    return
+                if retry.due <= now:
+                    del held[tp]
+                    self._settle(consumer, producer, tp, msg, retry)
+                    consumer.resume(tp)
 
     def _parse(self, producer: KafkaProducer, msg: Any) -> Retry | None:
         """The record, or None once a malformed one is dead-lettered (to the retry topic's own .dlq)."""
         try:
             return decode(msg.value, Retry.from_json)
         except MessageError as e:
-            env = dead_letter(stage="retry_alerts", topic=msg.topic, partition=msg.partition, offset=msg.offset,
-                              key=msg.key, value=msg.value, error=e)
-            producer.send(self.retry_dlq, key=msg.key, value=encode(env)).get(timeout=_SEND_TIMEOUT)
-            self.on_dead_letter("retry_alerts")
-            log_event(log, "dead_lettered", logging.WARNING, stage="retry_alerts", topic=msg.topic,
-                      partition=msg.partition, offset=msg.offset, error=str(e)[:300])
+            self._dead_letter_raw(producer, msg, e)
             return None
+
+    def _dead_letter_raw(self, producer: KafkaProducer, msg: Any, error: BaseException | str) -> None:
+        env = dead_letter(stage="retry_alerts", topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                          key=msg.key, value=msg.value, error=error)
+        producer.send(self.retry_dlq, key=msg.key, value=encode(env)).get(timeout=_SEND_TIMEOUT)
+        self.on_dead_letter("retry_alerts")
+        log_event(log, "dead_lettered", logging.WARNING, stage="retry_alerts", topic=msg.topic,
+                  partition=msg.partition, offset=msg.offset, error=str(error)[:300])
 
     def _settle(self, consumer: KafkaConsumer, producer: KafkaProducer, tp: TopicPartition, msg: Any,
                 retry: Retry) -> None:
-        """Try the sink once, publish what follows (acknowledged), then commit the record."""
+        """Try the sink once, publish what follows (acknowledged), then commit the record. A record whose settling
+        raised ``_MAX_FAILURES`` times goes to the retry topic's dead letters instead."""
+        where = (msg.topic, msg.partition, msg.offset)
+        if self._failures.get(where, 0) >= _MAX_FAILURES:
+            self._dead_letter_raw(producer, msg, f"settling it failed {_MAX_FAILURES} times; see the worker log")
+            self._failures.pop(where, None)
+            self._commit(consumer, tp, msg.offset)
+            return
+        try:
+            self._settle_once(consumer, producer, tp, msg, retry)
+        except Exception as e:
+            if not isinstance(e, KafkaError):  # Kafka being away is no fault of the record's
+                self._failures[where] = self._failures.get(where, 0) + 1
+            raise
+        self._failures.pop(where, None)
+
+    def _settle_once(self, consumer: KafkaConsumer, producer: KafkaProducer, tp: TopicPartition, msg: Any,
+                     retry: Retry) -> None:
         decision = self.attempt(retry)
         alert_id = str(retry.alert.get("alert_id"))
         if decision.action == "next":
@@ -144,6 +208,7 @@ class AlertRetrier:
                       error=decision.reason[:300])
         else:
             log_event(log, "alert_retry_delivered", alert_id=alert_id, sink=retry.sink, attempt=retry.attempt)
+        self.handled.add(retry, final=decision.action != "next")
         self._commit(consumer, tp, msg.offset)
 
     def attempt(self, retry: Retry) -> Decision:
@@ -156,13 +221,19 @@ class AlertRetrier:
             alert = Alert.from_json(retry.alert)
         except (KeyError, TypeError, ValueError) as e:
             return Decision("dead", reason=f"not an alert: {type(e).__name__}: {e}"[:500])
-        outcome = deliver_all([sink], alert, 0)
+        try:
+            outcome = deliver_all([sink], alert, 0)
+        except Exception as e:  # not a DeliveryError: a sink bug or a setting it cannot use; retried until give-up
+            log.warning("event=alert_sink_error sink=%s error_type=%s error=%s", sink.name, type(e).__name__,
+                        str(e)[:300], exc_info=True)
+            return decide(retry, delivered=False, error=f"{type(e).__name__}: {e}"[:1000], retryable=True,
+                          now=self.clock(), policy=self.policy)
         error = outcome.retry.get(sink.name) or outcome.dead.get(sink.name, "")
         return decide(retry, delivered=outcome.results.get(sink.name) == "delivered", error=error,
                       retryable=sink.name in outcome.retry, now=self.clock(), policy=self.policy)
 
     def _commit(self, consumer: KafkaConsumer, tp: TopicPartition, offset: int) -> None:
-        consumer.commit({tp: OffsetAndMetadata(offset + 1, "", -1)})
+        consumer.commit({tp: OffsetAndMetadata(offset + 1, "", -1)}, timeout_ms=int(_SEND_TIMEOUT * 1000))
 
 
 def run_in_thread(retrier: AlertRetrier) -> tuple[threading.Thread, threading.Event]:
@@ -172,7 +243,7 @@ def run_in_thread(retrier: AlertRetrier) -> tuple[threading.Thread, threading.Ev
     return thread, stop
 
 
-def stop_thread(thread: threading.Thread, stop: threading.Event, timeout: float = 20.0) -> None:
+def stop_thread(thread: threading.Thread, stop: threading.Event, timeout: float = 30.0) -> None:
     stop.set()
     deadline = time.monotonic() + timeout
     thread.join(max(0.0, deadline - time.monotonic()))

@@ -4,10 +4,14 @@ retrying and dead-lettered (pipeline/alerts/runtime.deliver_all)."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+from kafka import TopicPartition
+from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from newsrift.settings import Settings
@@ -176,3 +180,156 @@ def test_the_retrier_tries_the_named_sink_once_and_decides(make_alert: Callable[
     broken = Retry("webhook", {"alert_id": "x", "summary": "no dispute"}, 1, T0, T0, "HTTP 503")
     assert retrier.attempt(broken).action == "dead"
     assert ok.sent == 1
+
+
+# -- the retrier's loop, over in-memory stand-ins for its two Kafka clients (its Kafka use is tested for real in
+# tests/integration/test_alert_retries.py; these check the bookkeeping around it)
+
+class _Msg:
+    def __init__(self, tp: Any, offset: int, value: bytes) -> None:
+        self.topic, self.partition, self.offset, self.key, self.value = tp.topic, tp.partition, offset, b"k", value
+
+
+class _Consumer:
+    def __init__(self, records: dict[Any, list[bytes]], stop: threading.Event, polls: int) -> None:
+        self.log = {tp: [_Msg(tp, i, v) for i, v in enumerate(vals)] for tp, vals in records.items()}
+        self.position = {tp: 0 for tp in records}
+        self.paused_set: set[Any] = set()
+        self.committed: list[tuple[int, int]] = []
+        self.stop, self.polls, self.fail_commits = stop, polls, 0
+        self.on_poll: Callable[[int], None] = lambda n: None
+        self.n = 0
+
+    def poll(self, timeout_ms: int = 0) -> dict[Any, list[_Msg]]:
+        self.n += 1
+        self.on_poll(self.n)
+        if self.n >= self.polls:
+            self.stop.set()
+        out = {}
+        for tp, msgs in self.log.items():
+            if tp not in self.paused_set and self.position[tp] < len(msgs):
+                out[tp] = msgs[self.position[tp]:self.position[tp] + 10]
+                self.position[tp] += len(out[tp])
+        return out
+
+    def paused(self) -> set[Any]:
+        return set(self.paused_set)
+
+    def pause(self, tp: Any) -> None:
+        self.paused_set.add(tp)
+
+    def resume(self, tp: Any) -> None:
+        self.paused_set.discard(tp)
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.position[tp] = offset
+
+    def commit(self, offsets: dict[Any, Any], timeout_ms: int | None = None) -> None:
+        if self.fail_commits:
+            self.fail_commits -= 1
+            raise KafkaError("commit failed")
+        for tp, om in offsets.items():
+            self.committed.append((tp.partition, om.offset))
+
+
+class _Producer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+
+    def send(self, topic: str, key: bytes | None = None, value: bytes = b"") -> Any:
+        self.sent.append((topic, json.loads(value)))
+        return type("Ack", (), {"get": lambda self, timeout=None: None})()
+
+
+def _retrier(sinks: list[Sink], now: list[datetime]) -> AlertRetrier:
+    policy = RetryPolicy(timedelta(seconds=30), timedelta(minutes=10), timedelta(days=1))
+    return AlertRetrier(Settings(topic_prefix="t."), sinks, policy, clock=lambda: now[0])
+
+
+def _record(make_alert: Callable[[int], Alert], n: int, sink: str, due: datetime) -> bytes:
+    retry = Retry(sink, make_alert(n).to_json(), 1, T0, due, "HTTP 503")
+    return encode(retry.to_json())
+
+
+def test_a_retry_not_due_pauses_its_partition_only(make_alert: Callable[[int], Alert]) -> None:
+    ok = _Sink("webhook", None)
+    now = [T0]
+    p0, p1 = TopicPartition("t.news.alerts.retry.v1", 0), TopicPartition("t.news.alerts.retry.v1", 1)
+    stop = threading.Event()
+    consumer = _Consumer({p0: [_record(make_alert, 1, "webhook", T0 + timedelta(minutes=10)),
+                               _record(make_alert, 2, "webhook", T0)],
+                          p1: [_record(make_alert, 3, "webhook", T0), _record(make_alert, 4, "webhook", T0)]},
+                         stop, polls=6)
+    consumer.on_poll = lambda n: now.__setitem__(0, T0 + timedelta(minutes=11)) if n == 3 else None
+    producer = _Producer()
+    _retrier([ok], now)._loop(stop, consumer, producer)  # type: ignore[arg-type]
+    # Partition 1 went on at once; partition 0 waited for its first record, then took the one behind it.
+    assert consumer.committed == [(1, 1), (1, 2), (0, 1), (0, 2)]
+    assert ok.sent == 4 and producer.sent == [] and consumer.paused_set == set()
+
+
+def test_a_record_read_again_is_not_settled_twice(make_alert: Callable[[int], Alert]) -> None:
+    down = _Sink("webhook", DeliveryError("HTTP 503"))
+    now = [T0]
+    p0 = TopicPartition("t.news.alerts.retry.v1", 0)
+    stop = threading.Event()
+    consumer = _Consumer({p0: [_record(make_alert, 1, "webhook", T0)]}, stop, polls=3)
+    consumer.fail_commits = 1
+    producer = _Producer()
+    retrier = _retrier([down], now)
+    with pytest.raises(KafkaError):  # the next retry is out, its commit is not: run() starts over
+        retrier._loop(stop, consumer, producer)  # type: ignore[arg-type]
+    assert [topic for topic, _ in producer.sent] == ["t.news.alerts.retry.v1"]
+    consumer.position[p0] = 0  # the new consumer starts at the committed offset
+    retrier._loop(stop, consumer, producer)  # type: ignore[arg-type]
+    assert len(producer.sent) == 1  # one chain, not two
+    assert consumer.committed == [(0, 1)]
+
+
+def test_a_held_record_of_a_partition_assigned_afresh_is_dropped(make_alert: Callable[[int], Alert]) -> None:
+    ok = _Sink("webhook", None)
+    now = [T0]
+    p0 = TopicPartition("t.news.alerts.retry.v1", 0)
+    stop = threading.Event()
+    consumer = _Consumer({p0: [_record(make_alert, 1, "webhook", T0 + timedelta(minutes=1))]}, stop, polls=5)
+
+    def lose_membership(n: int) -> None:
+        if n == 2:  # the group forgot this member: assigned again, unpaused, back at the committed offset
+            consumer.paused_set.clear()
+            consumer.position[p0] = 0
+        if n == 4:
+            now[0] = T0 + timedelta(minutes=2)
+
+    consumer.on_poll = lose_membership
+    _retrier([ok], now)._loop(stop, consumer, _Producer())  # type: ignore[arg-type]
+    assert ok.sent == 1 and consumer.committed == [(0, 1)]
+
+
+def test_a_record_that_keeps_breaking_the_retrier_is_dead_lettered(make_alert: Callable[[int], Alert]) -> None:
+    class Broken(_Sink):
+        def send(self, alert: Alert) -> None:
+            raise RuntimeError("a bug")
+
+    now = [T0]
+    p0 = TopicPartition("t.news.alerts.retry.v1", 0)
+    producer = _Producer()
+    retrier = _retrier([Broken("webhook", None)], now)
+    # A sink that raises something else than DeliveryError is a retryable failure, not a crash:
+    stop = threading.Event()
+    retrier._loop(stop, _Consumer({p0: [_record(make_alert, 1, "webhook", T0)]}, stop, polls=2),  # type: ignore
+                  producer)
+    assert [(t, r["attempt"], r["error"]) for t, r in producer.sent] == [
+        ("t.news.alerts.retry.v1", 2, "RuntimeError: a bug")]
+    # One that breaks the settling itself five times goes to the retry topic's dead letters.
+    producer.sent.clear()
+    retrier.attempt = lambda retry: (_ for _ in ()).throw(RuntimeError("worse"))  # type: ignore[method-assign]
+    for _ in range(5):
+        stop = threading.Event()
+        with pytest.raises(RuntimeError):
+            retrier._loop(stop, _Consumer({p0: [_record(make_alert, 2, "webhook", T0)]}, stop, polls=2),  # type: ignore
+                          producer)
+    stop = threading.Event()
+    consumer = _Consumer({p0: [_record(make_alert, 2, "webhook", T0)]}, stop, polls=2)
+    retrier._loop(stop, consumer, producer)  # type: ignore[arg-type]
+    assert [t for t, _ in producer.sent] == ["t.news.alerts.retry.v1.dlq"]
+    assert producer.sent[0][1]["stage"] == "retry_alerts" and consumer.committed == [(0, 1)]
