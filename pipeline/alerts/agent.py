@@ -15,7 +15,8 @@ import mode
 from pipeline import topics as names
 from pipeline.alerts import AlertDedupe, alert_from_change
 from pipeline.alerts.core import QUIET_CHANGES
-from pipeline.alerts.retrier import AlertRetrier, alert_dead_letter, run_in_thread, stop_thread
+from pipeline.alerts.retrier import AlertRetrier, run_in_thread, stop_thread
+from pipeline.alerts.retry import alert_dead_letter, hand_over
 from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all, retry_policy, still_to_deliver
 from pipeline.alerts.sinks import Sink
 from pipeline.app import (
@@ -81,19 +82,16 @@ async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertP
     outcome = await loop.run_in_executor(_delivery, deliver_all, targets, alert)
     # The retry or dead-letter record is sent before the sink's mark is written: a mark without it would be a lost
     # alert, while it without a mark only repeats the delivery pass when the change is replayed.
-    for sink_name, error in outcome.retry.items():
-        retry = _policy.first(sink_name, alert.to_json(), error, datetime.now(timezone.utc))
-        if retry is None:  # retries turned off (NEWSRIFT_ALERT_RETRY_GIVE_UP_SECONDS=0)
-            outcome.dead[sink_name] = error
-            outcome.results[sink_name] = "dead_lettered"
-            continue
+    retries, no_retry = hand_over(outcome.retry, alert.to_json(), datetime.now(timezone.utc), _policy)
+    for retry in retries:
         # Awaited until Kafka acknowledges it: Faust's send only queues, and the mark below must not outrun it.
         sent = await alert_retry_topic.send(key=alert.alert_id.encode(), value=encode(retry.to_json()))
         await sent
-        log_event(log, "alert_retry_scheduled", logging.WARNING, alert_id=alert.alert_id, sink=sink_name,
-                  attempt=retry.attempt, due=retry.due.isoformat(), error=error[:200])
-    for sink_name, error in outcome.dead.items():
+        log_event(log, "alert_retry_scheduled", logging.WARNING, alert_id=alert.alert_id, sink=retry.sink,
+                  attempt=retry.attempt, due=retry.due.isoformat(), error=retry.error[:200])
+    for sink_name, error in (outcome.dead | no_retry).items():  # no_retry: NEWSRIFT_ALERT_RETRY_GIVE_UP_SECONDS=0
         await _dead_letter(alert.alert_id, sink_name, error, alert.to_json())
+        outcome.results[sink_name] = "dead_lettered"
     # Faust tables take writes only on the agent's task (they need the current event), so marks come back here.
     for sink_name, status in outcome.results.items():
         dedupe.mark(alert.alert_id, status, sink_name, partition=partition)
@@ -114,13 +112,14 @@ async def _dead_letter(alert_id: str, sink_name: str, error: str, alert: dict[st
 class RetryAlerts(mode.Service):
     """The retrier (``pipeline/alerts/retrier.py``) in a thread of the worker, with sinks of its own."""
 
+    _thread: threading.Thread | None = None  # None until on_start succeeded
+    _stop: threading.Event
+
     async def on_start(self) -> None:
         retrier = AlertRetrier(settings, build_sinks(settings), _policy,
                                on_dead_letter=lambda stage: dead_lettered_by_stage.update([stage]))
         self._thread, self._stop = run_in_thread(retrier)
 
-    _thread: threading.Thread | None = None
-
     async def on_stop(self) -> None:
-        if self._thread is not None:  # None when on_start failed
+        if self._thread is not None:
             await asyncio.get_running_loop().run_in_executor(None, stop_thread, self._thread, self._stop)

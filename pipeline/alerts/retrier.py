@@ -10,7 +10,7 @@ letter is sent and acknowledged first, so a crash or a stop anywhere before the 
 nothing is lost. What a re-read can repeat is a delivery whose commit did not happen (receivers drop it by the
 Idempotency-Key). On stop, records held for their due time are simply left uncommitted. Within one process a
 record read again (a commit that failed after its next retry was sent, a group membership lost and regained) is
-recognised by ``_Handled`` and skipped, so a retry chain does not split in two.
+recognised by ``SettledAttempts`` and skipped, so a retry chain does not split in two.
 
 A record that keeps failing for a reason that is not the sink's (a bug, a message Kafka refuses) is dead-lettered
 to the retry topic's ``.dlq`` after ``_MAX_FAILURES`` tries, so its partition moves on.
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -33,7 +31,7 @@ from kafka.structs import OffsetAndMetadata
 from newsrift.settings import Settings
 from pipeline import topics as names
 from pipeline.alerts.model import Alert
-from pipeline.alerts.retry import Decision, Retry, RetryPolicy, decide
+from pipeline.alerts.retry import Decision, Retry, RetryPolicy, SettledAttempts, alert_dead_letter, decide
 from pipeline.alerts.runtime import deliver_all
 from pipeline.alerts.sinks import Sink
 from pipeline.errors import MessageError, NewsriftError
@@ -48,30 +46,6 @@ _API_VERSION = (3, 6)
 """Given, so that the clients' constructors do not connect: a constructor that fails to reach the broker has
 already started its IO thread and leaves it running (seen: one thread and 4 descriptors per failed start)."""
 _MAX_FAILURES = 5
-_HANDLED_KEPT = 10_000
-
-
-class _Handled:
-    """(sink, alert id) -> the highest attempt this process settled ("done" once delivered or dead-lettered), for
-    the most recent ``_HANDLED_KEPT`` alerts: a record read again is skipped instead of settled twice."""
-
-    def __init__(self) -> None:
-        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
-
-    def settled(self, retry: Retry) -> bool:
-        return self._seen.get((retry.sink, str(retry.alert.get("alert_id"))), 0) >= retry.attempt
-
-    def add(self, retry: Retry, final: bool) -> None:
-        key = (retry.sink, str(retry.alert.get("alert_id")))
-        self._seen[key] = 1 << 62 if final else max(retry.attempt, self._seen.get(key, 0))
-        self._seen.move_to_end(key)
-        while len(self._seen) > _HANDLED_KEPT:
-            self._seen.popitem(last=False)
-
-
-def alert_dead_letter(alert_id: str, sink: str, error: str, alert: dict[str, Any]) -> dict[str, Any]:
-    """A dead-lettered alert in the shape ``newsrift dlq replay`` delivers again to ``sink``."""
-    return {"stage": "send_alerts", "sink": sink, "error": error, "alert": alert}
 
 
 class AlertRetrier:
@@ -90,7 +64,7 @@ class AlertRetrier:
         self.on_dead_letter = on_dead_letter
         self.clock = clock
         self.group_id = settings.app_id + names.RETRY_GROUP_SUFFIX
-        self.handled = _Handled()
+        self.handled = SettledAttempts()
         self._failures: dict[tuple[str, int, int], int] = {}  # (topic, partition, offset) -> failed settles
 
     def run(self, stop: threading.Event) -> None:
@@ -245,7 +219,6 @@ def run_in_thread(retrier: AlertRetrier) -> tuple[threading.Thread, threading.Ev
 
 def stop_thread(thread: threading.Thread, stop: threading.Event, timeout: float = 30.0) -> None:
     stop.set()
-    deadline = time.monotonic() + timeout
-    thread.join(max(0.0, deadline - time.monotonic()))
+    thread.join(timeout)
     if thread.is_alive():
         log.warning("event=alert_retrier_still_running after=%.0fs (its records stay uncommitted)", timeout)

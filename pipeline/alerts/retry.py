@@ -12,6 +12,8 @@ Pure: no Kafka, no network. ``decide`` says what follows one retry's delivery at
 
 from __future__ import annotations
 
+import dataclasses
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -19,7 +21,7 @@ from typing import Any, Literal
 from pipeline.errors import MessageError
 from pipeline.model import _Json, format_time, parse_time
 
-__all__ = ["Decision", "Retry", "RetryPolicy", "decide"]
+__all__ = ["Decision", "Retry", "RetryPolicy", "SettledAttempts", "alert_dead_letter", "decide", "hand_over"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,44 @@ def decide(retry: Retry, *, delivered: bool, error: str, retryable: bool, now: d
         return Decision("dead", reason=error)
     following = policy.after_failure(retry, error, now)
     if following is None:
-        return Decision("dead", reason=Retry(retry.sink, retry.alert, retry.attempt, retry.first_failed, retry.due,
-                                             error).describe())
+        return Decision("dead", reason=dataclasses.replace(retry, error=error).describe())
     return Decision("next", record=following)
+
+
+def hand_over(retrying: dict[str, str], alert: dict[str, Any], now: datetime,
+              policy: RetryPolicy) -> tuple[list[Retry], dict[str, str]]:
+    """The alerts agent's sinks still failing after its quick tries (name -> last error): the first retry of each,
+    or, when the policy allows none, the sink and its error for the dead letter."""
+    retries: list[Retry] = []
+    dead: dict[str, str] = {}
+    for sink, error in retrying.items():
+        retry = policy.first(sink, alert, error, now)
+        if retry is None:
+            dead[sink] = error
+        else:
+            retries.append(retry)
+    return retries, dead
+
+
+def alert_dead_letter(alert_id: str, sink: str, error: str, alert: dict[str, Any]) -> dict[str, Any]:
+    """A dead-lettered alert in the shape ``newsrift dlq replay`` delivers again to ``sink``."""
+    return {"stage": "send_alerts", "sink": sink, "error": error, "alert": alert}
+
+
+class SettledAttempts:
+    """(sink, alert id) -> the highest attempt this process settled (for ever once delivered or dead-lettered), for
+    the most recent ``keep`` alerts: the retrier skips a record read again instead of settling it twice."""
+
+    def __init__(self, keep: int = 10_000) -> None:
+        self.keep = keep
+        self._seen: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def settled(self, retry: Retry) -> bool:
+        return self._seen.get((retry.sink, str(retry.alert.get("alert_id"))), 0) >= retry.attempt
+
+    def add(self, retry: Retry, final: bool) -> None:
+        key = (retry.sink, str(retry.alert.get("alert_id")))
+        self._seen[key] = 1 << 62 if final else max(retry.attempt, self._seen.get(key, 0))
+        self._seen.move_to_end(key)
+        while len(self._seen) > self.keep:
+            self._seen.popitem(last=False)

@@ -3,6 +3,7 @@ retrying and dead-lettered (pipeline/alerts/runtime.deliver_all)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from newsrift.settings import Settings
 from pipeline.alerts import Alert, DeliveryError, Sink
 from pipeline.alerts.retrier import AlertRetrier
-from pipeline.alerts.retry import Retry, RetryPolicy, decide
+from pipeline.alerts.retry import Retry, RetryPolicy, SettledAttempts, decide, hand_over
 from pipeline.alerts.runtime import deliver_all, retry_policy
 from pipeline.errors import MessageError
 from pipeline.streaming import decode, encode
@@ -69,6 +70,28 @@ def test_retries_follow_the_schedule_until_the_give_up_time(make_alert: Callable
 def test_no_retry_at_all_when_giving_up_at_once(make_alert: Callable[[int], Alert]) -> None:
     policy = RetryPolicy(timedelta(seconds=30), timedelta(minutes=10), timedelta(0))
     assert policy.first("webhook", make_alert(1).to_json(), "HTTP 503", T0) is None
+
+
+def test_the_alerts_agent_hands_failing_sinks_over_or_dead_letters_them(make_alert: Callable[[int], Alert]) -> None:
+    alert = make_alert(7).to_json()
+    failing = {"webhook": "HTTP 503", "email": "SMTP 451"}
+    retries, dead = hand_over(failing, alert, T0, RetryPolicy())
+    assert dead == {}
+    assert [(r.sink, r.attempt, r.error, r.due) for r in retries] == [
+        ("webhook", 1, "HTTP 503", T0 + timedelta(seconds=30)), ("email", 1, "SMTP 451", T0 + timedelta(seconds=30))]
+    retries, dead = hand_over(failing, alert, T0, RetryPolicy(give_up_after=timedelta(0)))
+    assert (retries, dead) == ([], failing)
+
+
+def test_settled_attempts_forget_the_oldest_alerts_first(make_alert: Callable[[int], Alert]) -> None:
+    seen = SettledAttempts(keep=2)
+    first, second, third = (Retry("webhook", make_alert(n).to_json(), 1, T0, T0, "") for n in (8, 9, 10))
+    seen.add(first, final=True)
+    seen.add(second, final=False)
+    seen.add(third, final=False)
+    assert not seen.settled(first)  # forgotten: past the two kept
+    assert seen.settled(second) and seen.settled(third)
+    assert not seen.settled(dataclasses.replace(third, attempt=2))
 
 
 def test_a_retry_record_round_trips_and_matches_its_schema(make_alert: Callable[[int], Alert]) -> None:
