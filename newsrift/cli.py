@@ -120,7 +120,7 @@ def worker(
 
 @app.command("lag")
 def lag_cmd() -> None:
-    """How many messages each stage still has to process (consumer lag of the worker's group).
+    """How many messages each stage still has to process (consumer lag; ``<topic>@index`` is the indexer).
 
     A topic that does not exist is printed as "missing" (run `newsrift topics`), and the exit code is then 1.
     """

@@ -1,4 +1,4 @@
-"""Consumer lag of the worker's group per topic: how far each stage is behind (``newsrift lag``)."""
+"""Consumer lag per reader of each topic: how far each stage, and the indexer, is behind (``newsrift lag``)."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ import time
 
 from newsrift.settings import Settings
 from pipeline.errors import NewsriftError
-from pipeline.topics import TOPICS
+from pipeline.topics import readers
 
 
 def topic_lag(settings: Settings, bootstrap_timeout_ms: int = 10000) -> dict[str, int | None]:
-    """Messages not yet committed by the worker's consumer group, per input topic (0 when fully processed); None
-    for a topic the broker does not have. ``NewsriftError`` when the broker cannot be reached."""
+    """Messages not yet committed, per reader of each topic (``pipeline.topics.readers``: the topic's name for its
+    stage, ``<topic>@index`` for the indexer; 0 when fully processed); None for a topic the broker does not have.
+    ``NewsriftError`` when the broker cannot be reached."""
     from kafka import TopicPartition
     from kafka.admin import KafkaAdminClient, OffsetSpec
     from kafka.errors import KafkaError
 
-    names = [settings.topic(t.name) for t in TOPICS]
-    group_of = {settings.topic(t.name): settings.app_id + t.group_suffix for t in TOPICS}
+    reading = readers(settings)
+    names = sorted({topic for _, topic, _, _ in reading})
     try:
         admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms)
     except KafkaError as e:
@@ -29,18 +30,23 @@ def topic_lag(settings: Settings, bootstrap_timeout_ms: int = 10000) -> dict[str
         parts = [TopicPartition(d["name"], p["partition_index"]) for d in described if d["name"] in present
                  for p in d["partitions"]]
         ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in parts}) if parts else {}
-        groups = sorted(set(group_of.values()))
+        groups = sorted({group for _, _, group, _ in reading})
         listed = admin.list_group_offsets(groups)
-        committed = {tp: offset for group in groups for tp, offset in listed.get(group, {}).items()
-                     if group_of.get(tp.topic) == group}
     except KafkaError as e:
         raise NewsriftError(f"Kafka at {settings.kafka_bootstrap} did not answer: {type(e).__name__}: {e}") from e
     finally:
         admin.close()
-    lag: dict[str, int | None] = {n: (0 if n in present else None) for n in names}
-    for tp in parts:
-        done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
-        lag[tp.topic] = (lag[tp.topic] or 0) + max(0, ends[tp].offset - done)
+    lag: dict[str, int | None] = {}
+    for key, topic, group, _ in reading:
+        if topic not in present:
+            lag[key] = None
+            continue
+        committed = listed.get(group, {})
+        lag[key] = 0
+        for tp in parts:
+            if tp.topic == topic:
+                done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
+                lag[key] += max(0, ends[tp].offset - done)
     return lag
 
 
@@ -56,7 +62,7 @@ def wait_drained(settings: Settings, timeout: float, settle: float = 3.0) -> dic
     deadline = time.monotonic() + timeout
     lag: dict[str, int] = {}
     quiet_since: float | None = None
-    waiting = {settings.topic(t.name) for t in TOPICS if t.waits}
+    waiting = {key for key, _, _, waits in readers(settings) if waits}
     while time.monotonic() < deadline:
         lag = {t: n for t, n in consumer_lag(settings).items() if t not in waiting}
         if sum(lag.values()) == 0:

@@ -78,18 +78,24 @@ def dlq_topic(source_topic: str) -> faust.TopicT:
     return _dlq_topics[source_topic]
 
 
+def note_dead_letter(stage: str, topic: str, partition: int | None, offset: int | None,
+                     error: BaseException | str) -> None:
+    """Count a dead letter for /health and log it (never the body)."""
+    dead_lettered_by_stage[stage] += 1
+    log_event(log, "dead_lettered", logging.WARNING, stage=stage, topic=topic, partition=partition,
+              offset=offset, error_type=type(error).__name__ if isinstance(error, BaseException) else "str",
+              error=reason(error)[:300])
+
+
 async def send_to_dlq(stage: str, event: Any, error: BaseException | str) -> None:
     """Dead-letter the current message with its reason, and log it (never the body)."""
-    dead_lettered_by_stage[stage] += 1
     msg = event.message
     env = dead_letter(
         stage=stage, topic=msg.topic, partition=msg.partition, offset=msg.offset,
         key=event.key if isinstance(event.key, bytes) else None,
         value=event.value if isinstance(event.value, bytes) else None, error=error,
     )
-    log_event(log, "dead_lettered", logging.WARNING, stage=stage, topic=msg.topic, partition=msg.partition,
-              offset=msg.offset, error_type=type(error).__name__ if isinstance(error, BaseException) else "str",
-              error=reason(error)[:300])
+    note_dead_letter(stage, msg.topic, msg.partition, msg.offset, error)
     await dlq_topic(msg.topic).send(key=event.key if isinstance(event.key, bytes) else None, value=encode(env))
 
 

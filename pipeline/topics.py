@@ -23,6 +23,7 @@ DISPUTES = "news.disputes.v1"
 ALERTS = "news.alerts.v1"
 ALERT_RETRY = "news.alerts.retry.v1"
 RETRY_GROUP_SUFFIX = "-alert-retries"
+INDEX_GROUP_SUFFIX = "-index"
 
 
 @dataclass(frozen=True)
@@ -32,25 +33,44 @@ class TopicSpec:
     key: str
     doc: str
     dlq: bool = True
-    group_suffix: str = ""
-    """Read by the consumer group ``<app id><suffix>``: the worker's Faust group when empty."""
+    group_suffix: str | None = ""
+    """Read by the consumer group ``<app id><suffix>``: the worker's Faust group when empty; by no stage when None."""
+    indexed: bool = False
+    """Also read into Elasticsearch by the indexer, with a group of its own (``<app id>-index``)."""
     waits: bool = False
     """Its records wait for a due time: lag there is work scheduled for later, not work behind."""
 
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(RAW_ARTICLES, None, "article_id", "feed items as connectors saw them"),
-    TopicSpec(ARTICLES, None, "article_id", "normalised articles with entities and claims (no event yet)"),
+    TopicSpec(ARTICLES, None, "article_id", "normalised articles with entities and claims (no event yet)",
+              indexed=True),
     # One partition on purpose: reprint detection and event clustering need every recent article in one place.
     TopicSpec(ASSIGN, 1, "constant", "articles in one global order for the reprint and event stage"),
-    TopicSpec(PLACEMENTS, None, "article_id", "where an article landed: event_id, duplicate_of, carriers"),
-    TopicSpec(EVENTS, None, "event_id", "event records (upserts), merges recorded"),
-    TopicSpec(CLAIMS, None, "event_id", "claims with their event, keyed so one partition holds an event"),
-    TopicSpec(DISPUTES, None, "dispute_id", "dispute changes (new, new side, new kind, status)"),
-    TopicSpec(ALERTS, None, "alert_id", "alerts for dispute changes, one per change"),
+    TopicSpec(PLACEMENTS, None, "article_id", "where an article landed: event_id, duplicate_of, carriers",
+              group_suffix=None, indexed=True),
+    TopicSpec(EVENTS, None, "event_id", "event records (upserts), merges recorded", group_suffix=None, indexed=True),
+    TopicSpec(CLAIMS, None, "event_id", "claims with their event, keyed so one partition holds an event",
+              indexed=True),
+    TopicSpec(DISPUTES, None, "dispute_id", "dispute changes (new, new side, new kind, status)", indexed=True),
+    TopicSpec(ALERTS, None, "alert_id", "alerts for dispute changes, one per change", group_suffix=None,
+              indexed=True),
     TopicSpec(ALERT_RETRY, None, "alert_id", "alerts a sink refused for now, each with the time of its next try",
               group_suffix=RETRY_GROUP_SUFFIX, waits=True),
 )
+
+
+def readers(settings: Settings) -> list[tuple[str, str, str, bool]]:
+    """Every (lag key, topic, consumer group, waits) that reads a topic: a stage's group under the topic's name, the
+    indexer's under ``<topic>@index``. A topic two groups read is behind as long as either is."""
+    out: list[tuple[str, str, str, bool]] = []
+    for spec in TOPICS:
+        topic = settings.topic(spec.name)
+        if spec.group_suffix is not None:
+            out.append((topic, topic, settings.app_id + spec.group_suffix, spec.waits))
+        if spec.indexed:
+            out.append((f"{topic}@index", topic, settings.app_id + INDEX_GROUP_SUFFIX, False))
+    return out
 
 
 def dlq(name: str) -> str:

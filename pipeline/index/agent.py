@@ -1,20 +1,32 @@
-"""index_documents: every output topic -> Elasticsearch, in bulk, idempotently, through aliases."""
+"""IndexDocuments: every output topic -> Elasticsearch, in bulk, idempotently, through aliases.
+
+The indexer is not a Faust agent: it reads with a Kafka consumer of its own (group ``<app id>-index``) and commits a
+batch's offsets once Elasticsearch holds the batch (or its refused documents are dead-lettered). Faust finishes a
+rebalance or a stop only once every message in flight is acked. While Elasticsearch was down a Faust indexer could
+not ack, so a rebalance stalled every stage of the worker, alerts included, and a SIGTERM hung until the SIGKILL
+(``tests/integration/test_worker_outages.py``). Here a stop or a lost partition drops the uncommitted batch; whoever
+reads the partition next writes it again, and every write is idempotent (document ids, see ``index/core.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import mode
+
 from pipeline import topics as names
-from pipeline.app import app, reject, send_to_dlq, settings
-from pipeline.errors import MessageError
+from pipeline.app import app, note_dead_letter, settings
+from pipeline.errors import MessageError, NewsriftError
 from pipeline.index.core import BulkAction, IndexNames, actions_for
 from pipeline.index.es import connect, ensure_indices
 from pipeline.index.writer import backoff, write_bulk
-from pipeline.streaming import batches, decode_json, log_event
+from pipeline.streaming import batches, dead_letter, decode_json, encode, kv, log_event
 
 log = logging.getLogger("newsrift.index")
+STAGE = "index_documents"
 index_names = IndexNames(settings.index_prefix)
 KIND_BY_TOPIC = {
     settings.topic(names.ARTICLES): "articles",
@@ -24,7 +36,11 @@ KIND_BY_TOPIC = {
     settings.topic(names.DISPUTES): "disputes",
     settings.topic(names.ALERTS): "alerts",
 }
-index_topics = app.topic(*KIND_BY_TOPIC, key_type=bytes, value_type=bytes)
+_CLOSE_TIMEOUT = 10.0
+"""Seconds a stop waits for each Kafka client to close (leave the group, flush dead letters)."""
+
+DeadLetter = Callable[[Any, BaseException | str], Awaitable[None]]
+"""Dead-letters one record (``topic``, ``partition``, ``offset``, ``key``, ``value``) with its reason."""
 
 
 async def _install_until_ready() -> Any:
@@ -40,54 +56,136 @@ async def _install_until_ready() -> Any:
             await asyncio.sleep(delay)
 
 
-@app.agent(index_topics)
-async def index_documents(stream: Any) -> None:
-    es = await _install_until_ready()
-    # Events are acked once their batch is written (or dead-lettered): while Elasticsearch is down, write_bulk keeps
-    # retrying and nothing is acked, so nothing is lost. See ``batches`` for why not take().
-    manual = stream.noack()
-    async for batch in batches(manual.events(), settings.index_batch, settings.index_flush_seconds):
-        settled: set[int] = set()  # id() of the events already written or dead-lettered
-        try:
-            await _index_batch(es, batch, settled)
-        except Exception as e:  # not Elasticsearch being down (write_bulk waits that out): a bug; never stall
-            for event in batch:
-                if id(event) not in settled:  # one dead letter per event, none for what is in Elasticsearch
-                    await reject("index_documents", event, e)
-        for event in batch:
-            await manual.ack(event)
-
-
-async def _index_batch(es: Any, batch: list[Any], settled: set[int] | None = None) -> None:
-    """Write a batch; each event is added to ``settled`` once it is written or dead-lettered."""
+async def _index_batch(es: Any, batch: list[Any], dead: DeadLetter, settled: set[int] | None = None) -> None:
+    """Write a batch of records; each is added to ``settled`` (by ``id()``) once it is written or dead-lettered.
+    While Elasticsearch is unreachable this keeps retrying (``write_bulk``), and the offsets wait with it."""
     settled = set() if settled is None else settled
     actions: list[BulkAction] = []
     origin: dict[int, Any] = {}
-    for event in batch:
+    for record in batch:
         try:
-            kind = KIND_BY_TOPIC[event.message.topic]
-            for action in actions_for(kind, decode_json(event.value), index_names):
-                origin[id(action)] = event
+            kind = KIND_BY_TOPIC.get(record.topic)
+            if kind is None:
+                raise MessageError(f"no index takes topic {record.topic}")
+            for action in actions_for(kind, decode_json(record.value), index_names):
+                origin[id(action)] = record
                 actions.append(action)
         except MessageError as e:
-            await send_to_dlq("index_documents", event, e)
-            settled.add(id(event))
+            await dead(record, e)
+            settled.add(id(record))
         except KeyError as e:  # a message without the fields of its kind
-            await send_to_dlq("index_documents", event, MessageError(f"invalid message: missing field {e}"))
-            settled.add(id(event))
+            await dead(record, MessageError(f"invalid message: missing field {e}"))
+            settled.add(id(record))
         except (TypeError, ValueError) as e:
-            await send_to_dlq("index_documents", event, MessageError(f"invalid message: {str(e)[:500]}"))
-            settled.add(id(event))
+            await dead(record, MessageError(f"invalid message: {str(e)[:500]}"))
+            settled.add(id(record))
         except Exception as e:
-            await reject("index_documents", event, e)
-            settled.add(id(event))
+            _log_unexpected(record, e)
+            await dead(record, e)
+            settled.add(id(record))
     if not actions:
         return
     failed = await write_bulk(es, actions)
     refused = {id(origin[id(action)]) for action, _ in failed}
-    settled.update(id(event) for event in batch if id(event) not in refused)
+    settled.update(id(record) for record in batch if id(record) not in refused)
     for action, why in failed:
-        await send_to_dlq("index_documents", origin[id(action)], f"Elasticsearch rejected {action.index}/"
-                          f"{action.doc_id}: {why}")
+        await dead(origin[id(action)], f"Elasticsearch rejected {action.index}/{action.doc_id}: {why}")
         settled.add(id(origin[id(action)]))
     log_event(log, "indexed", docs=len(actions) - len(failed), rejected=len(failed))
+
+
+def _log_unexpected(record: Any, error: Exception) -> None:
+    if not isinstance(error, NewsriftError):
+        log.error("event=unexpected_error %s", kv(stage=STAGE, topic=record.topic, partition=record.partition,
+                                                   offset=record.offset, error_type=type(error).__name__,
+                                                   error=str(error)[:300]), exc_info=error)
+
+
+class Indexer:
+    """``run()`` until cancelled: consume, write, commit; any failure that is not one document's starts the consumer
+    over after a backoff (1 s doubling to 60 s), from the last committed offsets."""
+
+    def __init__(self, connect_es: Callable[[], Awaitable[Any]] = _install_until_ready) -> None:
+        self.connect_es = connect_es
+        self.group_id = settings.app_id + names.INDEX_GROUP_SUFFIX
+
+    async def run(self) -> None:
+        pause = 1.0
+        while True:
+            try:
+                await self._run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # Kafka unreachable, a commit refused, or a bug: start over from the commits
+                log.error("event=indexer_error error_type=%s error=%s retry_in=%.0fs", type(e).__name__,
+                          str(e)[:300], pause, exc_info=not isinstance(e, NewsriftError) and not _kafka_error(e))
+                await asyncio.sleep(pause)
+                pause = min(60.0, pause * 2)
+            else:
+                pause = 1.0
+
+    async def _run(self) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+        es = await self.connect_es()
+        consumer = AIOKafkaConsumer(
+            *KIND_BY_TOPIC, bootstrap_servers=settings.kafka_bootstrap, group_id=self.group_id,
+            client_id=self.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+            max_poll_records=settings.index_batch,
+            # Elasticsearch can be down for longer than Kafka's default 5 minutes between polls; the group would
+            # then hand the partitions on, and the batch would be written twice (harmless, but noisy).
+            max_poll_interval_ms=3_600_000,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, client_id=self.group_id, acks="all")
+        started: list[Any] = []
+        try:
+            for client in (producer, consumer):
+                await client.start()
+                started.append(client)
+            log_event(log, "indexer_ready", group=self.group_id, topics=len(KIND_BY_TOPIC))
+
+            async def dead(record: Any, error: BaseException | str) -> None:
+                env = dead_letter(stage=STAGE, topic=record.topic, partition=record.partition,
+                                  offset=record.offset, key=record.key, value=record.value, error=error)
+                note_dead_letter(STAGE, record.topic, record.partition, record.offset, error)
+                await producer.send_and_wait(names.dlq(record.topic), key=record.key, value=encode(env))
+
+            async for batch in batches(consumer, settings.index_batch, settings.index_flush_seconds):
+                await _index_batch(es, batch, dead)
+                await self._commit(consumer, batch)
+        finally:
+            for client in reversed(started):
+                try:
+                    await asyncio.wait_for(client.stop(), _CLOSE_TIMEOUT)
+                except Exception as e:  # closing is best effort; what was not committed is read again
+                    log_event(log, "indexer_close_failed", logging.WARNING, error=f"{type(e).__name__}: {e}"[:200])
+            await es.close()
+
+    async def _commit(self, consumer: Any, batch: list[Any]) -> None:
+        from aiokafka import TopicPartition
+        from aiokafka.errors import CommitFailedError, IllegalStateError
+
+        offsets: dict[Any, int] = {}
+        for record in batch:
+            tp = TopicPartition(record.topic, record.partition)
+            offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as e:
+            # The group moved the partitions on while the batch was written: the new reader writes it again.
+            log_event(log, "index_commit_skipped", logging.WARNING, records=len(batch), error=str(e)[:200])
+
+
+def _kafka_error(e: BaseException) -> bool:
+    from aiokafka.errors import KafkaError
+
+    return isinstance(e, KafkaError)
+
+
+@app.service
+class IndexDocuments(mode.Service):
+    """The indexer as a task of the worker; a stop cancels it wherever it waits (Kafka, Elasticsearch)."""
+
+    @mode.Service.task
+    async def _index(self) -> None:
+        await Indexer().run()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 import urllib.error
@@ -18,6 +20,7 @@ from kafka import KafkaConsumer
 
 from newsrift import services
 from newsrift.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
+from newsrift.lag import topic_lag
 from newsrift.settings import Settings
 from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
 
@@ -85,6 +88,7 @@ def _ready_worker(settings: Settings, tmp_path: Path) -> Iterator[tuple[subproce
     worker = start_worker(settings, log)
     try:
         _wait_for_line(log, "Worker]: Ready", 120, worker)
+        _wait_for_line(log, "event=indexer_ready", 60, worker)
         yield worker, log
     finally:
         stop_worker(worker)
@@ -156,3 +160,27 @@ def test_a_kafka_broker_restart_in_the_middle_of_the_work_loses_nothing(
     assert text.count("Unable connect to node") < 20, text.count("Unable connect to node")
     held = [int(n) for n in re.findall(r"event=log_lines_held .*count=(\d+)", text)]
     assert held and sum(held) > 100, held  # the flood happened, and was counted rather than written
+
+
+def test_a_worker_stops_on_request_while_elasticsearch_is_down(
+    isolated: Settings, es_service: services.Elasticsearch, tmp_path: Path
+) -> None:
+    """SIGTERM in an outage: the worker exits by itself (a Faust agent holding unindexed messages used to hold the
+    stop, as it held every rebalance, until the SIGKILL), and the next worker indexes what this one could not."""
+    with _ready_worker(isolated, tmp_path) as (worker, log):
+        assert es_service.down()
+        ingest_seeds(isolated, tmp_path / "state")
+        _wait_for_line(log, "event=bulk_retry", 120, worker)
+        lag_before_stop = topic_lag(isolated)
+        os.killpg(worker.pid, signal.SIGTERM)
+        try:
+            code: int | None = worker.wait(45)
+        except subprocess.TimeoutExpired:
+            code = None
+        assert code == 0, log.read_text(errors="replace")[-3000:]
+    # The unindexed batches were not committed: the indexer's group is behind on the topics it writes.
+    assert sum(n or 0 for key, n in lag_before_stop.items() if key.endswith("@index")) > 0, lag_before_stop
+    es_service.up()
+    with _ready_worker(isolated, tmp_path / "second") as (worker, log):
+        seen = wait_for_index(isolated, seed_item_count(), 1, 240, worker)
+    _everything_indexed(isolated, seen)

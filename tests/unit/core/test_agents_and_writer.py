@@ -202,23 +202,32 @@ def test_the_analyse_batch_survives_a_batch_wide_failure(monkeypatch: pytest.Mon
     assert [(k, type(e).__name__) for _, k, e in rec.rejected] == [(b"boom", "RuntimeError")]
 
 
-def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+@dataclass
+class Record:
+    """What the indexer's Kafka consumer hands over (aiokafka's ConsumerRecord, the fields it uses)."""
+
+    key: bytes
+    value: bytes
+    topic: str
+    partition: int = 0
+    offset: int = 0
+
+
+def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> None:
     from pipeline.index import agent
 
-    rec = Recorder()
     letters: list[tuple[bytes, str]] = []
 
-    async def to_dlq(stage: str, event: Event, error: Any) -> None:
-        letters.append((event.key, str(error)))
+    async def to_dlq(record: Record, error: Any) -> None:
+        letters.append((record.key, f"{type(error).__name__}: {error}"))
 
-    monkeypatch.setattr(agent, "reject", rec.reject)
-    monkeypatch.setattr(agent, "send_to_dlq", to_dlq)
     topic = next(t for t, kind in agent.KIND_BY_TOPIC.items() if kind == "events")
     ev = {"event_id": "e1", "title": "t", "article_ids": ["a"]}
-    batch = [Event(b"e1", json.dumps(ev).encode(), Msg(topic)),
-             Event(b"nan", b'{"event_id": "e2", "title": NaN}', Msg(topic)),
-             Event(b"time", json.dumps({**ev, "event_id": "e3", "first_seen": 5}).encode(), Msg(topic)),
-             Event(b"bad", json.dumps({**ev, "event_id": "e4", "title": "bad"}).encode(), Msg(topic))]
+    batch = [Record(b"e1", json.dumps(ev).encode(), topic),
+             Record(b"nan", b'{"event_id": "e2", "title": NaN}', topic),
+             Record(b"time", json.dumps({**ev, "event_id": "e3", "first_seen": 5}).encode(), topic),
+             Record(b"bad", json.dumps({**ev, "event_id": "e4", "title": "bad"}).encode(), topic),
+             Record(b"odd", json.dumps(ev).encode(), "a.topic.nobody.indexes")]
 
     class ES(FakeES):
         async def bulk(self, operations: list[dict[str, Any]], refresh: bool) -> dict[str, Any]:
@@ -229,25 +238,25 @@ def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest(monkeypa
 
     es = ES()
     settled: set[int] = set()
-    asyncio.run(agent._index_batch(es, batch, settled))
+    asyncio.run(agent._index_batch(es, batch, to_dlq, settled))
     assert es.written == ["e1"]
     why = dict(letters)
-    assert set(why) == {b"nan", b"time", b"bad"} and not rec.rejected
+    assert set(why) == {b"nan", b"time", b"bad", b"odd"}
     assert "NaN" in why[b"nan"] and "first_seen" in why[b"time"] and "refused on its own" in why[b"bad"]
-    assert settled == {id(e) for e in batch}
+    assert why[b"odd"] == "MessageError: no index takes topic a.topic.nobody.indexes"
+    assert settled == {id(r) for r in batch}
 
-    # The dead letter of the refused document fails: what was written or dead-lettered is settled, and only the
-    # refused one is left for the agent's catch-all (one dead letter per event, none for what is indexed).
-    async def failing_dlq(stage: str, event: Event, error: Any) -> None:
-        if event.key == b"bad":
+    # The dead letter of the refused document fails: what was written or dead-lettered is settled, the refused one
+    # is not, and the failure reaches the indexer (which starts over from the last commit: nothing is lost).
+    async def failing_dlq(record: Record, error: Any) -> None:
+        if record.key == b"bad":
             raise RuntimeError("dlq down")
-        letters.append((event.key, str(error)))
+        letters.append((record.key, str(error)))
 
-    monkeypatch.setattr(agent, "send_to_dlq", failing_dlq)
     settled = set()
     with pytest.raises(RuntimeError):
-        asyncio.run(agent._index_batch(ES(), batch, settled))
-    assert settled == {id(e) for e in batch if e.key != b"bad"}
+        asyncio.run(agent._index_batch(ES(), batch, failing_dlq, settled))
+    assert settled == {id(r) for r in batch if r.key != b"bad"}
 
 
 def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkeypatch: pytest.MonkeyPatch) -> None:
