@@ -13,7 +13,7 @@ from datetime import datetime
 
 from pipeline.model import format_time
 
-__all__ = ["Check", "elasticsearch_check", "health_report", "kafka_check"]
+__all__ = ["Check", "elasticsearch_check", "health_report", "indexer_check", "kafka_check"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,16 @@ def elasticsearch_check(cluster_status: str | None, error: str | None) -> Check:
     if cluster_status not in ("green", "yellow"):
         return Check(False, f"cluster status {cluster_status}")
     return Check(True, f"cluster status {cluster_status}")
+
+
+def indexer_check(running: bool, last_error: str | None) -> Check:
+    """The indexer's own Kafka consumer (pipeline/index/agent.py). An Elasticsearch outage does not fail it (the
+    indexer waits inside a batch; the elasticsearch check says why); starting over after an error does."""
+    if not running:
+        return Check(False, f"starting over after: {last_error[:200]}" if last_error else "starting")
+    if last_error:
+        return Check(True, f"consuming (started over after: {last_error[:200]})")
+    return Check(True, "consuming")
 
 
 def health_report(

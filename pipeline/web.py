@@ -1,7 +1,8 @@
 """``GET /health`` on the worker's web port (``NEWSRIFT_WEB_PORT``): the facts for pipeline/health.py, gathered
 from the running worker. Kafka: the consumer's assignment and the broker errors the log filter saw in the last 30 s.
 Elasticsearch: ``GET /_cluster/health`` with a 3 s limit. Stages: Faust's own counters of messages received and
-sent per topic, the dead letters each stage wrote, and the consumer lag per input topic (``newsrift lag``)."""
+sent per topic, the dead letters each stage wrote, and the consumer lag per input topic (``newsrift lag``). Indexer:
+whether its own Kafka consumer runs, and why it last started over."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pipeline.app import app, dead_lettered_by_stage, settings
-from pipeline.health import Check, elasticsearch_check, health_report, kafka_check
+from pipeline.health import Check, elasticsearch_check, health_report, indexer_check, kafka_check
+from pipeline.index.agent import indexer_state
 from pipeline.logfilter import recent_errors_everywhere
 
 _started = datetime.now(timezone.utc)
@@ -58,7 +60,8 @@ async def health(self: Any, request: Any) -> Any:
     code, body = health_report(
         now=datetime.now(timezone.utc),
         started=_started,
-        checks={"kafka": kafka, "elasticsearch": await _elasticsearch()},
+        checks={"kafka": kafka, "elasticsearch": await _elasticsearch(),
+                "indexer": indexer_check(indexer_state.running, indexer_state.error)},
         received_by_topic=Counter(monitor.messages_received_by_topic),
         sent_by_topic=Counter(monitor.messages_sent_by_topic),
         dead_lettered_by_stage=dead_lettered_by_stage,

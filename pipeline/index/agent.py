@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import mode
+from aiokafka import TopicPartition
 
 from pipeline import topics as names
 from pipeline.app import app, note_dead_letter, settings
@@ -101,47 +103,74 @@ def _log_unexpected(record: Any, error: Exception) -> None:
                                                    error=str(error)[:300]), exc_info=error)
 
 
-class Indexer:
-    """``run()`` until cancelled: consume, write, commit; any failure that is not one document's starts the consumer
-    over after a backoff (1 s doubling to 60 s), from the last committed offsets."""
+@dataclass
+class IndexerState:
+    """What ``GET /health`` reports of the indexer (``pipeline.health.indexer_check``)."""
 
-    def __init__(self, connect_es: Callable[[], Awaitable[Any]] = _install_until_ready) -> None:
+    running: bool = False
+    """Its Kafka clients are started (false while it waits to start over)."""
+    error: str | None = None
+    """Why it last started over, until a batch is committed again."""
+
+
+indexer_state = IndexerState()
+
+
+class Indexer:
+    """``run()`` until cancelled: consume, write, commit; a failure that is not one document's starts the consumer
+    over from the last committed offsets after a backoff (1 s doubling to 60 s, back to 1 s once a batch commits).
+
+    A batch that fails ``MAX_FAILURES`` times for the same records and not because Kafka is away (a bug, a dead
+    letter Kafka refuses) has its unsettled records dead-lettered and is committed, as one bad document is: indexing
+    must not stop for every partition behind one batch."""
+
+    MAX_FAILURES = 5
+
+    def __init__(self, connect_es: Callable[[], Awaitable[Any]] = _install_until_ready,
+                 state: IndexerState | None = None) -> None:
         self.connect_es = connect_es
         self.group_id = settings.app_id + names.INDEX_GROUP_SUFFIX
+        self.state = state or indexer_state
+        self.pause = 1.0
+        self._failures: dict[tuple[str, int, int], int] = {}  # (topic, partition, offset) -> failed batches
 
     async def run(self) -> None:
-        pause = 1.0
         while True:
             try:
                 await self._run()
+                error = "the consumer stopped"
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # Kafka unreachable, a commit refused, or a bug: start over from the commits
-                log.error("event=indexer_error error_type=%s error=%s retry_in=%.0fs", type(e).__name__,
-                          str(e)[:300], pause, exc_info=not isinstance(e, NewsriftError) and not _kafka_error(e))
-                await asyncio.sleep(pause)
-                pause = min(60.0, pause * 2)
-            else:
-                pause = 1.0
+                error = f"{type(e).__name__}: {str(e)[:300]}"
+                log.error("event=indexer_error error=%s retry_in=%.0fs", error, self.pause,
+                          exc_info=not isinstance(e, NewsriftError) and not _kafka_error(e))
+            self.state.running, self.state.error = False, error
+            await asyncio.sleep(self.pause)
+            self.pause = min(60.0, self.pause * 2)
 
     async def _run(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-        es = await self.connect_es()
-        consumer = AIOKafkaConsumer(
-            *KIND_BY_TOPIC, bootstrap_servers=settings.kafka_bootstrap, group_id=self.group_id,
-            client_id=self.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
-            max_poll_records=settings.index_batch,
-            # Elasticsearch can be down for longer than Kafka's default 5 minutes between polls; the group would
-            # then hand the partitions on, and the batch would be written twice (harmless, but noisy).
-            max_poll_interval_ms=3_600_000,
-        )
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, client_id=self.group_id, acks="all")
-        started: list[Any] = []
+        clients: list[Any] = []
+        es: Any = None
         try:
-            for client in (producer, consumer):
+            es = await self.connect_es()
+            producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, client_id=self.group_id,
+                                        acks="all")
+            clients.append(producer)
+            consumer = AIOKafkaConsumer(
+                *KIND_BY_TOPIC, bootstrap_servers=settings.kafka_bootstrap, group_id=self.group_id,
+                client_id=self.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
+                max_poll_records=settings.index_batch,
+                # Elasticsearch can be down for longer than Kafka's default 5 minutes between polls; the group
+                # would then hand the partitions on, and the batch would be written twice (harmless, but noisy).
+                max_poll_interval_ms=3_600_000,
+            )
+            clients.append(consumer)
+            for client in clients:  # listed before start: a start that fails half-way is still stopped
                 await client.start()
-                started.append(client)
+            self.state.running = True
             log_event(log, "indexer_ready", group=self.group_id, topics=len(KIND_BY_TOPIC))
 
             async def dead(record: Any, error: BaseException | str) -> None:
@@ -151,29 +180,66 @@ class Indexer:
                 await producer.send_and_wait(names.dlq(record.topic), key=record.key, value=encode(env))
 
             async for batch in batches(consumer, settings.index_batch, settings.index_flush_seconds):
-                await _index_batch(es, batch, dead)
+                # A record read before a rebalance took its partition away is the new reader's to write.
+                owned = consumer.assignment()
+                batch = [r for r in batch if TopicPartition(r.topic, r.partition) in owned]
+                if not batch:
+                    continue
+                await self._write(es, batch, dead)
                 await self._commit(consumer, batch)
         finally:
-            for client in reversed(started):
-                try:
-                    await asyncio.wait_for(client.stop(), _CLOSE_TIMEOUT)
-                except Exception as e:  # closing is best effort; what was not committed is read again
-                    log_event(log, "indexer_close_failed", logging.WARNING, error=f"{type(e).__name__}: {e}"[:200])
-            await es.close()
+            try:
+                for client in reversed(clients):
+                    try:
+                        await asyncio.wait_for(client.stop(), _CLOSE_TIMEOUT)
+                    except Exception as e:  # closing is best effort; what was not committed is read again
+                        log_event(log, "indexer_close_failed", logging.WARNING,
+                                  error=f"{type(e).__name__}: {e}"[:200])
+            finally:
+                if es is not None:
+                    await es.close()
+
+    async def _write(self, es: Any, batch: list[Any], dead: DeadLetter) -> None:
+        settled: set[int] = set()
+        try:
+            await _index_batch(es, batch, dead, settled)
+        except Exception as e:
+            if _kafka_error(e):
+                raise  # Kafka away: start over, the records are not to blame
+            unsettled = [r for r in batch if id(r) not in settled]
+            tries = 0
+            for r in unsettled:
+                key = (r.topic, r.partition, r.offset)
+                self._failures[key] = self._failures.get(key, 0) + 1
+                tries = max(tries, self._failures[key])
+            if tries < self.MAX_FAILURES:
+                raise
+            for r in unsettled:  # one dead letter each; what is in Elasticsearch gets none
+                _log_unexpected(r, e)
+                await dead(r, e)
 
     async def _commit(self, consumer: Any, batch: list[Any]) -> None:
-        from aiokafka import TopicPartition
         from aiokafka.errors import CommitFailedError, IllegalStateError
 
         offsets: dict[Any, int] = {}
         for record in batch:
             tp = TopicPartition(record.topic, record.partition)
             offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+        owned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in owned}
         try:
-            await consumer.commit(offsets)
+            if offsets:
+                await consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as e:
             # The group moved the partitions on while the batch was written: the new reader writes it again.
             log_event(log, "index_commit_skipped", logging.WARNING, records=len(batch), error=str(e)[:200])
+            return
+        for record in batch:
+            self._failures.pop((record.topic, record.partition, record.offset), None)
+        if len(self._failures) > 100_000:  # records of partitions this worker no longer reads
+            self._failures.clear()
+        self.pause = 1.0
+        self.state.error = None
 
 
 def _kafka_error(e: BaseException) -> bool:

@@ -116,6 +116,8 @@ def test_an_elasticsearch_outage_delays_indexing_and_loses_nothing(
     # GET /health said what was wrong while it was wrong, and what the stages did once it was not.
     assert during["status"] == "degraded" and not during["checks"]["elasticsearch"]["ok"], during
     assert during["checks"]["kafka"]["ok"], during
+    # The indexer waits inside its batch (its offsets uncommitted); it is not starting over.
+    assert during["checks"]["indexer"] == {"ok": True, "detail": "consuming"}, during
     assert after["status"] == "ok" and after["checks"]["elasticsearch"]["ok"], after
     assert after["received_by_topic"][isolated.topic(RAW_ARTICLES)] == seed_item_count(), after
     assert during["lag_by_topic"] is not None and after["lag_by_topic"] is not None, (during, after)

@@ -17,6 +17,7 @@ from elastic_transport import ApiResponseMeta, ConnectionError, HttpHeaders, Nod
 from elasticsearch import ApiError
 
 from pipeline.extract.quantities import word_number
+from pipeline.health import Check
 from pipeline.index import writer
 from pipeline.index.core import BulkAction
 
@@ -257,6 +258,101 @@ def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> Non
     with pytest.raises(RuntimeError):
         asyncio.run(agent._index_batch(ES(), batch, failing_dlq, settled))
     assert settled == {id(r) for r in batch if r.key != b"bad"}
+
+
+def test_a_batch_that_keeps_failing_is_dead_lettered_after_five_tries_not_retried_forever() -> None:
+    """A failure of the whole batch that is not Kafka's (a bug here) starts the indexer over from its commits; the
+    fifth time the same records fail, they are dead-lettered so that indexing goes on behind them."""
+    from aiokafka.errors import KafkaConnectionError
+
+    from pipeline.index import agent
+
+    topic = next(t for t, kind in agent.KIND_BY_TOPIC.items() if kind == "events")
+    batch = [Record(f"e{i}".encode(), json.dumps({"event_id": f"e{i}", "title": "t"}).encode(), topic, offset=i)
+             for i in range(3)]
+    letters: list[tuple[bytes, str]] = []
+
+    async def to_dlq(record: Record, error: Any) -> None:
+        letters.append((record.key, str(error)))
+
+    class Broken(FakeES):  # an answer of a shape the writer does not expect: a bug, not an outage
+        async def bulk(self, operations: list[dict[str, Any]], refresh: bool) -> dict[str, Any]:
+            return {"items": []}
+
+    indexer = agent.Indexer(state=agent.IndexerState())
+    for _ in range(agent.Indexer.MAX_FAILURES - 1):
+        with pytest.raises(ValueError):
+            asyncio.run(indexer._write(Broken(), batch, to_dlq))
+    assert letters == []
+    asyncio.run(indexer._write(Broken(), batch, to_dlq))
+    assert [key for key, _ in letters] == [b"e0", b"e1", b"e2"] and "shorter" in letters[0][1]
+
+    # Kafka being away is not the records' fault: never counted, always a start-over.
+    bad = [Record(b"x", b"not json", topic)]
+
+    async def kafka_down(record: Record, error: Any) -> None:
+        raise KafkaConnectionError("broker away")
+
+    fresh = agent.Indexer(state=agent.IndexerState())
+    for _ in range(agent.Indexer.MAX_FAILURES + 1):
+        with pytest.raises(KafkaConnectionError):
+            asyncio.run(fresh._write(FakeES(), bad, kafka_down))
+    assert fresh._failures == {} and len(letters) == 3
+
+
+def test_a_start_that_fails_half_way_closes_every_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The consumer's start fails after the producer started: both Kafka clients are stopped (aiokafka's stop is
+    safe on a half-started client) and the Elasticsearch client closed, so restarts leak nothing."""
+    import aiokafka
+    from aiokafka.errors import KafkaConnectionError
+
+    from pipeline.index import agent
+
+    calls: list[str] = []
+
+    class Client:
+        name = ""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        async def start(self) -> None:
+            calls.append(f"{self.name}.start")
+            if self.name == "consumer":
+                raise KafkaConnectionError("no broker")
+
+        async def stop(self) -> None:
+            calls.append(f"{self.name}.stop")
+
+    class Producer(Client):
+        name = "producer"
+
+    class Consumer(Client):
+        name = "consumer"
+
+    class ES:
+        async def close(self) -> None:
+            calls.append("es.close")
+
+    async def connect() -> ES:
+        return ES()
+
+    monkeypatch.setattr(aiokafka, "AIOKafkaProducer", Producer)
+    monkeypatch.setattr(aiokafka, "AIOKafkaConsumer", Consumer)
+    state = agent.IndexerState()
+    with pytest.raises(KafkaConnectionError):
+        asyncio.run(agent.Indexer(connect, state)._run())
+    assert calls == ["producer.start", "consumer.start", "consumer.stop", "producer.stop", "es.close"]
+    assert not state.running
+
+
+def test_the_indexer_check_fails_only_while_the_indexer_starts_over() -> None:
+    from pipeline.health import indexer_check
+
+    assert indexer_check(True, None) == Check(True, "consuming")
+    assert indexer_check(False, None) == Check(False, "starting")
+    assert indexer_check(False, "KafkaError: x") == Check(False, "starting over after: KafkaError: x")
+    assert indexer_check(True, "KafkaConnectionError: x").ok
 
 
 def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkeypatch: pytest.MonkeyPatch) -> None:
