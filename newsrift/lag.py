@@ -30,6 +30,9 @@ def topic_lag(settings: Settings, bootstrap_timeout_ms: int = 10000) -> dict[str
         parts = [TopicPartition(d["name"], p["partition_index"]) for d in described if d["name"] in present
                  for p in d["partitions"]]
         ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in parts}) if parts else {}
+        # What retention deleted is no one's backlog: a reader without a commit, or with one older than the log's
+        # start, begins at the start (auto_offset_reset earliest).
+        starts = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in parts}) if parts else {}
         groups = sorted({group for _, _, group, _ in reading})
         listed = admin.list_group_offsets(groups)
     except KafkaError as e:
@@ -46,7 +49,7 @@ def topic_lag(settings: Settings, bootstrap_timeout_ms: int = 10000) -> dict[str
         for tp in parts:
             if tp.topic == topic:
                 done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
-                lag[key] += max(0, ends[tp].offset - done)
+                lag[key] += max(0, ends[tp].offset - max(done, starts[tp].offset))
     return lag
 
 

@@ -26,3 +26,29 @@ def test_ensure_topics_creates_each_topic_once_with_its_partitions(kafka_bootstr
     finally:
         admin.delete_topics(list(wanted))
         admin.close()
+
+
+def test_lag_does_not_count_what_retention_deleted(kafka_bootstrap: str, unique_name: str) -> None:
+    """A reader with no commit starts at the log's start, not at offset 0: deleted records are no one's backlog."""
+    from kafka import KafkaProducer, TopicPartition
+
+    from newsrift.lag import topic_lag
+    from pipeline.topics import EVENTS
+
+    s = Settings(topic_prefix=f"{unique_name}.", partitions=1, app_id=f"{unique_name}-app",
+                 kafka_bootstrap=kafka_bootstrap)
+    ensure_topics(s)
+    topic = s.topic(EVENTS)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    for _ in range(5):
+        producer.send(topic, key=b"e", value=b"{}")
+    producer.flush()
+    producer.close()
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        assert topic_lag(s)[f"{topic}@index"] == 5
+        admin.delete_records({TopicPartition(topic, 0): 3}, timeout_ms=10000)
+        assert topic_lag(s)[f"{topic}@index"] == 2
+    finally:
+        admin.delete_topics([n for n, _ in all_topic_names(s)])
+        admin.close()
