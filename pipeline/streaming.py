@@ -12,14 +12,15 @@ import base64
 import json
 import logging
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Iterable
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pipeline.errors import MessageError, NewsriftError, ProcessingError
 from pipeline.model import format_time
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 
 MAX_MESSAGE_BYTES = 900_000
@@ -248,3 +249,45 @@ async def batches(source: AsyncIterable[T], max_size: int, within: float) -> Asy
         if pending is not None:
             pending.cancel()
             await asyncio.wait((pending,))  # let the read unwind before the source is used or closed again
+
+
+class Restarts:
+    """The pause before a consumer loop that failed starts over: ``first`` seconds, doubling to ``cap``, and back to
+    ``first`` once the loop made progress (``reset``), so a hiccup days after the last one waits a second again."""
+
+    def __init__(self, first: float = 1.0, cap: float = 60.0) -> None:
+        self.first, self.cap, self._pause = first, cap, first
+
+    def next(self) -> float:
+        pause, self._pause = self._pause, min(self.cap, self._pause * 2)
+        return pause
+
+    def reset(self) -> None:
+        self._pause = self.first
+
+
+class FailureCounts(Generic[K]):
+    """How many times the same records failed, so that a consumer gives up on a record that always fails (a poison
+    message) after ``limit`` tries rather than starting over forever. Failures that are not the record's fault
+    (Kafka away) must not be counted. At most ``keep`` records are remembered."""
+
+    def __init__(self, limit: int = 5, keep: int = 100_000) -> None:
+        self.limit, self.keep = limit, keep
+        self._counts: dict[K, int] = {}
+
+    def add(self, keys: Iterable[K]) -> bool:
+        """Count one more failure of each; True once any of them has failed ``limit`` times."""
+        if len(self._counts) > self.keep:  # records of partitions this consumer no longer reads
+            self._counts.clear()
+        worst = 0
+        for key in keys:
+            self._counts[key] = self._counts.get(key, 0) + 1
+            worst = max(worst, self._counts[key])
+        return worst >= self.limit
+
+    def reached(self, key: K) -> bool:
+        return self._counts.get(key, 0) >= self.limit
+
+    def forget(self, keys: Iterable[K]) -> None:
+        for key in keys:
+            self._counts.pop(key, None)

@@ -35,7 +35,7 @@ from pipeline.alerts.retry import Decision, Retry, RetryPolicy, SettledAttempts,
 from pipeline.alerts.runtime import deliver_all
 from pipeline.alerts.sinks import Sink
 from pipeline.errors import MessageError, NewsriftError
-from pipeline.streaming import dead_letter, decode, encode, log_event
+from pipeline.streaming import FailureCounts, Restarts, dead_letter, decode, encode, log_event
 
 log = logging.getLogger("newsrift.alerts")
 
@@ -65,19 +65,18 @@ class AlertRetrier:
         self.clock = clock
         self.group_id = settings.app_id + names.RETRY_GROUP_SUFFIX
         self.handled = SettledAttempts()
-        self._failures: dict[tuple[str, int, int], int] = {}  # (topic, partition, offset) -> failed settles
+        self._failures: FailureCounts[tuple[str, int, int]] = FailureCounts(_MAX_FAILURES)  # (topic, part., offset)
+        self.restarts = Restarts()
 
     def run(self, stop: threading.Event) -> None:
-        pause = 1.0
         while not stop.is_set():
             try:
                 self._run(stop)
-                pause = 1.0
             except Exception as e:  # Kafka unreachable, or a bug: log it, back off, start over
+                pause = self.restarts.next()
                 log.error("event=alert_retrier_error error_type=%s error=%s retry_in=%.0fs", type(e).__name__,
                           str(e)[:300], pause, exc_info=not isinstance(e, (NewsriftError, KafkaError)))
                 stop.wait(pause)
-                pause = min(60.0, pause * 2)
 
     def _run(self, stop: threading.Event) -> None:
         consumer = producer = None
@@ -150,18 +149,18 @@ class AlertRetrier:
         """Try the sink once, publish what follows (acknowledged), then commit the record. A record whose settling
         raised ``_MAX_FAILURES`` times goes to the retry topic's dead letters instead."""
         where = (msg.topic, msg.partition, msg.offset)
-        if self._failures.get(where, 0) >= _MAX_FAILURES:
+        if self._failures.reached(where):
             self._dead_letter_raw(producer, msg, f"settling it failed {_MAX_FAILURES} times; see the worker log")
-            self._failures.pop(where, None)
+            self._failures.forget([where])
             self._commit(consumer, tp, msg.offset)
             return
         try:
             self._settle_once(consumer, producer, tp, msg, retry)
         except Exception as e:
             if not isinstance(e, KafkaError):  # Kafka being away is no fault of the record's
-                self._failures[where] = self._failures.get(where, 0) + 1
+                self._failures.add([where])
             raise
-        self._failures.pop(where, None)
+        self._failures.forget([where])
 
     def _settle_once(self, consumer: KafkaConsumer, producer: KafkaProducer, tp: TopicPartition, msg: Any,
                      retry: Retry) -> None:
@@ -208,6 +207,7 @@ class AlertRetrier:
 
     def _commit(self, consumer: KafkaConsumer, tp: TopicPartition, offset: int) -> None:
         consumer.commit({tp: OffsetAndMetadata(offset + 1, "", -1)}, timeout_ms=int(_SEND_TIMEOUT * 1000))
+        self.restarts.reset()  # progress: the next failure waits a second again
 
 
 def run_in_thread(retrier: AlertRetrier) -> tuple[threading.Thread, threading.Event]:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import mode
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from pipeline import topics as names
 from pipeline.app import app, note_dead_letter, settings
@@ -25,7 +26,7 @@ from pipeline.errors import MessageError, NewsriftError
 from pipeline.index.core import BulkAction, IndexNames, actions_for
 from pipeline.index.es import connect, ensure_indices
 from pipeline.index.writer import backoff, write_bulk
-from pipeline.streaming import batches, dead_letter, decode_json, encode, kv, log_event
+from pipeline.streaming import FailureCounts, Restarts, batches, dead_letter, decode_json, encode, kv, log_event
 
 log = logging.getLogger("newsrift.index")
 STAGE = "index_documents"
@@ -131,8 +132,8 @@ class Indexer:
         self.connect_es = connect_es
         self.group_id = settings.app_id + names.INDEX_GROUP_SUFFIX
         self.state = state or indexer_state
-        self.pause = 1.0
-        self._failures: dict[tuple[str, int, int], int] = {}  # (topic, partition, offset) -> failed batches
+        self.restarts = Restarts()
+        self._failures: FailureCounts[tuple[str, int, int]] = FailureCounts(self.MAX_FAILURES)  # (topic, part., offset)
 
     async def run(self) -> None:
         while True:
@@ -143,15 +144,12 @@ class Indexer:
                 raise
             except Exception as e:  # Kafka unreachable, a commit refused, or a bug: start over from the commits
                 error = f"{type(e).__name__}: {str(e)[:300]}"
-                log.error("event=indexer_error error=%s retry_in=%.0fs", error, self.pause,
-                          exc_info=not isinstance(e, NewsriftError) and not _kafka_error(e))
+                log.error("event=indexer_error error=%s", error,
+                          exc_info=not isinstance(e, (NewsriftError, KafkaError)))
             self.state.running, self.state.error = False, error
-            await asyncio.sleep(self.pause)
-            self.pause = min(60.0, self.pause * 2)
+            await asyncio.sleep(self.restarts.next())
 
     async def _run(self) -> None:
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
         clients: list[Any] = []
         es: Any = None
         try:
@@ -204,23 +202,16 @@ class Indexer:
         try:
             await _index_batch(es, batch, dead, settled)
         except Exception as e:
-            if _kafka_error(e):
+            if isinstance(e, KafkaError):
                 raise  # Kafka away: start over, the records are not to blame
             unsettled = [r for r in batch if id(r) not in settled]
-            tries = 0
-            for r in unsettled:
-                key = (r.topic, r.partition, r.offset)
-                self._failures[key] = self._failures.get(key, 0) + 1
-                tries = max(tries, self._failures[key])
-            if tries < self.MAX_FAILURES:
+            if not self._failures.add((r.topic, r.partition, r.offset) for r in unsettled):
                 raise
             for r in unsettled:  # one dead letter each; what is in Elasticsearch gets none
                 _log_unexpected(r, e)
                 await dead(r, e)
 
     async def _commit(self, consumer: Any, batch: list[Any]) -> None:
-        from aiokafka.errors import CommitFailedError, IllegalStateError
-
         offsets: dict[Any, int] = {}
         for record in batch:
             tp = TopicPartition(record.topic, record.partition)
@@ -234,18 +225,9 @@ class Indexer:
             # The group moved the partitions on while the batch was written: the new reader writes it again.
             log_event(log, "index_commit_skipped", logging.WARNING, records=len(batch), error=str(e)[:200])
             return
-        for record in batch:
-            self._failures.pop((record.topic, record.partition, record.offset), None)
-        if len(self._failures) > 100_000:  # records of partitions this worker no longer reads
-            self._failures.clear()
-        self.pause = 1.0
+        self._failures.forget((r.topic, r.partition, r.offset) for r in batch)
+        self.restarts.reset()
         self.state.error = None
-
-
-def _kafka_error(e: BaseException) -> bool:
-    from aiokafka.errors import KafkaError
-
-    return isinstance(e, KafkaError)
 
 
 @app.service

@@ -126,3 +126,25 @@ def test_batches_refuses_nonsense_sizes() -> None:
         asyncio.run(first(0, 1.0))
     with pytest.raises(ValueError, match="within"):
         asyncio.run(first(1, 0.0))
+
+
+def test_restarts_double_to_the_cap_and_reset_after_progress() -> None:
+    from pipeline.streaming import Restarts
+
+    r = Restarts(first=1.0, cap=8.0)
+    assert [r.next() for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    r.reset()
+    assert r.next() == 1.0
+
+
+def test_failure_counts_give_up_on_the_records_that_keep_failing() -> None:
+    from pipeline.streaming import FailureCounts
+
+    f: FailureCounts[str] = FailureCounts(limit=3, keep=10)
+    assert not f.add(["a", "b"]) and not f.add(["a"])
+    assert f.add(["a", "c"]) and f.reached("a") and not f.reached("b")
+    f.forget(["a"])
+    assert not f.reached("a") and not f.add(["a"])
+    f.add(str(i) for i in range(20))  # over ``keep``: forgotten at the next count, not kept forever
+    assert not f.add(["b"])
+    assert len(f._counts) == 1
