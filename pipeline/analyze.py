@@ -13,12 +13,12 @@ import dataclasses
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.assign import Assigner
+from pipeline.assign import Assigner, Move
 from pipeline.disputes import DisputeDetector
 from pipeline.errors import ConfigError, MessageError, ProcessingError
 from pipeline.model import Article, Claim, RawArticle, format_time, parse_time
@@ -98,6 +98,7 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
     dispute_states: dict[str, dict[str, Any]] = {}
     placed: dict[str, dict[str, Any]] = {}
     claims_out: list[Claim] = []
+    latest = datetime(1970, 1, 1, tzinfo=timezone.utc)
     analysed = analyse_batch(ordered)
     for article, result in zip(ordered, analysed, strict=True):
         if isinstance(result, Exception):
@@ -105,10 +106,14 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
                 errors.append({"line": line_of[id(article)], "id": article.article_id, "error": str(result)})
             continue
         article = Article.from_json(result["article"])
-        placement = assigner.place(article)
+        claims = [Claim.from_json(cj) for cj in result["claims"]]
+        placement = assigner.place(article, tuple(c.claim_id for c in claims))
         placed[article.article_id] = placement.to_json()
-        for cj in result["claims"]:
-            claim = dataclasses.replace(Claim.from_json(cj), event_id=placement.event_id)
+        latest = max(latest, article.published or latest)
+        # The same order as the worker: the moves a settle made, then this article's claims where it landed.
+        move_claims(detector, dispute_states, placement.moves, latest)
+        for claim in claims:
+            claim = dataclasses.replace(claim, event_id=placement.event_id)
             claims_out.append(claim)
             state = dispute_states.setdefault(placement.event_id, {})
             now = claim.published or article.published or datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -116,18 +121,22 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
             if placement.duplicate_of:
                 carriers[placement.duplicate_of] = list(placement.carriers)
             detector.update(state, claim, now, carriers=carriers, duplicate_of=placement.duplicate_of)
+    # The end of the input is the worker's idle tick: what came since the last settle is settled.
+    move_claims(detector, dispute_states, assigner.settle(), latest)
 
-    # Events may have merged after an article was placed: report everything under the surviving id.
+    # Events may have merged or articles moved after they were placed: report everything where it is now.
     final = assigner.resolve
     for article in ordered:
         if article.article_id not in placed:
             continue
         p = placed[article.article_id]
         yield {"type": "article", "id": article.article_id, "outlet": article.outlet_id,
-               "event_id": final(p["event_id"]), "duplicate_of": p["duplicate_of"],
+               "event_id": assigner.event_of(article.article_id) or final(p["event_id"]),
+               "duplicate_of": p["duplicate_of"],
                "carriers": p.get("carriers", []), "published": format_time(article.published)}
     for c in claims_out:
-        yield {"type": "claim", "id": c.claim_id, "article_id": c.article_id, "event_id": final(c.event_id or ""),
+        yield {"type": "claim", "id": c.claim_id, "article_id": c.article_id,
+               "event_id": assigner.event_of(c.article_id) or final(c.event_id or ""),
                "speaker": c.speaker, "speaker_type": c.speaker_type, "cue": c.cue, "text": c.text, "quote": c.statement,
                "start": c.start, "end": c.end, "polarity": c.polarity, "direct": c.direct, "hedges": list(c.hedges),
                "quantities": [q.to_json() for q in c.quantities], "outlet": c.outlet_id}
@@ -144,6 +153,20 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
                            "quote": s.quote, "start": s.start, "end": s.end, "outlets": list(s.outlets),
                            "polarity": s.polarity} for s in d.sides],
             }
+
+
+def move_claims(detector: DisputeDetector, states: dict[str, dict[str, Any]], moves: Sequence[Move],
+                now: datetime) -> None:
+    """What the dispute stage does with move messages: each move's claims leave the old event's state (its
+    disputes refreshed or withdrawn) and join the new event's."""
+    for move in moves:
+        old = states.get(move.from_event)
+        if old is None:
+            continue
+        handed, _ = detector.move_out(old, move.claim_ids, now)
+        for claim, outlets in handed:
+            detector.update(states.setdefault(move.to_event, {}), dataclasses.replace(claim, event_id=move.to_event),
+                            claim.published or now, carriers={claim.article_id: outlets})
 
 
 def _read(path: Path, errors: list[dict[str, Any]]) -> Iterator[tuple[int, Any]]:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.dedupe.core import ReprintIndex
-from pipeline.events.core import EventClusterer
+from pipeline.events.core import EventClusterer, Move
 from pipeline.model import Article, Event
 
-__all__ = ["Assigner", "Placement"]
+__all__ = ["Assigner", "Move", "Placement"]
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,17 @@ class Placement:
     similarity: float | None
     carriers: tuple[str, ...] = ()
     changed_events: tuple[str, ...] = field(default=(), compare=False)
+    moves: tuple[Move, ...] = field(default=(), compare=False)
+    """Articles (earlier ones, or this one) that the settle this article triggered took to another event."""
 
     def to_json(self) -> dict[str, Any]:
         return {"article_id": self.article_id, "event_id": self.event_id, "duplicate_of": self.duplicate_of,
                 "similarity": self.similarity, "carriers": list(self.carriers)}
+
+
+def changed_events(moves: tuple[Move, ...] | list[Move]) -> tuple[str, ...]:
+    """Every event a list of moves took articles from or to, in first-mention order."""
+    return tuple(dict.fromkeys(e for m in moves for e in (m.from_event, m.to_event)))
 
 
 class Assigner:
@@ -38,24 +45,47 @@ class Assigner:
         self.reprints = ReprintIndex(reprint_store)
         self.clusterer = EventClusterer(event_store)
 
-    def place(self, article: Article) -> Placement:
+    def place(self, article: Article, claim_ids: tuple[str, ...] = ()) -> Placement:
         decision = self.reprints.check(article)
         self.reprints.add(article, decision)
         canonical = decision.duplicate_of or article.article_id
         carriers = tuple(self.reprints.carriers(canonical))
         if decision.duplicate_of is not None:
-            event_id = self.clusterer.event_of(decision.duplicate_of)
+            event_id = self.clusterer.add_copy(decision.duplicate_of, article.article_id, claim_ids)
             if event_id is not None:
-                self.clusterer.add_article(event_id, article.article_id)
                 return Placement(article.article_id, event_id, decision.duplicate_of, decision.similarity, carriers,
                                  (event_id,))
-        assignment = self.clusterer.assign(article)
-        changed = (assignment.event_id, *assignment.merged)
+        assignment = self.clusterer.assign(article, claim_ids)
+        # This article's claims go straight to where it ended up: its own move is no news to anyone.
+        mine = set(claim_ids)
+        moves = tuple(
+            Move(m.from_event, m.to_event, tuple(a for a in m.article_ids if a != article.article_id),
+                 tuple(c for c in m.claim_ids if c not in mine))
+            for m in assignment.moves)
+        moves = tuple(m for m in moves if m.article_ids)
+        changed = tuple(dict.fromkeys((assignment.event_id, *assignment.merged, *changed_events(assignment.moves))))
         return Placement(article.article_id, assignment.event_id, decision.duplicate_of,
-                         decision.similarity if decision.duplicate_of else None, carriers, changed)
+                         decision.similarity if decision.duplicate_of else None, carriers, changed, moves)
+
+    def settle(self) -> list[Move]:
+        """Regroup the recent fragments now (the worker's idle tick, the end of a batch); see ``EventClusterer``."""
+        return self.clusterer.settle()
+
+    def placement_of(self, article_id: str) -> Placement | None:
+        """An article's placement as it stands now (after moves), or None when it is not placed here."""
+        event_id = self.clusterer.event_of(article_id)
+        if event_id is None:
+            return None
+        decision = self.reprints.check_recorded(article_id)
+        dup, sim = decision if decision is not None else (None, None)
+        return Placement(article_id, event_id, dup, sim, tuple(self.reprints.carriers(article_id)))
 
     def resolve(self, event_id: str) -> str:
-        return self.clusterer.resolve(event_id)
+        """The event an event id now stands for (merges and settles followed)."""
+        return self.clusterer.current(event_id)
+
+    def event_of(self, article_id: str) -> str | None:
+        return self.clusterer.event_of(article_id)
 
     def event(self, event_id: str) -> Event:
         return self.clusterer.event(event_id)

@@ -30,7 +30,7 @@ __all__ = [
 
 Polarity = Literal["asserts", "denies", "no_knowledge"]
 DisputeKind = Literal["numeric", "polarity", "attribution", "non_confirmation", "other"]
-DisputeStatus = Literal["new", "growing", "settled", "stale"]
+DisputeStatus = Literal["new", "growing", "settled", "stale", "withdrawn"]
 
 T = TypeVar("T")
 

@@ -109,6 +109,14 @@ class ReprintIndex:
             return ReprintDecision(None, 0.0)
         return ReprintDecision(self._canonical(best[1]), round(best[0], 4))
 
+    def check_recorded(self, article_id: str) -> tuple[str | None, float | None] | None:
+        """The decision recorded for an article (duplicate_of, similarity), or None when it is not recorded."""
+        rec = self.store.get(f"r:{article_id}")
+        if rec is None:
+            return None
+        dup = rec.get("dup")
+        return dup, (float(rec["sim"]) if dup and rec.get("sim") is not None else None)
+
     def _canonical(self, article_id: str) -> str:
         rec = self.store.get(f"r:{article_id}")
         return rec["dup"] if rec and rec.get("dup") else article_id

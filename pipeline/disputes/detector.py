@@ -15,6 +15,7 @@ State layout (``state`` is the value for one event; all values are JSON types)::
                 "last_updated", "notes", "emitted": {"speakers", "sides", "kinds", "status"} | None}}
     positions  [PositionChange JSON]
     seen       latest ``now`` any claim arrived with (absent in states written before it existed)
+    moved      {claim_id: event_id}   claims whose article a settle moved away before the claim arrived here
 
 With a Faust table, read the value, call ``update`` on a plain dict copy and write it back (nested mutation is not
 seen by the changelog).
@@ -40,6 +41,7 @@ _REPRINT_JACCARD = 0.8
 MAX_POSITIONS = 200
 MAX_NOTES = 10
 MAX_MEMBERS_PER_SPEAKER = 3
+MAX_REDIRECTS = 5000
 
 
 def _words(text: str) -> frozenset[str]:
@@ -151,6 +153,76 @@ class DisputeDetector:
         self._evict(state)
         return changes
 
+    def move_out(
+        self, state: MutableMapping[str, Any], claim_ids: Sequence[str], now: datetime, to_event: str = ""
+    ) -> tuple[list[tuple[Claim, list[str]]], list[DisputeChange]]:
+        """Take claims out of this event: their articles were moved to another event by a settle.
+
+        Returns the claims to hand to the new event, each with the outlets that carried it here (reprints folded
+        into it included), and the changes to disputes that quoted them: a dispute left with fewer than two
+        speakers in conflict is ``withdrawn`` (it was two events, not one disagreement) and leaves the state; one
+        that still stands is refreshed. Claims named here but unknown to the state (evicted, or folded into
+        another claim as a reprint) hand nothing on.
+        """
+        gone = set(claim_ids)
+        seen = parse_time(state.get("seen"))
+        state["seen"] = format_time(now if seen is None else max(seen, now))
+        if to_event:
+            # A claim may still be on its way here (handed on by another event's move): when it comes, it goes on.
+            redirect = {k: v for k, v in state.get("moved", {}).items() if k not in gone}
+            redirect.update((cid, to_event) for cid in claim_ids if cid not in state.get("claims", {}))
+            state["moved"] = dict(list(redirect.items())[-MAX_REDIRECTS:])
+        if "claims" not in state:
+            return [], []
+        claims: dict[str, Any] = state["claims"]
+        handed: list[tuple[Claim, list[str]]] = []
+        for cid in list(state["order"]):
+            if cid in gone and cid in claims:
+                entry = claims.pop(cid)
+                handed.append((Claim.from_json(entry["c"]), list(entry["o"])))
+        state["order"] = [cid for cid in state["order"] if cid in claims]
+        for k in [k for k, v in state["alias"].items() if k in gone or v not in claims]:
+            del state["alias"][k]
+        state["positions"] = [p for p in state["positions"]
+                              if p["before_claim_id"] not in gone and p["after_claim_id"] not in gone]
+        changes: list[DisputeChange] = []
+        for did in sorted(state["disputes"]):
+            d = state["disputes"][did]
+            if not gone & set(d["members"]):
+                continue
+            d["members"] = [cid for cid in d["members"] if cid not in gone]
+            if len(self._current(state, d["members"])) >= 2 and self._live_conflicts(state, d):
+                change = self._refresh(state, did, now, {"moved"})
+                if change is not None:
+                    changes.append(change)
+                continue
+            if d["emitted"] is not None:
+                # Report the dispute as it was, sides and all, so that its document says what was withdrawn.
+                before = self._build_from(state, did, d, handed)
+                changes.append(DisputeChange(dispute=before, change="status"))
+            del state["disputes"][did]
+        return handed, changes
+
+    @staticmethod
+    def forward(state: MutableMapping[str, Any], claim_id: str) -> str | None:
+        """Where a claim arriving here should go instead: its article was moved to another event before the claim
+        arrived (None: it belongs here). The redirect is used up."""
+        moved = state.get("moved")
+        if not moved or claim_id not in moved:
+            return None
+        return str(moved.pop(claim_id))
+
+    def _build_from(self, state: Mapping[str, Any], did: str, d: dict[str, Any],
+                    handed: list[tuple[Claim, list[str]]]) -> Dispute:
+        """The dispute with its last emitted sides (some now handed away), marked withdrawn now."""
+        away = {c.claim_id: {"c": c.to_json(), "s": speaker_key(c), "o": o, "n": 0} for c, o in handed}
+        view = {**state, "claims": {**state["claims"], **away}}
+        sides = d["emitted"]["sides"] if d["emitted"] else d["members"]
+        members = [cid for cid in sides if cid in view["claims"]]
+        temp = {**d, "members": members, "status": "withdrawn"}
+        view["disputes"] = {**state["disputes"], did: temp}
+        return self._build(view, did)
+
     def sweep(self, state: MutableMapping[str, Any], now: datetime) -> list[DisputeChange]:
         """Mark disputes with no news for ``stale_after`` as stale (drivers call this on a timer)."""
         if "disputes" not in state:
@@ -192,7 +264,7 @@ class DisputeDetector:
     def _init(self, state: MutableMapping[str, Any], claim: Claim) -> None:
         if state.get("v") == STATE_VERSION:
             return
-        if state:
+        if set(state) - {"moved", "seen"}:  # a state holding only redirects (``move_out``) is still a fresh one
             raise ValueError(f"unknown dispute state version {state.get('v')!r}")
         state.update(
             {

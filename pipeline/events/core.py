@@ -18,6 +18,7 @@ same answers; the inverted index over live events is a cache rebuilt from it.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import zlib
@@ -29,7 +30,7 @@ from typing import Any
 
 from pipeline.model import Article, Event, format_time, parse_time, stable_id
 
-__all__ = ["Assignment", "ClusterConfig", "EventClusterer", "features"]
+__all__ = ["Assignment", "ClusterConfig", "EventClusterer", "Move", "features"]
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9'-]+|\d+")
 _SENTENCE_END = re.compile(r"[.!?:\"'\n]\s*$")
@@ -52,6 +53,7 @@ _MONTH_DAY = re.compile(
 _YEAR_MONTH = re.compile(r"\b((?:19|20)\d\d)\s*[/-]\s*(\d{1,2})\b")
 DF_BUCKETS = 1 << 20
 DF_PAGE_BITS = 8
+_T0 = datetime(1970, 1, 1, tzinfo=timezone.utc)
 """Document frequencies are stored in pages of 2^8 buckets (4,096 pages): one store key per page, not per term."""
 
 
@@ -59,8 +61,9 @@ DF_PAGE_BITS = 8
 class ClusterConfig:
     """Tuned on ECB+ dev topics 1-20 (bench/eval_events.py); see docs/events.md."""
 
-    threshold: float = 0.21
-    """Least score for an article to join an event rather than open one."""
+    threshold: float = 0.26
+    """Least score for an article to join a fragment rather than open one. Above the 0.21 that was best without
+    settling: fragments should be pure, since a join is never undone and settles group fragments, not articles."""
     merge_threshold: float = 0.6
     """Least centroid-to-centroid score at which two live events merge."""
     max_gap: timedelta = timedelta(days=4)
@@ -98,6 +101,38 @@ class ClusterConfig:
     conflicts: tuple[tuple[str, float], ...] = (("y", 0.1),)
     """Penalty per channel when the article's heaviest term and the event's are each absent from the other side:
     an article about 2011 and an event about 2008 are evidence of two events of one kind, not a missing match."""
+    settle_every: int = 50
+    """Articles between two settles (``settle``): the recent fragments are grouped again from scratch. 0 turns
+    settling off, and then every fragment is its own event (the clusterer of sessions 1-7)."""
+    provisional: float = 0.21
+    """An article that scores this much against an event, but less than ``threshold``, opens a fragment of its own
+    that starts in that event (the first answer), and the next settle decides. Without settling it would join."""
+    settle_cut: float = 0.2
+    """Least average-link score (the mean pairwise score of two groups' articles) at which a settle joins them."""
+    settle_window: timedelta = timedelta(days=4)
+    """Fragments whose last article is older than this (in stream time) are no longer regrouped, unless a group
+    still live holds them."""
+    settle_max: int = 3000
+    """Most fragments one settle regroups (the most recently active first): bounds its cost."""
+    rare_bonus: float = 0.15
+    """Added to the score of two articles that share a word at most ``rare_df`` articles hold (counted when the
+    settle runs, so with hindsight): a venue, a spokesman's name, a detail of this event rather than of its kind."""
+    rare_df: int = 3
+    rare_after: int = 500
+    """Articles seen before rarity counts: in the first few hundred articles nearly every word is in at most
+    ``rare_df`` of them, and settles that early would group fragments on words that are merely new."""
+    rare_keep: int = 200
+    """Most rare-word buckets an article's placement record keeps (the words rare when it arrived)."""
+
+
+@dataclass(frozen=True)
+class Move:
+    """Articles that a settle (or an online merge) took from one event to another, with their claim ids."""
+
+    from_event: str
+    to_event: str
+    article_ids: tuple[str, ...]
+    claim_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +141,7 @@ class Assignment:
     is_new: bool
     similarity: float
     merged: tuple[str, ...] = ()
+    moves: tuple[Move, ...] = ()
 
 
 def _stem(word: str) -> str:
@@ -199,6 +235,10 @@ class EventClusterer:
         self._pending: list[int] = []
         self._touched: set[int] = set()
         self._legacy: dict[int, list[int]] = {}  # page -> its buckets still stored as d:<bucket> keys
+        # Caches for settles, derived from the store: each window article's (fragment, rare buckets), and the
+        # centroid dot products of fragment pairs, valid while both fragments hold the same articles.
+        self._rare: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self._dots: dict[tuple[str, str], tuple[int, int, float]] = {}
         keys = sorted(store.keys())
         for key in keys:
             if key.startswith("e:"):
@@ -270,13 +310,15 @@ class EventClusterer:
 
     # -- vectors -----------------------------------------------------------------------------------------------
 
-    def _learn_and_vectorise(self, article: Article) -> dict[str, dict[str, float]]:
-        """Count the article into document frequencies, then weight its terms (learning first keeps IDF finite)."""
+    def _learn_and_vectorise(self, article: Article) -> tuple[dict[str, dict[str, float]], list[int]]:
+        """Count the article into document frequencies, then weight its terms (learning first keeps IDF finite).
+        Also returns the buckets of its words that are rare so far (a word rare later was rare now: counts grow)."""
         feats = features(article, self.cfg.title_weight)
         n = int(self.store.get("n", 0)) + 1
         self.store["n"] = n
         out: dict[str, dict[str, float]] = {}
         learned: list[int] = []
+        rare: list[int] = []
         for ch, counts in feats.items():
             if not counts:
                 continue
@@ -286,13 +328,15 @@ class EventClusterer:
                 self._df[b] += 1
                 learned.append(b)
                 self._touched.add(b >> DF_PAGE_BITS)
+                if ch == "w" and self._df[b] <= self.cfg.rare_df:
+                    rare.append(b)
                 vec[t] = (1.0 + math.log(f)) * math.log((n + self.cfg.prior_docs + 1) / self._df[b])
             vec = _top(vec, self.cfg.query_terms)
             norm = _norm(vec) or 1.0
             out[ch] = {t: w / norm for t, w in vec.items()}
         self.store[f"dd:{n}"] = learned
         self._pending.append(n)
-        return out
+        return out, sorted(rare)[: self.cfg.rare_keep]
 
     def _score(self, vec: dict[str, dict[str, float]], ev: dict[str, Any]) -> float:
         score = 0.0
@@ -332,18 +376,26 @@ class EventClusterer:
 
     # -- public ------------------------------------------------------------------------------------------------
 
-    def assign(self, article: Article) -> Assignment:
+    def assign(self, article: Article, claim_ids: tuple[str, ...] = ()) -> Assignment:
+        """Place an article (``claim_ids``: its claims, so that a later move can name them). Every
+        ``settle_every`` articles the recent fragments are regrouped (``settle``); the moves that causes come with
+        the answer."""
         seen = self.store.get(f"a:{article.article_id}")
         if seen is not None:  # redelivery: same answer, no state change
-            return Assignment(self.resolve(seen["e"]), False, float(seen["s"]))
+            return Assignment(self.event_of(article.article_id) or seen["e"], False, float(seen["s"]))
         when = article.published or article.ingested_at or datetime.now(timezone.utc)
-        result = self._assign(article, when)
+        result = self._assign(article, when, tuple(claim_ids))
         if len(self._pending) >= self.cfg.fold_every:
             # After the article is recorded: a crash in the fold redelivers an article that is already placed.
             self._fold(int(self.store["n"]))
-        if int(self.store.get("n", 0)) % self.cfg.forget_every == 0:
+        n = int(self.store.get("n", 0))
+        if n % self.cfg.forget_every == 0:
             # An article cannot be published after it was ingested: a wrong future date must not age everything.
             self.forget(min(when, article.ingested_at) if article.ingested_at else when)
+        if self.cfg.settle_every and n % self.cfg.settle_every == 0:
+            moves = result.moves + tuple(self.settle())
+            result = Assignment(self.event_of(article.article_id) or result.event_id, result.is_new,
+                                result.similarity, result.merged, moves)
         return result
 
     def forget(self, now: datetime) -> list[str]:
@@ -353,6 +405,11 @@ class EventClusterer:
         events = {k[2:]: self.store[k] for k in list(self.store.keys()) if k.startswith("e:")}
         gone = {eid for eid, ev in events.items()
                 if not ev.get("merged_into") and (parse_time(ev["l"]) or now) < cutoff}
+        # A group's label stays while any of its fragments does: the others' event id is the label's.
+        for key in [k for k in self.store.keys() if k.startswith("g:")]:
+            label = key[2:]
+            if label in gone and any(m not in gone and m in events for m in self.store[key]["m"]):
+                gone.discard(label)
         if not gone:
             return []
         # A merged event goes with the survivor it resolves to: its articles' placements point at it.
@@ -369,11 +426,12 @@ class EventClusterer:
             for aid in events[eid]["a"]:
                 self.store.pop(f"a:{aid}", None)
             del self.store[f"e:{eid}"]
+            self.store.pop(f"g:{eid}", None)
             self._unpost(eid)
         return sorted(gone)
 
-    def _assign(self, article: Article, when: datetime) -> Assignment:
-        vec = self._learn_and_vectorise(article)
+    def _assign(self, article: Article, when: datetime, claim_ids: tuple[str, ...]) -> Assignment:
+        vec, rare = self._learn_and_vectorise(article)
         best: tuple[float, str] | None = None
         stale: list[str] = []
         for eid in self._candidates(vec):
@@ -392,21 +450,40 @@ class EventClusterer:
             ev = {"t": article.title, "a": [article.article_id], "na": 1, "c": vec,
                   "q": {ch: 1.0 for ch in vec}, "f": format_time(when), "l": format_time(when), "k": 1,
                   "merged_into": None}
+            label = eid
+            if self.cfg.settle_every and best is not None and best[0] >= self.cfg.provisional:
+                # Close, but not close enough to join for good: a fragment of its own, in the nearest event's group
+                # until the next settle decides.
+                label = self._label(best[1])
+                ev["g"] = label
+                members = (self.store.get(f"g:{label}") or {}).get("m") or [label]
+                self.store[f"g:{label}"] = {"m": sorted({*members, eid})}
             self.store[f"e:{eid}"] = ev
             self._post(eid, ev)
-            self.store[f"a:{article.article_id}"] = {"e": eid, "s": 0.0}
-            return Assignment(eid, True, 0.0)
+            self.store[f"a:{article.article_id}"] = self._placed(eid, 0.0, rare, claim_ids)
+            return Assignment(label, label == eid, round(best[0], 4) if label != eid and best else 0.0)
         score, eid = best
         ev = dict(self._live[eid])
         self._unpost(eid)
         self._absorb(ev, vec, 1)
         self._list(ev, [article.article_id], 1)
         ev["l"] = format_time(max(when, parse_time(ev["l"]) or when))
-        merged = self._merge_close(eid, ev, when)
+        merged, moves = self._merge_close(eid, ev, when)
         self.store[f"e:{eid}"] = ev
         self._post(eid, ev)
-        self.store[f"a:{article.article_id}"] = {"e": eid, "s": round(score, 4)}
-        return Assignment(eid, False, round(score, 4), merged)
+        self.store[f"a:{article.article_id}"] = self._placed(eid, round(score, 4), rare, claim_ids)
+        return Assignment(self._label(eid), False, round(score, 4), merged, moves)
+
+    @staticmethod
+    def _placed(fragment: str, score: float, rare: list[int], claim_ids: tuple[str, ...]) -> dict[str, Any]:
+        """An article's placement record: its fragment, join score, rare-word buckets and claim ids (absent when
+        empty, which keeps records of the earlier layout valid)."""
+        rec: dict[str, Any] = {"e": fragment, "s": score}
+        if rare:
+            rec["r"] = rare
+        if claim_ids:
+            rec["k"] = list(claim_ids)
+        return rec
 
     def _absorb(self, ev: dict[str, Any], vec: dict[str, dict[str, float]], k: int) -> None:
         """Add a vector (an article's, or another centroid's with ``k`` members) into an event's centroid."""
@@ -420,17 +497,26 @@ class EventClusterer:
         ev["q"] = {ch: round(_norm(c), 6) for ch, c in cent.items()}
         ev["k"] = int(ev["k"]) + k
 
-    def _merge_close(self, eid: str, ev: dict[str, Any], when: datetime) -> tuple[str, ...]:
-        """Fold live events whose centroid now comes close to this one into it; the absorbed record the merge."""
+    def _merge_close(self, eid: str, ev: dict[str, Any], when: datetime) -> tuple[tuple[str, ...], tuple[Move, ...]]:
+        """Fold live fragments whose centroid now comes close to this one into it; the absorbed record the merge.
+        A fragment grouped with others under another event is left to the next settle; a lone one that merges
+        moves its articles to this fragment's event."""
         unit = {ch: {t: w / (ev["q"][ch] or 1.0) for t, w in c.items()} for ch, c in ev["c"].items()}
         unit = {ch: _top(v, self.cfg.query_terms) for ch, v in unit.items()}
         merged: list[str] = []
+        moves: list[Move] = []
+        label = self._label(eid)
         for other in self._candidates(unit, exclude=eid):
             oev = self._live[other]
             if self._fade(when, oev) == 0.0:
                 continue
+            other_label = self._label(other)
+            if other_label != label and (other_label != other or f"g:{other}" in self.store):
+                continue
             if self._score(unit, oev) < self.cfg.merge_threshold:
                 continue
+            if other_label != label:
+                moves.append(self._move(other, label, list(oev["a"])))
             self._unpost(other)
             self._absorb(ev, oev["c"], int(oev["k"]))  # a centroid is already the sum of its members
             self._list(ev, oev["a"], _count(oev))
@@ -441,32 +527,244 @@ class EventClusterer:
             absorbed["c"], absorbed["q"] = {}, {}  # a merged event is never scored again; keep its record small
             self.store[f"e:{other}"] = absorbed
             merged.append(other)
-        return tuple(merged)
+        return tuple(merged), tuple(moves)
+
+    def _move(self, from_event: str, to_event: str, article_ids: list[str]) -> Move:
+        claims = [c for aid in article_ids for c in (self.store.get(f"a:{aid}") or {}).get("k", ())]
+        return Move(from_event, to_event, tuple(article_ids), tuple(claims))
 
     def _list(self, ev: dict[str, Any], article_ids: list[str], count: int) -> None:
         """Add articles to an event record: ``count`` more in all, the ids of the most recent kept."""
         ev["na"] = _count(ev) + count
         ev["a"] = [*ev["a"], *article_ids][-self.cfg.listed_articles :]
 
-    def add_article(self, event_id: str, article_id: str) -> None:
-        """Record an article (a reprint) as part of an event without moving the event's centroid."""
+    def add_article(self, event_id: str, article_id: str, claim_ids: tuple[str, ...] = ()) -> None:
+        """Record an article (a reprint) as part of an event's fragment without moving its centroid."""
         eid = self.resolve(event_id)
         ev = dict(self.store[f"e:{eid}"])
-        if self.store.get(f"a:{article_id}") is None:  # placed before: a redelivery, already counted
-            self._list(ev, [article_id], 1)
-            self.store[f"e:{eid}"] = ev
-            if eid in self._live:
-                self._live[eid] = ev
-        self.store[f"a:{article_id}"] = {"e": eid, "s": 1.0}
+        seen = self.store.get(f"a:{article_id}")
+        if seen is not None:  # placed before: a redelivery, already counted
+            return
+        self._list(ev, [article_id], 1)
+        self.store[f"e:{eid}"] = ev
+        if eid in self._live:
+            self._live[eid] = ev
+        self.store[f"a:{article_id}"] = self._placed(eid, 1.0, [], claim_ids)
+
+    def add_copy(self, of_article: str, article_id: str, claim_ids: tuple[str, ...] = ()) -> str | None:
+        """Record a reprint in the fragment of the article it copies, so that it moves with it; returns its event
+        (None when the original is not placed here)."""
+        seen = self.store.get(f"a:{of_article}")
+        if seen is None:
+            return None
+        self.add_article(seen["e"], article_id, claim_ids)
+        return self.event_of(article_id)
 
     def event_of(self, article_id: str) -> str | None:
         seen = self.store.get(f"a:{article_id}")
-        return self.resolve(seen["e"]) if seen else None
+        return self._label(seen["e"]) if seen else None
+
+    def current(self, event_id: str) -> str:
+        """The event an id now stands for: merges (``merged_into``) and settled groups followed."""
+        return self._label(event_id)
+
+    def _label(self, fragment: str) -> str:
+        """The event a fragment belongs to: the fragment itself, or the group a settle put it in (``g``)."""
+        f = self.resolve(fragment)
+        seen: set[str] = set()
+        while f not in seen:
+            seen.add(f)
+            ev = self._live.get(f) or self.store.get(f"e:{f}")
+            g = (ev.get("g") or f) if ev else f
+            if g == f:
+                return f
+            g = self.resolve(g)
+            if g == f or (g not in self._live and self.store.get(f"e:{g}") is None):
+                return f
+            f = g
+        return f
+
+    # -- settling ----------------------------------------------------------------------------------------------
+
+    def settle(self) -> list[Move]:
+        """Regroup the recent fragments from scratch and return the articles that changed event.
+
+        A fragment is what online joins build: articles that scored above ``threshold`` against it, never undone.
+        Events are groups of fragments. A settle takes the fragments active within ``settle_window`` of the latest
+        one (with every fragment of their current groups) and joins them by average link: the score of two groups
+        is the mean score of their article pairs (per-channel centroid dot products, which average exactly, plus
+        ``rare_bonus`` for each pair sharing a word that at most ``rare_df`` articles hold now), faded by the time
+        between them; the best pair at or above ``settle_cut`` joins, until none is left. A group's event id is its
+        earliest fragment's (first article time, then id), so a group that only grows keeps its id. What
+        hindsight adds: a word that was rare when an article arrived and is still rare now marks one event; one
+        that turned common was the kind of event. A settle with no new article since the last one does nothing.
+        """
+        n = int(self.store.get("n", 0))
+        if not self.cfg.settle_every or self.store.get("sn") == n:
+            return []
+        self.store["sn"] = n
+        frags = self._settle_window()
+        if not frags:
+            return []
+        ids = sorted(frags)
+        pair = self._settle_scores(frags)
+        groups = self._average_link(ids, {f: int(frags[f]["k"]) for f in ids}, pair)
+        return self._relabel(frags, groups)
+
+    def _settle_window(self) -> dict[str, dict[str, Any]]:
+        live = [(ev["l"], eid) for eid, ev in self._live.items() if not ev.get("merged_into")]
+        if not live:
+            return {}
+        latest = max(parse_time(lt) or datetime.min.replace(tzinfo=timezone.utc) for lt, _ in live)
+        cutoff = format_time(latest - self.cfg.settle_window)
+        recent = sorted((x for x in live if x[0] >= cutoff), reverse=True)[: self.cfg.settle_max]
+        out: dict[str, dict[str, Any]] = {}
+        for _, eid in recent:
+            out[eid] = self._live[eid]
+            label = self._label(eid)
+            for member in [label, *((self.store.get(f"g:{label}") or {}).get("m", ()))]:
+                if member not in out:
+                    ev = self.store.get(f"e:{member}")
+                    if ev is not None and not ev.get("merged_into") and ev.get("c"):
+                        out[member] = ev
+        return out
+
+    def _settle_scores(self, frags: dict[str, dict[str, Any]]) -> dict[tuple[str, str], float]:
+        """Mean pair score of every two fragments that share a heavy term or a rare word (others score 0)."""
+        where: dict[str, str] = {}
+        rare_posts: dict[int, list[str]] = {}
+        counting = int(self.store.get("n", 0)) >= self.cfg.rare_after
+        cache: dict[str, tuple[str, tuple[int, ...]]] = {}
+        for f in sorted(frags):
+            for aid in frags[f]["a"]:
+                known = self._rare.get(aid)
+                if known is None or known[0] != f:
+                    rec = self.store.get(f"a:{aid}")
+                    if rec is None or rec.get("e") != f:
+                        continue
+                    known = (f, tuple(rec.get("r", ())))
+                cache[aid] = known
+                where[aid] = f
+                for bucket in known[1] if counting else ():
+                    if 2 <= self._df[bucket] <= self.cfg.rare_df:
+                        rare_posts.setdefault(bucket, []).append(aid)
+        self._rare = cache  # only the window's articles stay cached
+        shared: dict[tuple[str, str], int] = {}
+        rare_pairs: set[tuple[str, str]] = set()
+        for arts in rare_posts.values():
+            for i, x in enumerate(arts):
+                for y in arts[i + 1 :]:
+                    if where[x] != where[y]:
+                        rare_pairs.add((min(x, y), max(x, y)))
+        for x, y in rare_pairs:
+            fa, fb = sorted((where[x], where[y]))
+            shared[(fa, fb)] = shared.get((fa, fb), 0) + 1
+        postings: dict[tuple[str, str], list[str]] = {}
+        for f in sorted(frags):
+            for ch, vec in frags[f]["c"].items():
+                for t in _top(vec, self.cfg.probe_terms):
+                    postings.setdefault((ch, t), []).append(f)
+        candidates = set(shared)
+        for fs in postings.values():
+            if len(fs) > 1:
+                candidates.update((a, b) for i, a in enumerate(fs) for b in fs[i + 1 :])
+        out: dict[tuple[str, str], float] = {}
+        dots: dict[tuple[str, str], tuple[int, int, float]] = {}
+        for a, b in sorted(candidates):
+            ea, eb = frags[a], frags[b]
+            gap = max(timedelta(0), (parse_time(ea["f"]) or _T0) - (parse_time(eb["l"]) or _T0),
+                      (parse_time(eb["f"]) or _T0) - (parse_time(ea["l"]) or _T0))
+            if gap > self.cfg.max_gap:
+                continue
+            ka, kb = int(ea["k"]), int(eb["k"])
+            cached = self._dots.get((a, b))
+            if cached is not None and cached[:2] == (ka, kb):
+                dot = cached[2]
+            else:
+                dot = 0.0
+                for ch, weight in self._weights.items():
+                    ca, cb = ea["c"].get(ch), eb["c"].get(ch)
+                    if ca and cb:
+                        dot += weight * _dot(ca, cb)
+            dots[(a, b)] = (ka, kb, dot)
+            pairs = ka * kb
+            score = dot / pairs
+            score += self.cfg.rare_bonus * shared.get((a, b), 0) / pairs
+            score *= float(0.5 ** (gap / self.cfg.half_life))
+            if score > 0:
+                out[(a, b)] = score
+        self._dots = dots
+        return out
+
+    def _average_link(self, ids: list[str], size: dict[str, int],
+                      pair: dict[tuple[str, str], float]) -> list[list[str]]:
+        """Agglomerative average link over a sparse score graph (a missing pair scores 0), ties broken by id."""
+        members = {f: [f] for f in ids}
+        weight = dict(size)
+        near: dict[str, dict[str, float]] = {f: {} for f in ids}
+        for (a, b), v in pair.items():
+            near[a][b] = v
+            near[b][a] = v
+        heap = [(-v, a, b) for (a, b), v in pair.items() if v >= self.cfg.settle_cut]
+        heapq.heapify(heap)
+        while heap:
+            v, a, b = heapq.heappop(heap)
+            if a not in members or b not in members or near[a].get(b) != -v:
+                continue
+            # b joins a; a's similarities become the size-weighted mean of both (average link, exact for means).
+            wa, wb = weight[a], weight[b]
+            merged: dict[str, float] = {}
+            for c in set(near[a]) | set(near[b]):
+                if c in (a, b):
+                    continue
+                merged[c] = (wa * near[a].get(c, 0.0) + wb * near[b].get(c, 0.0)) / (wa + wb)
+            for c in near.pop(b):
+                near[c].pop(b, None)
+            members[a] += members.pop(b)
+            weight[a] = wa + wb
+            near[a] = merged
+            for c, val in merged.items():
+                near[c][a] = val
+                if val >= self.cfg.settle_cut:
+                    heapq.heappush(heap, (-val, min(a, c), max(a, c)))
+        return [sorted(m) for _, m in sorted(members.items())]
+
+    def _relabel(self, frags: dict[str, dict[str, Any]], groups: list[list[str]]) -> list[Move]:
+        """Write the new groups and return the moves: for every fragment whose event changed, its articles."""
+        before = {f: self._label(f) for f in frags}
+        old_groups = {lab for lab in before.values() if f"g:{lab}" in self.store}
+        moved: dict[tuple[str, str], list[str]] = {}
+        new_groups: dict[str, list[str]] = {}
+        for group in groups:
+            label = min(group, key=lambda f: (frags[f]["f"], f))
+            if len(group) > 1:
+                new_groups[label] = group
+            for f in group:
+                want = None if f == label else label
+                if frags[f].get("g") != want:
+                    ev = dict(frags[f])
+                    if want is None:
+                        ev.pop("g", None)
+                    else:
+                        ev["g"] = want
+                    self.store[f"e:{f}"] = ev
+                    if f in self._live:
+                        self._live[f] = ev
+                if before[f] != label:
+                    moved.setdefault((before[f], label), []).extend(frags[f]["a"])
+        for lab in sorted(old_groups - set(new_groups)):
+            self.store.pop(f"g:{lab}", None)
+        for lab, group in sorted(new_groups.items()):
+            if (self.store.get(f"g:{lab}") or {}).get("m") != group:
+                self.store[f"g:{lab}"] = {"m": group}
+        return [self._move(a, b, arts) for (a, b), arts in sorted(moved.items())]
 
     def resolve(self, event_id: str) -> str:
         """Follow ``merged_into`` to the surviving event."""
         seen: set[str] = set()
         while True:
+            if event_id in self._live:  # live fragments are never merged (a merge takes them out)
+                return event_id
             ev = self.store.get(f"e:{event_id}")
             if not ev or not ev.get("merged_into") or event_id in seen:
                 return event_id
@@ -474,10 +772,23 @@ class EventClusterer:
             event_id = ev["merged_into"]
 
     def event(self, event_id: str) -> Event:
+        """An event as people see it: a group's record lists the articles of all its fragments; a fragment in
+        another event's group (or merged into another fragment) says where it went in ``merged_into``."""
         ev = self.store[f"e:{event_id}"]
-        return Event(event_id=event_id, title=ev["t"], article_ids=tuple(ev["a"]), article_count=_count(ev),
-                     first_seen=parse_time(ev["f"]),
-                     last_seen=parse_time(ev["l"]), merged_into=ev.get("merged_into"))
+        where = ev.get("merged_into")
+        if where is None and self._label(event_id) != event_id:
+            where = self._label(event_id)
+        parts = [ev]
+        if where is None:
+            for member in (self.store.get(f"g:{event_id}") or {}).get("m", ()):
+                rec = self.store.get(f"e:{member}")
+                if member != event_id and rec is not None and not rec.get("merged_into"):
+                    parts.append(rec)
+        articles = [a for p in sorted(parts, key=lambda p: p["l"]) for a in p["a"]][-self.cfg.listed_articles :]
+        return Event(event_id=event_id, title=ev["t"], article_ids=tuple(articles),
+                     article_count=sum(_count(p) for p in parts),
+                     first_seen=parse_time(min(p["f"] for p in parts)),
+                     last_seen=parse_time(max(p["l"] for p in parts)), merged_into=where)
 
     def events(self) -> list[Event]:
         """Every event in the store, merged ones included (their ``merged_into`` says where they went)."""

@@ -19,4 +19,4 @@ def test_a_store_that_only_sees_top_level_sets_gives_the_same_events() -> None:
     live = [e for e in events if e.merged_into is None]
     placed = [aid for e in live for aid in e.article_ids]
     assert sorted(placed) == sorted(a.article_id for a in arts)
-    assert all(strict.resolve(e.event_id) == strict.resolve(e.merged_into) for e in events if e.merged_into)
+    assert all(strict.current(e.event_id) == strict.current(e.merged_into) for e in events if e.merged_into)

@@ -1,0 +1,85 @@
+"""Claims leaving an event when a settle moves their articles: disputes follow, nothing is lost or left behind."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from pipeline.disputes import DisputeDetector
+from pipeline.model import Claim
+from tests.unit.disputes.helpers import claim, later
+
+KILLED = claim("Kremlin-linked reporters", "Russian nationals had been killed", action="kill",
+               actors=("Kurdish fighters", "Russian nationals"), outlet="o-rt", cid="c1", article="a1", stype="media")
+DENIED = claim("Russian Foreign Ministry", "Russian citizens were killed", pol="denies", action="kill",
+               actors=("Russian citizens",), outlet="o-tass", cid="c2", article="a2", at=later(1))
+NO_KNOWLEDGE = claim("James Mattis", "no knowledge of Russian fighters killed", pol="no_knowledge", action="kill",
+                     actors=("coalition forces", "Russian fighters"), outlet="o-ap", cid="c3", article="a3",
+                     at=later(2))
+
+
+def _state(det: DisputeDetector, claims: list[Claim]) -> dict[str, Any]:
+    state: dict[str, Any] = {}
+    for i, c in enumerate(claims):
+        det.update(state, c, later(i))
+    return state
+
+
+def test_a_dispute_whose_side_moves_away_is_withdrawn_and_the_claim_is_handed_on() -> None:
+    det = DisputeDetector()
+    state = _state(det, [KILLED, DENIED])
+    [before] = det.disputes(state)
+    assert {s.claim_id for s in before.sides} == {"c1", "c2"}
+
+    handed, changes = det.move_out(state, ["c1"], later(5), "ev2")
+
+    assert [(c.claim_id, o) for c, o in handed] == [("c1", ["o-rt"])]
+    assert [(ch.change, ch.dispute.status, ch.dispute.dispute_id) for ch in changes] == [
+        ("status", "withdrawn", before.dispute_id)]
+    # The withdrawn record still shows both sides, so its document says what was withdrawn.
+    assert {s.claim_id for s in changes[0].dispute.sides} == {"c1", "c2"}
+    assert det.disputes(state) == []
+    assert "c1" not in state["claims"] and state["order"] == ["c2"]
+    # The claim joins the event it moved to and disputes there with what that event holds.
+    other = _state(det, [dataclasses.replace(NO_KNOWLEDGE, event_id="ev2")])
+    moved, outlets = handed[0]
+    found = det.update(other, dataclasses.replace(moved, event_id="ev2"), later(6),
+                       carriers={moved.article_id: outlets})
+    assert [c.change for c in found] == ["new"]
+    assert {s.claim_id for s in found[0].dispute.sides} == {"c1", "c3"}
+    assert found[0].dispute.event_id == "ev2"
+
+
+def test_a_dispute_that_keeps_two_sides_stays_and_is_refreshed() -> None:
+    det = DisputeDetector()
+    state = _state(det, [KILLED, DENIED, NO_KNOWLEDGE])
+    kept = {d.dispute_id for d in det.disputes(state)}
+    handed, changes = det.move_out(state, ["c3"], later(5), "ev2")
+    assert [c.claim_id for c, _ in handed] == ["c3"]
+    assert all(ch.dispute.status != "withdrawn" for ch in changes)
+    standing = det.disputes(state)
+    assert {d.dispute_id for d in standing} == kept
+    assert all("c3" not in {s.claim_id for s in d.sides} for d in standing)
+
+
+def test_a_claim_that_arrives_after_its_article_moved_is_sent_on_once() -> None:
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    handed, changes = det.move_out(state, ["late"], later(0), "ev2")
+    assert (handed, changes) == ([], [])
+    state = json.loads(json.dumps(state))  # through a changelog
+    assert det.forward(state, "late") == "ev2"
+    assert det.forward(state, "late") is None
+    # A state that held only redirects takes claims like a fresh one.
+    assert det.update(state, KILLED, later(1)) == []
+    assert state["claims"].keys() == {"c1"}
+
+
+def test_moving_nothing_known_changes_no_dispute() -> None:
+    det = DisputeDetector()
+    state = _state(det, [KILLED, DENIED])
+    before = json.dumps(det.disputes(state), default=str)
+    handed, changes = det.move_out(state, ["unknown"], later(3))
+    assert (handed, changes) == ([], [])
+    assert json.dumps(det.disputes(state), default=str) == before

@@ -1,0 +1,104 @@
+"""Settling: fragments regrouped with hindsight into events, the moves reported with the claims they carry."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+from pipeline.assign import Assigner
+from pipeline.events.core import ClusterConfig, EventClusterer, Move
+from pipeline.model import stable_id
+from tests.unit.events.test_clusterer import KLITSCHKO_1, KLITSCHKO_1B, KLITSCHKO_2, KLITSCHKO_2B, _warm, art
+
+# Every article its own fragment, and no settle unless asked: what a settle does is all there is to see.
+LONE = dataclasses.replace(ClusterConfig(), threshold=0.99, provisional=0.99, settle_every=10**9)
+
+
+def _fights(cfg: ClusterConfig = LONE) -> EventClusterer:
+    c = EventClusterer(copy.deepcopy(_warm().store), cfg)
+    c.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"), ("k-a",))
+    c.assign(art("b", KLITSCHKO_2, 1, "Klitschko stops Thompson"), ("k-b",))
+    c.assign(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"), ("k-a2", "k-a2b"))
+    c.assign(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko"))
+    return c
+
+
+def test_a_settle_groups_the_fragments_of_each_fight_and_reports_the_moves() -> None:
+    c = _fights()
+    assert len({c.event_of(x) for x in ("a", "b", "a2", "b2")}) == 4  # before: four fragments
+    moves = c.settle()
+    ev_a, ev_b = stable_id("event", "a"), stable_id("event", "b")
+    assert [c.event_of(x) for x in ("a", "a2", "b", "b2")] == [ev_a, ev_a, ev_b, ev_b]
+    assert sorted(moves, key=lambda m: m.to_event) == sorted([
+        Move(stable_id("event", "a2"), ev_a, ("a2",), ("k-a2", "k-a2b")),
+        Move(stable_id("event", "b2"), ev_b, ("b2",), ()),
+    ], key=lambda m: m.to_event)
+
+
+def test_a_group_is_one_event_record_and_its_other_fragments_point_at_it() -> None:
+    c = _fights()
+    c.settle()
+    ev_a = stable_id("event", "a")
+    group = c.event(ev_a)
+    assert sorted(group.article_ids) == ["a", "a2"] and group.article_count == 2 and group.merged_into is None
+    assert c.event(stable_id("event", "a2")).merged_into == ev_a
+    assert c.current(stable_id("event", "a2")) == ev_a
+    live = [e for e in c.events() if e.merged_into is None]
+    listed = [a for e in live for a in e.article_ids if a in ("a", "a2", "b", "b2")]
+    assert sorted(listed) == ["a", "a2", "b", "b2"]  # each in exactly one live event
+
+
+def test_a_settle_with_nothing_new_changes_nothing() -> None:
+    c = _fights()
+    c.settle()
+    before = copy.deepcopy(dict(c.store))
+    assert c.settle() == []
+    assert dict(c.store) == before
+
+
+def test_settling_off_leaves_every_fragment_its_own_event() -> None:
+    c = _fights(dataclasses.replace(LONE, settle_every=0))
+    assert c.settle() == []
+    assert len({c.event_of(x) for x in ("a", "b", "a2", "b2")}) == 4
+
+
+def test_a_settle_runs_every_settle_every_articles_and_a_restart_gives_the_same_answers() -> None:
+    cfg = dataclasses.replace(LONE, settle_every=2)
+    whole = _fights(cfg)
+    assert whole.event_of("a2") == stable_id("event", "a")  # settled at the 2nd and 4th article
+    warm = copy.deepcopy(_warm().store)
+    first = EventClusterer(warm, cfg)
+    first.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"), ("k-a",))
+    first.assign(art("b", KLITSCHKO_2, 1, "Klitschko stops Thompson"), ("k-b",))
+    second = EventClusterer(copy.deepcopy(warm), cfg)  # a restart: caches rebuilt from the store
+    second.assign(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"), ("k-a2", "k-a2b"))
+    second.assign(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko"))
+    assert [second.event_of(x) for x in ("a", "b", "a2", "b2")] == [whole.event_of(x) for x in ("a", "b", "a2", "b2")]
+    assert dict(second.store) == dict(whole.store)
+
+
+def test_the_assigner_reports_earlier_articles_moves_not_the_placed_one() -> None:
+    a = Assigner({}, copy.deepcopy(_warm().store))
+    a.clusterer = EventClusterer(a.clusterer.store, dataclasses.replace(LONE, settle_every=4))
+    a.place(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"), ("k-a",))
+    a.place(art("b", KLITSCHKO_2, 1, "Klitschko stops Thompson"), ("k-b",))
+    a.place(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"), ("k-a2",))
+    last = a.place(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko"), ("k-b2",))
+    ev_a, ev_b = stable_id("event", "a"), stable_id("event", "b")
+    assert last.event_id == ev_b  # where the settle put it, so its claims go straight there
+    assert last.moves == (Move(stable_id("event", "a2"), ev_a, ("a2",), ("k-a2",)),)
+    assert {ev_a, ev_b, stable_id("event", "a2"), stable_id("event", "b2")} <= set(last.changed_events)
+    moved = a.placement_of("a2")
+    assert moved is not None and moved.event_id == ev_a and moved.duplicate_of is None
+
+
+def test_a_near_miss_starts_in_the_nearest_event_as_a_fragment_of_its_own() -> None:
+    c = EventClusterer(copy.deepcopy(_warm().store), dataclasses.replace(LONE, provisional=0.21))
+    c.assign(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"))
+    got = c.assign(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"))
+    ev_a = stable_id("event", "a")
+    assert (got.event_id, got.is_new) == (ev_a, False) and got.similarity >= 0.21
+    assert c.store["a:a2"]["e"] == stable_id("event", "a2")  # its own fragment: the join is not for good
+    assert sorted(c.event(ev_a).article_ids) == ["a", "a2"]
+    assert c.settle() == []  # the settle agrees: nothing moves
+    assert c.event_of("a2") == ev_a
