@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     committed. aiokafka also waits this long for any response on the producer's connection, so a half-open
     connection can hold sends for as long: an hour is the compromise."""
 
+    settle_seconds: float = 30.0
+    """How often the assign stage is asked to settle (regroup recent fragments into events) when no article has
+    come for it to settle on its own (every 50 articles): the last articles of a quiet stream are settled this
+    long after they came."""
     sweep_seconds: float = 600.0
     """How often events with live disputes are checked for staleness."""
     dispute_stale_seconds: float = 3 * 86400.0

@@ -7,15 +7,16 @@ through the same topic and key: table writes then happen on the partition that o
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from pipeline.app import app, claims_topic, disputes_topic, json_table, reject, settings
 from pipeline.disputes import DisputeChange, DisputeDetector
-from pipeline.disputes.stage import ClaimEnvelope
+from pipeline.disputes.stage import ClaimEnvelope, MoveMessage
 from pipeline.errors import MessageError
-from pipeline.model import format_time, parse_time
+from pipeline.model import Claim, format_time, parse_time
 from pipeline.streaming import decode, encode, encode_message, log_event
 
 log = logging.getLogger("newsrift.worker")
@@ -25,12 +26,14 @@ detector = DisputeDetector(stale_after=timedelta(seconds=settings.dispute_stale_
 disputes_by_event = json_table("disputes-by-event")
 
 
-def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime:
+def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime | MoveMessage:
     if "sweep" in data:
         when = parse_time(data["sweep"])
         if when is None:
             raise MessageError("sweep message without a time")
         return when
+    if "move" in data:
+        return MoveMessage.from_json(data)
     return ClaimEnvelope.from_json(data)
 
 
@@ -59,6 +62,9 @@ async def detect_disputes(stream: Any) -> None:
 
 async def _handle(event: Any) -> None:
     msg = decode(event.value, _message)
+    if isinstance(msg, MoveMessage):
+        await _move(msg, (event.key or b"").decode("utf-8", "replace"))
+        return
     if isinstance(msg, datetime):
         event_id = (event.key or b"").decode("utf-8", "replace")
         if disputes_by_event.get(event_id) is None:
@@ -75,6 +81,12 @@ async def _handle(event: Any) -> None:
         event_id = msg.claim.event_id or ""
         # Nested mutation is invisible to the changelog: update a copy, then store it whole.
         state = copy.deepcopy(disputes_by_event.get(event_id) or {})
+        onward = detector.forward(state, msg.claim.claim_id)
+        if onward is not None:
+            # Its article moved on before the claim got here: hand it on, then keep the used-up redirect.
+            await _hand_on(msg.claim, onward, msg.carriers.get(msg.claim.article_id, []))
+            disputes_by_event[event_id] = state
+            return
         # The worker's clock, not the claim's publication time: a dispute's first_seen / last_updated say when
         # newsrift saw it, and "quiet for stale_after" counts from there, so a replay of 2018 news is live news
         # to the people watching it rather than "years quiet" at the first sweep (the claims keep their times).
@@ -83,6 +95,25 @@ async def _handle(event: Any) -> None:
             detector.update(state, msg.claim, now, carriers=msg.carriers, duplicate_of=msg.duplicate_of))
     disputes_by_event[event_id] = state
     await _emit(changes, event_id)
+
+
+async def _move(msg: MoveMessage, event_id: str) -> None:
+    """A settle moved articles from this event to another: their claims leave this event's state (disputes that
+    quoted them are refreshed or withdrawn) and go to the other event's partition."""
+    state = copy.deepcopy(disputes_by_event.get(event_id) or {})
+    handed, changes = detector.move_out(state, msg.claim_ids, datetime.now(timezone.utc), msg.to_event)
+    encoded = _encoded(changes)
+    for claim, outlets in handed:
+        await _hand_on(claim, msg.to_event, outlets)
+    disputes_by_event[event_id] = state
+    await _emit(encoded, event_id)
+    log_event(log, "claims_moved", event_id=event_id, to_event=msg.to_event, claims=len(handed),
+              named=len(msg.claim_ids), changes=len(changes))
+
+
+async def _hand_on(claim: Claim, to_event: str, outlets: list[str]) -> None:
+    env = ClaimEnvelope(dataclasses.replace(claim, event_id=to_event), None, {claim.article_id: list(outlets)})
+    await claims_topic.send(key=to_event.encode(), value=encode_message(env.to_json(), f"claim {claim.claim_id}"))
 
 
 @app.timer(interval=settings.sweep_seconds, on_leader=False)

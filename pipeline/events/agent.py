@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from pipeline.app import (
@@ -16,12 +17,13 @@ from pipeline.app import (
     json_table,
     placements_topic,
     reject,
+    settings,
 )
-from pipeline.assign import Assigner
-from pipeline.disputes.stage import ClaimEnvelope
+from pipeline.assign import Assigner, Move, changed_events
+from pipeline.disputes.stage import ClaimEnvelope, MoveMessage
 from pipeline.errors import MessageError, NewsriftError
-from pipeline.model import Article, Claim
-from pipeline.streaming import decode, encode_message, log_event
+from pipeline.model import Article, Claim, format_time
+from pipeline.streaming import decode, encode, encode_message, log_event
 
 log = logging.getLogger("newsrift.worker")
 # One partition, like news.assign.v1: the whole recent history in one place (docs/architecture.md).
@@ -45,6 +47,13 @@ def _analysed(data: dict[str, Any]) -> tuple[Article, list[Claim]]:
     return Article.from_json(data["article"]), [Claim.from_json(c) for c in data.get("claims") or []]
 
 
+def _assign_message(data: dict[str, Any]) -> tuple[Article, list[Claim]] | None:
+    """An analysed article, or None for a settle tick (``{"settle": time}``, from ``settle_events``)."""
+    if "settle" in data and "article" not in data:
+        return None
+    return _analysed(data)
+
+
 @app.agent(articles_topic)
 async def route_articles(stream: Any) -> None:
     """Re-key to one partition, so the assign stage sees every article in one global order."""
@@ -62,14 +71,17 @@ async def assign_events(stream: Any) -> None:
     built_at = -1
     async for event in stream.events():
         try:
-            article, claims = decode(event.value, _analysed)
+            msg = decode(event.value, _assign_message)
             if assigner is None or built_at != _rebalances[0]:
                 # Built on the first message after start or a rebalance, once Faust has recovered the tables: its
                 # caches come from their contents.
                 built_at = _rebalances[0]
                 assigner = Assigner(reprint_store, event_store)
                 log_event(log, "assigner_built", rebalances=built_at)
-            await _assign(assigner, article, claims)
+            if msg is None:
+                await _send_moves(assigner, assigner.settle(), ())
+            else:
+                await _assign(assigner, *msg)
         except Exception as e:
             if not isinstance(e, NewsriftError):
                 # The failure may have come halfway through a placement: rebuild the caches from the tables.
@@ -78,12 +90,12 @@ async def assign_events(stream: Any) -> None:
 
 
 async def _assign(assigner: Assigner, article: Article, claims: list[Claim]) -> None:
-    placement = assigner.place(article)
+    placement = assigner.place(article, tuple(c.claim_id for c in claims))
     await placements_topic.send(key=article.article_id.encode(),
                                 value=encode_message(placement.to_json(), "the placement"))
-    for event_id in placement.changed_events:
-        ev = assigner.event(event_id)
-        await events_topic.send(key=ev.event_id.encode(), value=encode_message(ev.to_json(), f"event {ev.event_id}"))
+    # Moves first: the claims of the articles a settle moved leave their old events before this article's
+    # claims reach the new ones (both go through news.claims.v1 in this order).
+    await _send_moves(assigner, placement.moves, placement.changed_events)
     carriers = {article.article_id: list(placement.carriers)}
     if placement.duplicate_of:
         carriers[placement.duplicate_of] = list(placement.carriers)
@@ -94,3 +106,29 @@ async def _assign(assigner: Assigner, article: Article, claims: list[Claim]) -> 
         await claims_topic.send(key=placement.event_id.encode(), value=value)
     log_event(log, "article_placed", article_id=article.article_id, event_id=placement.event_id,
               duplicate_of=placement.duplicate_of or "-", claims=len(claims))
+
+
+async def _send_moves(assigner: Assigner, moves: tuple[Move, ...] | list[Move], changed: tuple[str, ...]) -> None:
+    """Each moved article's new placement, a move message to the event its claims leave, and the records of every
+    event that changed."""
+    for move in moves:
+        for article_id in move.article_ids:
+            p = assigner.placement_of(article_id)
+            if p is not None:
+                await placements_topic.send(key=article_id.encode(), value=encode_message(p.to_json(), "a placement"))
+        msg = MoveMessage(move.to_event, move.article_ids, move.claim_ids)
+        await claims_topic.send(key=move.from_event.encode(),
+                                value=encode_message(msg.to_json(), f"the move from {move.from_event}"))
+    for event_id in dict.fromkeys((*changed, *changed_events(moves))):
+        ev = assigner.event(event_id)
+        await events_topic.send(key=ev.event_id.encode(), value=encode_message(ev.to_json(), f"event {ev.event_id}"))
+    if moves:
+        log_event(log, "events_settled", moves=len(moves), articles=sum(len(m.article_ids) for m in moves))
+
+
+@app.timer(interval=settings.settle_seconds, on_leader=False)
+async def settle_events() -> None:
+    """Ask the assign stage to settle what came since its last settle: a tick through its own ordered topic, so
+    the regrouping happens at one place in the log (replays settle at the same point). A tick with nothing new
+    to settle does nothing."""
+    await assign_topic.send(key=GLOBAL_KEY, value=encode({"settle": format_time(datetime.now(timezone.utc))}))

@@ -47,7 +47,9 @@ class IndexNames:
 
 @dataclass(frozen=True)
 class BulkAction:
-    """One bulk operation: ``op`` is index (whole document) or update (partial, created when missing)."""
+    """One bulk operation: ``op`` is index (whole document), update (partial, created when missing) or patch
+    (partial, only where the document exists: Elasticsearch answers 404 otherwise, which ``write_bulk`` takes as
+    done)."""
 
     op: str
     index: str
@@ -57,6 +59,8 @@ class BulkAction:
     def lines(self) -> list[dict[str, Any]]:
         if self.op == "update":
             return [{"update": {"_index": self.index, "_id": self.doc_id}}, {"doc": self.doc, "doc_as_upsert": True}]
+        if self.op == "patch":
+            return [{"update": {"_index": self.index, "_id": self.doc_id}}, {"doc": self.doc}]
         return [{"index": {"_index": self.index, "_id": self.doc_id}}, dict(self.doc)]
 
 
@@ -158,6 +162,12 @@ def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[B
     if kind == "claims":
         if "sweep" in data:  # a staleness nudge for the dispute stage, not a claim
             return []
+        if "move" in data:  # a settle moved these claims' articles: the claim documents follow
+            from pipeline.disputes.stage import MoveMessage
+
+            move = MoveMessage.from_json(dict(data))
+            return [BulkAction("patch", names.alias("claims"), cid, {"event_id": move.to_event})
+                    for cid in move.claim_ids]
         return [claim_action(names, Claim.from_json(dict(data)))]
     if kind == "events":
         return [event_action(names, Event.from_json(dict(data)))]

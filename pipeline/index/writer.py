@@ -79,8 +79,8 @@ async def _write(es: Any, pending: list[BulkAction], failed: list[tuple[BulkActi
         for action, item in zip(pending, resp["items"], strict=True):
             result = next(iter(item.values()))
             status = int(result.get("status", 500))
-            if status < 300:
-                continue
+            if status < 300 or (status == 404 and action.op == "patch"):
+                continue  # a patch of a document that is not there (one Elasticsearch refused) has nothing to do
             if status in RETRYABLE:
                 retry.append(action)
             else:

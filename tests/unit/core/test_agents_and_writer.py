@@ -388,3 +388,15 @@ def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkey
     monkeypatch.setattr(agent, "encode_message", real)
     asyncio.run(agent._handle(message(hospital)))  # the dead letter replayed: the dispute opens now
     assert [json.loads(v)["change"] for _, v in rec.sent] == ["new"]
+
+
+def test_a_patch_of_a_missing_document_is_done_and_other_404s_are_rejections() -> None:
+    class Missing(FakeES):
+        async def bulk(self, operations: list[dict[str, Any]], refresh: bool) -> dict[str, Any]:
+            return {"items": [{"update": {"status": 404, "error": "document_missing_exception"}}
+                              for _ in operations[0::2]]}
+
+    patch = BulkAction("patch", "claims", "c1", {"event_id": "e2"})
+    other = BulkAction("index", "claims", "c2", {"n": 1})
+    failed = asyncio.run(writer.write_bulk(Missing(), [patch, other]))
+    assert [a.doc_id for a, _ in failed] == ["c2"]

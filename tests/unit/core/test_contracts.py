@@ -117,3 +117,18 @@ def test_alert_record_matches_schema_and_template() -> None:
 
 def test_sweep_nudges_on_the_claims_topic_are_not_indexed() -> None:
     assert actions_for("claims", {"sweep": "2018-02-14T00:00:00Z"}, IndexNames("x")) == []
+
+
+def test_a_move_on_the_claims_topic_points_each_named_claim_at_the_new_event() -> None:
+    from pipeline.disputes.stage import MoveMessage
+
+    msg = MoveMessage("ev-new", ("a1", "a2"), ("c1", "c2")).to_json()
+    validate("claim_move.v1", msg)
+    actions = actions_for("claims", msg, IndexNames("x"))
+    assert [(a.op, a.doc_id, dict(a.doc)) for a in actions] == [
+        ("patch", "c1", {"event_id": "ev-new"}), ("patch", "c2", {"event_id": "ev-new"})]
+    # A patch never creates a document: a claim Elasticsearch never took stays absent, not a stub with an id.
+    assert actions[0].lines()[1] == {"doc": {"event_id": "ev-new"}}
+    assert MoveMessage.from_json(msg) == MoveMessage("ev-new", ("a1", "a2"), ("c1", "c2"))
+    with pytest.raises(ValueError, match="target event"):
+        MoveMessage.from_json({"move": {"claims": ["c1"]}})
