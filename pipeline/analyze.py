@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline.assign import Assigner, Move
 from pipeline.disputes import DisputeDetector
+from pipeline.disputes.detector import Handover
 from pipeline.errors import ConfigError, MessageError, ProcessingError
 from pipeline.model import Article, Claim, RawArticle, format_time, parse_time
 from pipeline.normalize.core import content_hash, guess_language, normalise
@@ -112,6 +113,7 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
         latest = max(latest, article.published or latest)
         # The same order as the worker: the moves a settle made, then this article's claims where it landed.
         move_claims(detector, dispute_states, placement.moves, latest)
+        assigner.moves_sent()
         for claim in claims:
             claim = dataclasses.replace(claim, event_id=placement.event_id)
             claims_out.append(claim)
@@ -123,6 +125,7 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
             detector.update(state, claim, now, carriers=carriers, duplicate_of=placement.duplicate_of)
     # The end of the input is the worker's idle tick: what came since the last settle is settled.
     move_claims(detector, dispute_states, assigner.settle(), latest)
+    assigner.moves_sent()
 
     # Events may have merged or articles moved after they were placed: report everything where it is now.
     final = assigner.resolve
@@ -163,10 +166,11 @@ def move_claims(detector: DisputeDetector, states: dict[str, dict[str, Any]], mo
         old = states.get(move.from_event)
         if old is None:
             continue
-        handed, _ = detector.move_out(old, move.claim_ids, now)
-        for claim, outlets in handed:
-            detector.update(states.setdefault(move.to_event, {}), dataclasses.replace(claim, event_id=move.to_event),
-                            claim.published or now, carriers={claim.article_id: outlets})
+        handover, _ = detector.move_out(old, move.claim_ids, now)
+        if handover.claims:
+            moved = Handover([(dataclasses.replace(c, event_id=move.to_event), o) for c, o in handover.claims],
+                             handover.disputes)
+            detector.take_over(states.setdefault(move.to_event, {}), moved, now)
 
 
 def _read(path: Path, errors: list[dict[str, Any]]) -> Iterator[tuple[int, Any]]:

@@ -71,6 +71,10 @@ class Assigner:
         """Regroup the recent fragments now (the worker's idle tick, the end of a batch); see ``EventClusterer``."""
         return self.clusterer.settle()
 
+    def moves_sent(self) -> None:
+        """The driver sent every move it was given: they need not go again after a redelivery."""
+        self.clusterer.moves_sent()
+
     def placement_of(self, article_id: str) -> Placement | None:
         """An article's placement as it stands now (after moves), or None when it is not placed here."""
         event_id = self.clusterer.event_of(article_id)

@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.app import app, claims_topic, disputes_topic, json_table, reject, settings
 from pipeline.disputes import DisputeChange, DisputeDetector
+from pipeline.disputes.detector import Handover
 from pipeline.disputes.stage import ClaimEnvelope, MoveMessage
 from pipeline.errors import MessageError
 from pipeline.model import Claim, format_time, parse_time
@@ -26,7 +27,7 @@ detector = DisputeDetector(stale_after=timedelta(seconds=settings.dispute_stale_
 disputes_by_event = json_table("disputes-by-event")
 
 
-def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime | MoveMessage:
+def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime | MoveMessage | Handover:
     if "sweep" in data:
         when = parse_time(data["sweep"])
         if when is None:
@@ -34,6 +35,8 @@ def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime | MoveMessage:
         return when
     if "move" in data:
         return MoveMessage.from_json(data)
+    if "handover" in data:
+        return Handover.from_json(data)
     return ClaimEnvelope.from_json(data)
 
 
@@ -64,6 +67,10 @@ async def _handle(event: Any) -> None:
     msg = decode(event.value, _message)
     if isinstance(msg, MoveMessage):
         await _move(msg, (event.key or b"").decode("utf-8", "replace"))
+        return
+    if isinstance(msg, Handover):
+        if msg.claims:
+            await _take_over(msg, (event.key or b"").decode("utf-8", "replace"))
         return
     if isinstance(msg, datetime):
         event_id = (event.key or b"").decode("utf-8", "replace")
@@ -100,15 +107,27 @@ async def _handle(event: Any) -> None:
 async def _move(msg: MoveMessage, event_id: str) -> None:
     """A settle moved articles from this event to another: their claims leave this event's state (disputes that
     quoted them are refreshed or withdrawn) and go to the other event's partition."""
+    if not msg.claim_ids:  # articles without claims: nothing of theirs is here
+        return
     state = copy.deepcopy(disputes_by_event.get(event_id) or {})
-    handed, changes = detector.move_out(state, msg.claim_ids, datetime.now(timezone.utc), msg.to_event)
+    handover, changes = detector.move_out(state, msg.claim_ids, datetime.now(timezone.utc), msg.to_event)
     encoded = _encoded(changes)
-    for claim, outlets in handed:
-        await _hand_on(claim, msg.to_event, outlets)
+    if handover.claims:
+        moved = Handover([(dataclasses.replace(c, event_id=msg.to_event), o) for c, o in handover.claims],
+                         handover.disputes)
+        await claims_topic.send(key=msg.to_event.encode(),
+                                value=encode_message(moved.to_json(), f"the handover to {msg.to_event}"))
     disputes_by_event[event_id] = state
     await _emit(encoded, event_id)
-    log_event(log, "claims_moved", event_id=event_id, to_event=msg.to_event, claims=len(handed),
-              named=len(msg.claim_ids), changes=len(changes))
+    log_event(log, "claims_moved", event_id=event_id, to_event=msg.to_event, claims=len(handover.claims),
+              disputes=len(handover.disputes), named=len(msg.claim_ids), changes=len(changes))
+
+
+async def _take_over(handover: Handover, event_id: str) -> None:
+    state = copy.deepcopy(disputes_by_event.get(event_id) or {})
+    changes = _encoded(detector.take_over(state, handover, datetime.now(timezone.utc)))
+    disputes_by_event[event_id] = state
+    await _emit(changes, event_id)
 
 
 async def _hand_on(claim: Claim, to_event: str, outlets: list[str]) -> None:

@@ -23,7 +23,9 @@ seen by the changelog).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -32,7 +34,7 @@ from pipeline.disputes.records import ChangeKind, DisputeChange, PositionChange
 from pipeline.disputes.rules import KIND_PRIORITY, SlotMatch, compare
 from pipeline.model import Claim, Dispute, DisputeSide, format_time, parse_time, stable_id
 
-__all__ = ["DisputeDetector"]
+__all__ = ["DisputeDetector", "Handover"]
 
 STATE_VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -53,6 +55,29 @@ def _similar(a: str, b: str) -> bool:
     if not wa or not wb:
         return a.strip() == b.strip()
     return len(wa & wb) / len(wa | wb) >= _REPRINT_JACCARD
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What ``move_out`` hands to the event the claims moved to: the claims with their outlets, and the dispute
+    records (state layout) that moved whole."""
+
+    claims: list[tuple[Claim, list[str]]]
+    disputes: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"handover": {"claims": [{"claim": c.to_json(), "outlets": o} for c, o in self.claims],
+                             "disputes": self.disputes}}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Handover:
+        h = d.get("handover")
+        if not isinstance(h, dict) or not isinstance(h.get("claims"), list):
+            raise ValueError("handover message without 'handover.claims'")
+        claims = [(Claim.from_json(x["claim"]), [str(o) for o in x.get("outlets") or []]) for x in h["claims"]]
+        if any(not c.event_id for c, _ in claims):
+            raise ValueError("handed-over claim without event_id")
+        return cls(claims, dict(h.get("disputes") or {}))
 
 
 class DisputeDetector:
@@ -123,6 +148,16 @@ class DisputeDetector:
             claims[cid] = {"c": cj, "s": speaker_key(claim), "o": sorted(set(outlets)), "n": state["seq"]}
             state["order"].append(cid)
 
+        changes += self._conflicts_of(state, cid, now)
+        self._evict(state)
+        return changes
+
+    def _conflicts_of(self, state: MutableMapping[str, Any], cid: str, now: datetime,
+                      only_earlier: bool = False) -> list[DisputeChange]:
+        """Compare one stored claim with the others (``only_earlier``: those that came before it) and return the
+        dispute changes that makes."""
+        claims: dict[str, Any] = state["claims"]
+        changes: list[DisputeChange] = []
         fc = self._frame(claims[cid])
         touched: dict[str, set[str]] = {}
         # Per slot family, the speaker's own latest earlier claim: a change of position is measured against what
@@ -130,6 +165,8 @@ class DisputeDetector:
         own_last: dict[str, tuple[int, SlotMatch, str]] = {}
         for oid in list(state["order"]):
             if oid == cid or oid not in claims:
+                continue
+            if only_earlier and int(claims[oid]["n"]) > int(claims[cid]["n"]):
                 continue
             fo = self._frame(claims[oid])
             for m in compare(fc, fo):
@@ -150,19 +187,20 @@ class DisputeDetector:
             change = self._refresh(state, did, now, touched[did])
             if change is not None:
                 changes.append(change)
-        self._evict(state)
         return changes
 
     def move_out(
         self, state: MutableMapping[str, Any], claim_ids: Sequence[str], now: datetime, to_event: str = ""
-    ) -> tuple[list[tuple[Claim, list[str]]], list[DisputeChange]]:
+    ) -> tuple[Handover, list[DisputeChange]]:
         """Take claims out of this event: their articles were moved to another event by a settle.
 
-        Returns the claims to hand to the new event, each with the outlets that carried it here (reprints folded
-        into it included), and the changes to disputes that quoted them: a dispute left with fewer than two
-        speakers in conflict is ``withdrawn`` (it was two events, not one disagreement) and leaves the state; one
-        that still stands is refreshed. Claims named here but unknown to the state (evicted, or folded into
-        another claim as a reprint) hand nothing on.
+        Returns what to hand to the new event (``take_over`` there) and the changes here. The handover holds the
+        claims, each with the outlets that carried it here (reprints folded into it included), and the disputes all
+        of whose claims moved: those move whole, id and history kept, so a group that only grew alerts nobody
+        again. A dispute that loses some of its claims is refreshed; one that had a live conflict and has none
+        left, or keeps fewer than two speakers, is ``withdrawn`` (it was two events, not one disagreement) and
+        leaves the state. Claims named here but unknown to the state (evicted, or folded into another claim as a
+        reprint) hand nothing on.
         """
         gone = set(claim_ids)
         seen = parse_time(state.get("seen"))
@@ -173,8 +211,10 @@ class DisputeDetector:
             redirect.update((cid, to_event) for cid in claim_ids if cid not in state.get("claims", {}))
             state["moved"] = dict(list(redirect.items())[-MAX_REDIRECTS:])
         if "claims" not in state:
-            return [], []
+            return Handover([], {}), []
         claims: dict[str, Any] = state["claims"]
+        touched = {did: bool(self._live_conflicts(state, d)) for did, d in state["disputes"].items()
+                   if gone & set(d["members"])}
         handed: list[tuple[Claim, list[str]]] = []
         for cid in list(state["order"]):
             if cid in gone and cid in claims:
@@ -186,12 +226,15 @@ class DisputeDetector:
         state["positions"] = [p for p in state["positions"]
                               if p["before_claim_id"] not in gone and p["after_claim_id"] not in gone]
         changes: list[DisputeChange] = []
-        for did in sorted(state["disputes"]):
+        whole: dict[str, Any] = {}
+        for did in sorted(touched):
             d = state["disputes"][did]
-            if not gone & set(d["members"]):
+            if set(d["members"]) <= gone:
+                whole[did] = state["disputes"].pop(did)
                 continue
             d["members"] = [cid for cid in d["members"] if cid not in gone]
-            if len(self._current(state, d["members"])) >= 2 and self._live_conflicts(state, d):
+            speakers = len(self._current(state, d["members"]))
+            if speakers >= 2 and (self._live_conflicts(state, d) or not touched[did]):
                 change = self._refresh(state, did, now, {"moved"})
                 if change is not None:
                     changes.append(change)
@@ -201,7 +244,47 @@ class DisputeDetector:
                 before = self._build_from(state, did, d, handed)
                 changes.append(DisputeChange(dispute=before, change="status"))
             del state["disputes"][did]
-        return handed, changes
+        return Handover(handed, whole), changes
+
+    def take_over(self, state: MutableMapping[str, Any], handover: Handover, now: datetime) -> list[DisputeChange]:
+        """Receive what another event's ``move_out`` handed on (its claims already carry this event's id): the
+        claims join, the disputes that moved whole keep their ids and history, and every claim is compared with
+        what this event held. An adopted dispute's document is re-emitted as ``updated`` (quiet) to name this
+        event."""
+        if not handover.claims:
+            return []
+        self._init(state, handover.claims[0][0])
+        claims: dict[str, Any] = state["claims"]
+        fresh: list[str] = []
+        for claim, outlets in handover.claims:
+            cid = claim.claim_id
+            entry = claims.get(cid)
+            if entry is not None:
+                self._add_outlets(entry, outlets)
+                continue
+            state["seq"] += 1
+            claims[cid] = {"c": claim.to_json(), "s": speaker_key(claim), "o": sorted(set(outlets)),
+                           "n": state["seq"]}
+            state["order"].append(cid)
+            fresh.append(cid)
+        for did, record in sorted(handover.disputes.items()):
+            mine = state["disputes"].get(did)
+            if mine is None:
+                state["disputes"][did] = copy.deepcopy(record)
+            else:
+                mine["members"] += [m for m in record["members"] if m not in mine["members"]]
+        seen = parse_time(state.get("seen"))
+        state["seen"] = format_time(now if seen is None else max(seen, now))
+        changes: list[DisputeChange] = []
+        for cid in fresh:
+            changes += self._conflicts_of(state, cid, now, only_earlier=True)
+        shown = {c.dispute.dispute_id for c in changes}
+        for did in sorted(handover.disputes):
+            d = state["disputes"].get(did)
+            if d is not None and d["emitted"] is not None and did not in shown:
+                changes.append(DisputeChange(dispute=self._build(state, did), change="updated"))
+        self._evict(state)
+        return changes
 
     @staticmethod
     def forward(state: MutableMapping[str, Any], claim_id: str) -> str | None:

@@ -123,6 +123,7 @@ async def _send_moves(assigner: Assigner, moves: tuple[Move, ...] | list[Move], 
         ev = assigner.event(event_id)
         await events_topic.send(key=ev.event_id.encode(), value=encode_message(ev.to_json(), f"event {ev.event_id}"))
     if moves:
+        assigner.moves_sent()
         log_event(log, "events_settled", moves=len(moves), articles=sum(len(m.article_ids) for m in moves))
 
 

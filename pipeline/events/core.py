@@ -361,14 +361,20 @@ class EventClusterer:
             return 0.0
         return float(0.5 ** (gap / self.cfg.half_life))
 
-    def _candidates(self, vec: dict[str, dict[str, float]], exclude: str | None = None) -> list[str]:
-        """Live events sharing the article's heaviest terms, best ``rerank`` of them by that partial score."""
+    def _candidates(self, vec: dict[str, dict[str, float]], when: datetime,
+                    exclude: str | None = None) -> list[str]:
+        """Live events within ``max_gap`` of ``when`` sharing the article's heaviest terms, best ``rerank`` of them
+        by that partial score. Out-of-reach events never take a slot, so the answer does not depend on which of
+        them are still in the index (a restart puts them all back)."""
         partial: dict[str, float] = {}
+        lo, hi = format_time(when - self.cfg.max_gap), format_time(when + self.cfg.max_gap)
         for ch, terms in vec.items():
             weight = self._weights.get(ch, 0.0)
             for t, w in _top(terms, self.cfg.probe_terms).items():
                 for eid in self._postings.get((ch, t), ()):
                     ev = self._live[eid]
+                    if not lo <= ev["l"] <= hi:
+                        continue
                     partial[eid] = partial.get(eid, 0.0) + weight * w * ev["c"][ch][t] / (ev["q"][ch] or 1.0)
         partial.pop(exclude or "", None)
         best = sorted(partial.items(), key=lambda kv: (-kv[1], kv[0]))[: self.cfg.rerank]
@@ -381,9 +387,14 @@ class EventClusterer:
         ``settle_every`` articles the recent fragments are regrouped (``settle``); the moves that causes come with
         the answer."""
         seen = self.store.get(f"a:{article.article_id}")
-        if seen is not None:  # redelivery: same answer, no state change
-            return Assignment(self.event_of(article.article_id) or seen["e"], False, float(seen["s"]))
+        if seen is not None:  # redelivery: same answer, no state change; moves not yet marked sent go again
+            return Assignment(self.event_of(article.article_id) or seen["e"], False, float(seen["s"]),
+                              moves=tuple(self.pending_moves()))
         when = article.published or article.ingested_at or datetime.now(timezone.utc)
+        if article.ingested_at is not None:
+            # An article cannot be published after it was ingested: a wrong future date must not make its event
+            # look active for years (settles take their window from the latest activity).
+            when = min(when, article.ingested_at)
         result = self._assign(article, when, tuple(claim_ids))
         if len(self._pending) >= self.cfg.fold_every:
             # After the article is recorded: a crash in the fold redelivers an article that is already placed.
@@ -391,16 +402,36 @@ class EventClusterer:
         n = int(self.store.get("n", 0))
         if n % self.cfg.forget_every == 0:
             # An article cannot be published after it was ingested: a wrong future date must not age everything.
-            self.forget(min(when, article.ingested_at) if article.ingested_at else when)
+            self.forget(when)
         if self.cfg.settle_every and n % self.cfg.settle_every == 0:
             moves = result.moves + tuple(self.settle())
             result = Assignment(self.event_of(article.article_id) or result.event_id, result.is_new,
                                 result.similarity, result.merged, moves)
+        self._keep_pending(result.moves)
         return result
+
+    def _keep_pending(self, moves: tuple[Move, ...] | list[Move]) -> None:
+        """Record moves until the driver says they were sent (``moves_sent``): the store is written before the
+        driver sends anything, so a crash in between would otherwise lose them for good."""
+        if moves:
+            self.store["pm"] = [[m.from_event, m.to_event, list(m.article_ids), list(m.claim_ids)] for m in moves]
+        elif "pm" in self.store:
+            del self.store["pm"]
+
+    def pending_moves(self) -> list[Move]:
+        """Moves recorded and not yet marked sent (a redelivered message sends them again)."""
+        return [Move(f, t, tuple(a), tuple(c)) for f, t, a, c in self.store.get("pm") or []]
+
+    def moves_sent(self) -> None:
+        if "pm" in self.store:
+            del self.store["pm"]
 
     def forget(self, now: datetime) -> list[str]:
         """Drop events quiet since before ``now - retention`` (and the events merged into them) with the placements
         of their articles. Returns the forgotten event ids; live events are untouched."""
+        quiet = format_time(now - self.cfg.max_gap)
+        for eid in [e for e, ev in self._live.items() if ev["l"] < quiet]:
+            self._unpost(eid)  # takes no more articles (``_candidates`` skips it anyway): keep the index small
         cutoff = now - self.cfg.retention
         events = {k[2:]: self.store[k] for k in list(self.store.keys()) if k.startswith("e:")}
         gone = {eid for eid, ev in events.items()
@@ -433,18 +464,14 @@ class EventClusterer:
     def _assign(self, article: Article, when: datetime, claim_ids: tuple[str, ...]) -> Assignment:
         vec, rare = self._learn_and_vectorise(article)
         best: tuple[float, str] | None = None
-        stale: list[str] = []
-        for eid in self._candidates(vec):
+        for eid in self._candidates(vec, when):
             ev = self._live[eid]
             fade = self._fade(when, ev)
             if fade == 0.0:
-                stale.append(eid)
                 continue
             s = self._score(vec, ev) * fade
             if best is None or s > best[0]:
                 best = (s, eid)
-        for eid in stale:  # quiet for too long: out of the index, still in the store
-            self._unpost(eid)
         if best is None or best[0] < self.cfg.threshold:
             eid = stable_id("event", article.article_id)
             ev = {"t": article.title, "a": [article.article_id], "na": 1, "c": vec,
@@ -506,13 +533,13 @@ class EventClusterer:
         merged: list[str] = []
         moves: list[Move] = []
         label = self._label(eid)
-        for other in self._candidates(unit, exclude=eid):
+        for other in self._candidates(unit, when, exclude=eid):
             oev = self._live[other]
             if self._fade(when, oev) == 0.0:
                 continue
             other_label = self._label(other)
-            if other_label != label and (other_label != other or f"g:{other}" in self.store):
-                continue
+            if f"g:{other}" in self.store or (other_label != label and other_label != other):
+                continue  # a group's label, or a fragment of another group: the next settle decides
             if self._score(unit, oev) < self.cfg.merge_threshold:
                 continue
             if other_label != label:
@@ -600,16 +627,20 @@ class EventClusterer:
         that turned common was the kind of event. A settle with no new article since the last one does nothing.
         """
         n = int(self.store.get("n", 0))
-        if not self.cfg.settle_every or self.store.get("sn") == n:
+        if not self.cfg.settle_every:
             return []
+        if self.store.get("sn") == n:
+            return self.pending_moves()
         self.store["sn"] = n
         frags = self._settle_window()
-        if not frags:
-            return []
-        ids = sorted(frags)
-        pair = self._settle_scores(frags)
-        groups = self._average_link(ids, {f: int(frags[f]["k"]) for f in ids}, pair)
-        return self._relabel(frags, groups)
+        moves: list[Move] = []
+        if frags:
+            ids = sorted(frags)
+            pair = self._settle_scores(frags)
+            groups = self._average_link(ids, {f: int(frags[f]["k"]) for f in ids}, pair)
+            moves = self._relabel(frags, groups)
+        self._keep_pending(moves)
+        return moves
 
     def _settle_window(self) -> dict[str, dict[str, Any]]:
         live = [(ev["l"], eid) for eid, ev in self._live.items() if not ev.get("merged_into")]

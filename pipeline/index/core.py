@@ -160,7 +160,7 @@ def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[B
     if kind == "placements":
         return [placement_action(names, data)]
     if kind == "claims":
-        if "sweep" in data:  # a staleness nudge for the dispute stage, not a claim
+        if "sweep" in data or "handover" in data:  # for the dispute stage; a move's patches point the claims
             return []
         if "move" in data:  # a settle moved these claims' articles: the claim documents follow
             from pipeline.disputes.stage import MoveMessage

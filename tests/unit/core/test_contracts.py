@@ -1,5 +1,6 @@
 """Contract tests: what the code writes is what schemas/ describes, and the schemas reject what they should."""
 
+import dataclasses
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,3 +133,14 @@ def test_a_move_on_the_claims_topic_points_each_named_claim_at_the_new_event() -
     assert MoveMessage.from_json(msg) == MoveMessage("ev-new", ("a1", "a2"), ("c1", "c2"))
     with pytest.raises(ValueError, match="target event"):
         MoveMessage.from_json({"move": {"claims": ["c1"]}})
+
+
+def test_a_handover_follows_its_contract_and_is_not_indexed() -> None:
+    from pipeline.disputes.detector import Handover
+
+    msg = Handover([(dataclasses.replace(CLAIM, event_id="ev2"), ["o1", "o2"])], {"d1": {"members": ["c1"]}}).to_json()
+    validate("claim_handover.v1", msg)
+    assert Handover.from_json(msg).claims[0][0] == dataclasses.replace(CLAIM, event_id="ev2")
+    assert actions_for("claims", msg, IndexNames("x")) == []
+    with pytest.raises(ValueError, match="event_id"):
+        Handover.from_json(Handover([(dataclasses.replace(CLAIM, event_id=None), [])]).to_json())

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from pipeline.disputes import DisputeDetector
+from pipeline.disputes.detector import Handover
 from pipeline.model import Claim
 from tests.unit.disputes.helpers import claim, later
 
@@ -32,9 +33,10 @@ def test_a_dispute_whose_side_moves_away_is_withdrawn_and_the_claim_is_handed_on
     [before] = det.disputes(state)
     assert {s.claim_id for s in before.sides} == {"c1", "c2"}
 
-    handed, changes = det.move_out(state, ["c1"], later(5), "ev2")
+    handover, changes = det.move_out(state, ["c1"], later(5), "ev2")
+    handed = handover.claims
 
-    assert [(c.claim_id, o) for c, o in handed] == [("c1", ["o-rt"])]
+    assert [(c.claim_id, o) for c, o in handed] == [("c1", ["o-rt"])] and handover.disputes == {}
     assert [(ch.change, ch.dispute.status, ch.dispute.dispute_id) for ch in changes] == [
         ("status", "withdrawn", before.dispute_id)]
     # The withdrawn record still shows both sides, so its document says what was withdrawn.
@@ -44,8 +46,7 @@ def test_a_dispute_whose_side_moves_away_is_withdrawn_and_the_claim_is_handed_on
     # The claim joins the event it moved to and disputes there with what that event holds.
     other = _state(det, [dataclasses.replace(NO_KNOWLEDGE, event_id="ev2")])
     moved, outlets = handed[0]
-    found = det.update(other, dataclasses.replace(moved, event_id="ev2"), later(6),
-                       carriers={moved.article_id: outlets})
+    found = det.take_over(other, Handover([(dataclasses.replace(moved, event_id="ev2"), outlets)]), later(6))
     assert [c.change for c in found] == ["new"]
     assert {s.claim_id for s in found[0].dispute.sides} == {"c1", "c3"}
     assert found[0].dispute.event_id == "ev2"
@@ -55,8 +56,8 @@ def test_a_dispute_that_keeps_two_sides_stays_and_is_refreshed() -> None:
     det = DisputeDetector()
     state = _state(det, [KILLED, DENIED, NO_KNOWLEDGE])
     kept = {d.dispute_id for d in det.disputes(state)}
-    handed, changes = det.move_out(state, ["c3"], later(5), "ev2")
-    assert [c.claim_id for c, _ in handed] == ["c3"]
+    handover, changes = det.move_out(state, ["c3"], later(5), "ev2")
+    assert [c.claim_id for c, _ in handover.claims] == ["c3"]
     assert all(ch.dispute.status != "withdrawn" for ch in changes)
     standing = det.disputes(state)
     assert {d.dispute_id for d in standing} == kept
@@ -66,8 +67,8 @@ def test_a_dispute_that_keeps_two_sides_stays_and_is_refreshed() -> None:
 def test_a_claim_that_arrives_after_its_article_moved_is_sent_on_once() -> None:
     det = DisputeDetector()
     state: dict[str, Any] = {}
-    handed, changes = det.move_out(state, ["late"], later(0), "ev2")
-    assert (handed, changes) == ([], [])
+    handover, changes = det.move_out(state, ["late"], later(0), "ev2")
+    assert (handover.claims, changes) == ([], [])
     state = json.loads(json.dumps(state))  # through a changelog
     assert det.forward(state, "late") == "ev2"
     assert det.forward(state, "late") is None
@@ -80,6 +81,38 @@ def test_moving_nothing_known_changes_no_dispute() -> None:
     det = DisputeDetector()
     state = _state(det, [KILLED, DENIED])
     before = json.dumps(det.disputes(state), default=str)
-    handed, changes = det.move_out(state, ["unknown"], later(3))
-    assert (handed, changes) == ([], [])
+    handover, changes = det.move_out(state, ["unknown"], later(3))
+    assert (handover.claims, changes) == ([], [])
     assert json.dumps(det.disputes(state), default=str) == before
+
+
+def test_a_dispute_whose_claims_all_move_keeps_its_id_and_alerts_nobody_again() -> None:
+    det = DisputeDetector()
+    state = _state(det, [KILLED, DENIED])
+    [before] = det.disputes(state)
+    handover, changes = det.move_out(state, ["c1", "c2"], later(5), "ev2")
+    assert changes == [] and list(handover.disputes) == [before.dispute_id]
+    assert det.disputes(state) == [] and state["claims"] == {}
+    # Through a message: JSON both ways.
+    wire = Handover.from_json(json.loads(json.dumps(Handover(
+        [(dataclasses.replace(c, event_id="ev2"), o) for c, o in handover.claims], handover.disputes).to_json())))
+    target = _state(det, [dataclasses.replace(NO_KNOWLEDGE, event_id="ev2")])
+    got = det.take_over(target, wire, later(6))
+    adopted = [c for c in got if c.dispute.dispute_id == before.dispute_id]
+    # The same dispute, now in ev2: its document is rewritten quietly, or grows with ev2's own claim.
+    assert adopted and all(c.change in ("updated", "new_side") for c in adopted)
+    assert adopted[-1].dispute.event_id == "ev2"
+    assert "new" not in {c.change for c in got if c.dispute.dispute_id == before.dispute_id}
+    assert {d.dispute_id for d in det.disputes(target)} >= {before.dispute_id}
+
+
+def test_a_dispute_settled_before_the_move_is_not_withdrawn_by_it() -> None:
+    det = DisputeDetector()
+    retract = claim("Russian Foreign Ministry", "Russian citizens were killed", action="kill",
+                    actors=("Russian citizens",), outlet="o-tass", cid="c5", article="a5", at=later(3))
+    state = _state(det, [KILLED, DENIED, retract])
+    [d] = det.disputes(state)
+    assert d.status == "settled"  # the ministry now says what the reporters said
+    _, changes = det.move_out(state, ["c2"], later(6), "ev2")  # its earlier denial moves away
+    assert all(c.dispute.status != "withdrawn" for c in changes)
+    assert [x.status for x in det.disputes(state)] == ["settled"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from datetime import timedelta
 
 from pipeline.assign import Assigner
 from pipeline.events.core import ClusterConfig, EventClusterer, Move
@@ -51,9 +52,23 @@ def test_a_group_is_one_event_record_and_its_other_fragments_point_at_it() -> No
 def test_a_settle_with_nothing_new_changes_nothing() -> None:
     c = _fights()
     c.settle()
+    c.moves_sent()
     before = copy.deepcopy(dict(c.store))
     assert c.settle() == []
     assert dict(c.store) == before
+
+
+def test_moves_not_marked_sent_come_again_on_redelivery_and_on_the_next_tick() -> None:
+    """The store is written before the worker sends the moves: a crash in between must not lose them."""
+    c = _fights()
+    moves = c.settle()
+    assert moves
+    # What a restart after the crash sees: the settle is done, its moves are still pending.
+    again = EventClusterer(copy.deepcopy(dict(c.store)), LONE)
+    assert again.settle() == moves
+    assert again.assign(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko")).moves == tuple(moves)
+    again.moves_sent()
+    assert again.settle() == [] and again.pending_moves() == []
 
 
 def test_settling_off_leaves_every_fragment_its_own_event() -> None:
@@ -102,3 +117,38 @@ def test_a_near_miss_starts_in_the_nearest_event_as_a_fragment_of_its_own() -> N
     assert sorted(c.event(ev_a).article_ids) == ["a", "a2"]
     assert c.settle() == []  # the settle agrees: nothing moves
     assert c.event_of("a2") == ev_a
+
+
+def test_late_articles_do_not_make_a_restart_answer_differently() -> None:
+    """An article days late must not knock current events out of the index in one run and not in the other."""
+    from tests.unit.events.test_clusterer import _stream
+
+    arts = [dataclasses.replace(a, published=a.published - timedelta(days=5)) if i % 10 == 9 else a
+            for i, a in enumerate(_stream()[:160])]
+    cfg = dataclasses.replace(ClusterConfig(), settle_every=20)
+    whole = EventClusterer({}, cfg)
+    straight = [whole.assign(a) for a in arts]
+    store: dict = {}
+    first = EventClusterer(store, cfg)
+    got = [first.assign(a) for a in arts[:80]]
+    second = EventClusterer(copy.deepcopy(store), cfg)
+    got += [second.assign(a) for a in arts[80:]]
+    assert got == straight
+    assert dict(second.store) == dict(whole.store)
+
+
+def test_an_online_merge_never_swallows_a_group_it_does_not_lead() -> None:
+    """A fragment that grows close to its group's label is left to the next settle: merging the label into it
+    online would rename the group without a move, and strand the other fragments' articles."""
+    c = _fights()
+    c.settle()
+    c.moves_sent()
+    # Same store, joins allowed now, and any two close fragments merge online.
+    c = EventClusterer(c.store, dataclasses.replace(LONE, threshold=0.5, merge_threshold=0.0))
+    got = c.assign(art("a3", KLITSCHKO_1B, 4, "Klitschko beats Rahman in Mannheim"))
+    assert stable_id("event", "a") not in got.merged
+    live = [e for e in c.events() if e.merged_into is None]
+    for x in ("a", "a2", "a3", "b", "b2"):
+        holders = [e.event_id for e in live if x in e.article_ids]
+        assert holders == [c.event_of(x)], (x, holders)
+    assert c.event_of("a3") == c.event_of("a2") == stable_id("event", "a")
