@@ -75,6 +75,7 @@ def run_online(docs: list[dict], seed: int, config: ClusterConfig) -> tuple[list
     arrival = []
     for a in arts:
         got = c.assign(a)
+        c.moves_sent()  # what the worker does once it has sent them
         arrival.append(got.event_id)
         moved += sum(len(m.article_ids) for m in got.moves)
     moved += sum(len(m.article_ids) for m in c.settle())
@@ -143,6 +144,7 @@ def throughput(live_events: int, n: int, config: ClusterConfig) -> tuple[float, 
 
     for i in range(live_events):
         c.assign(fake(i, T0 + timedelta(seconds=i)))
+        c.moves_sent()
     live = c.live_events()
     arts = articles(docs, 1)[:n]
     arts = [Article(article_id="t" + a.article_id, outlet_id="x", url="", title=a.title, text=a.text,
@@ -151,6 +153,7 @@ def throughput(live_events: int, n: int, config: ClusterConfig) -> tuple[float, 
     start = time.perf_counter()
     for a in arts:
         c.assign(a)
+        c.moves_sent()
     rate = len(arts) / (time.perf_counter() - start)
     total = live_events + len(arts)
     return rate, live, store.writes / total, store.bytes / total

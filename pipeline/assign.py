@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.dedupe.core import ReprintIndex
-from pipeline.events.core import EventClusterer, Move
+from pipeline.events.core import EventClusterer, Move, changed_events
 from pipeline.model import Article, Event
 
-__all__ = ["Assigner", "Move", "Placement"]
+__all__ = ["Assigner", "Move", "Placement", "changed_events"]
 
 
 @dataclass(frozen=True)
@@ -31,11 +31,6 @@ class Placement:
     def to_json(self) -> dict[str, Any]:
         return {"article_id": self.article_id, "event_id": self.event_id, "duplicate_of": self.duplicate_of,
                 "similarity": self.similarity, "carriers": list(self.carriers)}
-
-
-def changed_events(moves: tuple[Move, ...] | list[Move]) -> tuple[str, ...]:
-    """Every event a list of moves took articles from or to, in first-mention order."""
-    return tuple(dict.fromkeys(e for m in moves for e in (m.from_event, m.to_event)))
 
 
 class Assigner:
@@ -56,20 +51,18 @@ class Assigner:
                 return Placement(article.article_id, event_id, decision.duplicate_of, decision.similarity, carriers,
                                  (event_id,))
         assignment = self.clusterer.assign(article, claim_ids)
-        # This article's claims go straight to where it ended up: its own move is no news to anyone.
-        mine = set(claim_ids)
-        moves = tuple(
-            Move(m.from_event, m.to_event, tuple(a for a in m.article_ids if a != article.article_id),
-                 tuple(c for c in m.claim_ids if c not in mine))
-            for m in assignment.moves)
-        moves = tuple(m for m in moves if m.article_ids)
-        changed = tuple(dict.fromkeys((assignment.event_id, *assignment.merged, *changed_events(assignment.moves))))
+        changed = tuple(dict.fromkeys((assignment.event_id, *assignment.merged, *assignment.touched,
+                                       *changed_events(assignment.moves))))
         return Placement(article.article_id, assignment.event_id, decision.duplicate_of,
-                         decision.similarity if decision.duplicate_of else None, carriers, changed, moves)
+                         decision.similarity if decision.duplicate_of else None, carriers, changed, assignment.moves)
 
     def settle(self) -> list[Move]:
         """Regroup the recent fragments now (the worker's idle tick, the end of a batch); see ``EventClusterer``."""
         return self.clusterer.settle()
+
+    def claims_of(self, article_ids: set[str]) -> set[str]:
+        """The claim ids recorded with these articles' placements."""
+        return {c for a in article_ids for c in self.clusterer.claims_of(a)}
 
     def moves_sent(self) -> None:
         """The driver sent every move it was given: they need not go again after a redelivery."""

@@ -25,6 +25,7 @@ detector = DisputeDetector(stale_after=timedelta(seconds=settings.dispute_stale_
                            retention=timedelta(seconds=settings.dispute_retention_seconds))
 # One JSON state per event, co-partitioned with news.claims.v1 (both keyed by event_id).
 disputes_by_event = json_table("disputes-by-event")
+HANDOVER_PIECE = 100
 
 
 def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime | MoveMessage | Handover:
@@ -112,11 +113,12 @@ async def _move(msg: MoveMessage, event_id: str) -> None:
     state = copy.deepcopy(disputes_by_event.get(event_id) or {})
     handover, changes = detector.move_out(state, msg.claim_ids, datetime.now(timezone.utc), msg.to_event)
     encoded = _encoded(changes)
-    if handover.claims:
-        moved = Handover([(dataclasses.replace(c, event_id=msg.to_event), o) for c, o in handover.claims],
-                         handover.disputes)
+    claims = [(dataclasses.replace(c, event_id=msg.to_event), o) for c, o in handover.claims]
+    # In pieces of HANDOVER_PIECE claims (an event holds up to 500): the disputes go with the first.
+    for i in range(0, len(claims), HANDOVER_PIECE):
+        piece = Handover(claims[i : i + HANDOVER_PIECE], handover.disputes if i == 0 else {})
         await claims_topic.send(key=msg.to_event.encode(),
-                                value=encode_message(moved.to_json(), f"the handover to {msg.to_event}"))
+                                value=encode_message(piece.to_json(), f"the handover to {msg.to_event}"))
     disputes_by_event[event_id] = state
     await _emit(encoded, event_id)
     log_event(log, "claims_moved", event_id=event_id, to_event=msg.to_event, claims=len(handover.claims),
@@ -125,7 +127,11 @@ async def _move(msg: MoveMessage, event_id: str) -> None:
 
 async def _take_over(handover: Handover, event_id: str) -> None:
     state = copy.deepcopy(disputes_by_event.get(event_id) or {})
-    changes = _encoded(detector.take_over(state, handover, datetime.now(timezone.utc)))
+    stay, onward = detector.redirected(state, handover)
+    changes = _encoded(detector.take_over(state, stay, datetime.now(timezone.utc)))
+    for to_event, piece in onward.items():  # their articles moved on before this got here
+        await claims_topic.send(key=to_event.encode(),
+                                value=encode_message(piece.to_json(), f"the handover to {to_event}"))
     disputes_by_event[event_id] = state
     await _emit(changes, event_id)
 

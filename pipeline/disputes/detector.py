@@ -24,6 +24,7 @@ seen by the changelog).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -267,24 +268,67 @@ class DisputeDetector:
                            "n": state["seq"]}
             state["order"].append(cid)
             fresh.append(cid)
+        changes: list[DisputeChange] = []
+        adopted: list[str] = []
         for did, record in sorted(handover.disputes.items()):
             mine = state["disputes"].get(did)
+            same = next((t for t, d in sorted(state["disputes"].items())
+                         if t != did and d["family"] == record["family"] and d["anchor"] == record["anchor"]), None)
+            if same is not None:
+                # This event already disputes the same slot: one disagreement, one dispute. The moved one's
+                # claims join it; its own document is marked withdrawn quietly (nobody is told twice).
+                target = state["disputes"][same]
+                target["members"] += [m for m in record["members"] if m not in target["members"]]
+                target["kinds"] += [k for k in record["kinds"] if k not in target["kinds"]]
+                if record["emitted"] is not None:
+                    view = {**state, "disputes": {did: {**record, "status": "withdrawn"}}}
+                    changes.append(DisputeChange(dispute=self._build(view, did), change="updated"))
+                continue
             if mine is None:
                 state["disputes"][did] = copy.deepcopy(record)
             else:
                 mine["members"] += [m for m in record["members"] if m not in mine["members"]]
+            adopted.append(did)
         seen = parse_time(state.get("seen"))
         state["seen"] = format_time(now if seen is None else max(seen, now))
-        changes: list[DisputeChange] = []
         for cid in fresh:
-            changes += self._conflicts_of(state, cid, now, only_earlier=True)
+            for change in self._conflicts_of(state, cid, now, only_earlier=True):
+                if change.dispute.dispute_id in adopted and change.change == "status":
+                    # Re-reading its own claims is no news: a stale dispute that moved is live again, quietly.
+                    change = DisputeChange(dispute=change.dispute, change="updated")
+                changes.append(change)
         shown = {c.dispute.dispute_id for c in changes}
-        for did in sorted(handover.disputes):
+        for did in adopted:
             d = state["disputes"].get(did)
             if d is not None and d["emitted"] is not None and did not in shown:
                 changes.append(DisputeChange(dispute=self._build(state, did), change="updated"))
         self._evict(state)
         return changes
+
+    def redirected(self, state: MutableMapping[str, Any], handover: Handover) -> tuple[Handover, dict[str, Handover]]:
+        """Split a handover arriving here into what stays and what goes on: claims whose articles moved on again
+        before the handover arrived (``forward``), with the disputes all of whose claims go the same way."""
+        stay: list[tuple[Claim, list[str]]] = []
+        onward: dict[str, list[tuple[Claim, list[str]]]] = {}
+        for c, o in handover.claims:
+            to = self.forward(state, c.claim_id)
+            if to is None:
+                stay.append((c, o))
+            else:
+                onward.setdefault(to, []).append((dataclasses.replace(c, event_id=to), o))
+        if not onward:
+            return handover, {}
+        left = dict(handover.disputes)
+        out: dict[str, Handover] = {}
+        for to, claims in sorted(onward.items()):
+            ids = {c.claim_id for c, _ in claims}
+            going = {did: r for did, r in left.items() if set(r["members"]) <= ids}
+            for did in going:
+                del left[did]
+            out[to] = Handover(claims, going)
+        staying = {c.claim_id for c, _ in stay}
+        kept = {did: {**r, "members": [m for m in r["members"] if m in staying]} for did, r in left.items()}
+        return Handover(stay, {did: r for did, r in kept.items() if r["members"]}), out
 
     @staticmethod
     def forward(state: MutableMapping[str, Any], claim_id: str) -> str | None:

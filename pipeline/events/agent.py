@@ -30,6 +30,8 @@ log = logging.getLogger("newsrift.worker")
 reprint_store = json_table("reprints-store", partitions=1)
 event_store = json_table("events-store", partitions=1)
 GLOBAL_KEY = b"global"
+MOVE_PIECE = 200
+"""Articles per move message (their claim ids go with them)."""
 # Rebalances seen so far. The Assigner's caches (inverted index, document frequencies) are built from the tables;
 # after a rebalance the partition may have been away and its tables changed under another worker, so the agent
 # builds a fresh Assigner from the recovered tables.
@@ -116,9 +118,14 @@ async def _send_moves(assigner: Assigner, moves: tuple[Move, ...] | list[Move], 
             p = assigner.placement_of(article_id)
             if p is not None:
                 await placements_topic.send(key=article_id.encode(), value=encode_message(p.to_json(), "a placement"))
-        msg = MoveMessage(move.to_event, move.article_ids, move.claim_ids)
-        await claims_topic.send(key=move.from_event.encode(),
-                                value=encode_message(msg.to_json(), f"the move from {move.from_event}"))
+        # In pieces, so that a move of a big event stays far below the broker's message size.
+        for i in range(0, len(move.article_ids), MOVE_PIECE):
+            arts = set(move.article_ids[i : i + MOVE_PIECE])
+            claims = assigner.claims_of(arts)
+            msg = MoveMessage(move.to_event, tuple(a for a in move.article_ids if a in arts),
+                              tuple(c for c in move.claim_ids if c in claims))
+            await claims_topic.send(key=move.from_event.encode(),
+                                    value=encode_message(msg.to_json(), f"the move from {move.from_event}"))
     for event_id in dict.fromkeys((*changed, *changed_events(moves))):
         ev = assigner.event(event_id)
         await events_topic.send(key=ev.event_id.encode(), value=encode_message(ev.to_json(), f"event {ev.event_id}"))

@@ -142,6 +142,14 @@ class Assignment:
     similarity: float
     merged: tuple[str, ...] = ()
     moves: tuple[Move, ...] = ()
+    """Moves to send: earlier articles' (this one's own goes straight where it landed), pending ones first."""
+    touched: tuple[str, ...] = ()
+    """Events whose records a move changed, this article's own move included."""
+
+
+def changed_events(moves: tuple[Move, ...] | list[Move]) -> tuple[str, ...]:
+    """Every event a list of moves took articles from or to, in first-mention order."""
+    return tuple(dict.fromkeys(e for m in moves for e in (m.from_event, m.to_event)))
 
 
 def _stem(word: str) -> str:
@@ -240,10 +248,11 @@ class EventClusterer:
         self._rare: dict[str, tuple[str, tuple[int, ...]]] = {}
         self._dots: dict[tuple[str, str], tuple[int, int, float]] = {}
         keys = sorted(store.keys())
+        quiet = str(store.get("uq") or "")
         for key in keys:
             if key.startswith("e:"):
                 ev = store[key]
-                if not ev.get("merged_into") and ev.get("c"):
+                if not ev.get("merged_into") and ev.get("c") and ev["l"] >= quiet:
                     self._post(key[2:], ev)
         self._load_df(keys)
 
@@ -403,24 +412,34 @@ class EventClusterer:
         if n % self.cfg.forget_every == 0:
             # An article cannot be published after it was ingested: a wrong future date must not age everything.
             self.forget(when)
+        moves = result.moves
         if self.cfg.settle_every and n % self.cfg.settle_every == 0:
-            moves = result.moves + tuple(self.settle())
-            result = Assignment(self.event_of(article.article_id) or result.event_id, result.is_new,
-                                result.similarity, result.merged, moves)
-        self._keep_pending(result.moves)
-        return result
+            moves += tuple(self._settle())
+        touched = changed_events(moves)
+        # This article's claims go straight to where it ended up: its own move is no news to anyone.
+        mine = set(claim_ids)
+        moves = tuple(m for m in (Move(m.from_event, m.to_event,
+                                       tuple(a for a in m.article_ids if a != article.article_id),
+                                       tuple(c for c in m.claim_ids if c not in mine)) for m in moves)
+                      if m.article_ids)
+        return Assignment(self.event_of(article.article_id) or result.event_id, result.is_new, result.similarity,
+                          result.merged, tuple(self._keep_pending(list(moves))), touched)
 
-    def _keep_pending(self, moves: tuple[Move, ...] | list[Move]) -> None:
-        """Record moves until the driver says they were sent (``moves_sent``): the store is written before the
-        driver sends anything, so a crash in between would otherwise lose them for good."""
+    def _keep_pending(self, moves: list[Move]) -> list[Move]:
+        """Record moves, after any not yet marked sent, until the driver says they were sent (``moves_sent``):
+        the store is written before the driver sends anything, so a crash in between, or a send that failed,
+        would otherwise lose them for good. Returns everything pending."""
+        pending = self.pending_moves() + moves
         if moves:
-            self.store["pm"] = [[m.from_event, m.to_event, list(m.article_ids), list(m.claim_ids)] for m in moves]
-        elif "pm" in self.store:
-            del self.store["pm"]
+            self.store["pm"] = [[m.from_event, m.to_event, list(m.article_ids), list(m.claim_ids)] for m in pending]
+        return pending
 
     def pending_moves(self) -> list[Move]:
         """Moves recorded and not yet marked sent (a redelivered message sends them again)."""
         return [Move(f, t, tuple(a), tuple(c)) for f, t, a, c in self.store.get("pm") or []]
+
+    def claims_of(self, article_id: str) -> tuple[str, ...]:
+        return tuple((self.store.get(f"a:{article_id}") or {}).get("k", ()))
 
     def moves_sent(self) -> None:
         if "pm" in self.store:
@@ -429,9 +448,14 @@ class EventClusterer:
     def forget(self, now: datetime) -> list[str]:
         """Drop events quiet since before ``now - retention`` (and the events merged into them) with the placements
         of their articles. Returns the forgotten event ids; live events are untouched."""
-        quiet = format_time(now - self.cfg.max_gap)
+        # Events quiet for max_gap before the latest cut take no more articles (``_candidates`` skips them
+        # anyway): out of the index, which stays small. The cut is kept, and only grows, so that a restart leaves
+        # out the same events (``__init__``) and a late article finds the same candidates either way.
+        quiet = max(format_time(now - self.cfg.max_gap) or "", str(self.store.get("uq") or ""))
+        if quiet != self.store.get("uq"):
+            self.store["uq"] = quiet
         for eid in [e for e, ev in self._live.items() if ev["l"] < quiet]:
-            self._unpost(eid)  # takes no more articles (``_candidates`` skips it anyway): keep the index small
+            self._unpost(eid)
         cutoff = now - self.cfg.retention
         events = {k[2:]: self.store[k] for k in list(self.store.keys()) if k.startswith("e:")}
         gone = {eid for eid, ev in events.items()
@@ -626,21 +650,20 @@ class EventClusterer:
         hindsight adds: a word that was rare when an article arrived and is still rare now marks one event; one
         that turned common was the kind of event. A settle with no new article since the last one does nothing.
         """
+        return self._keep_pending(self._settle())
+
+    def _settle(self) -> list[Move]:
         n = int(self.store.get("n", 0))
-        if not self.cfg.settle_every:
+        if not self.cfg.settle_every or self.store.get("sn") == n:
             return []
-        if self.store.get("sn") == n:
-            return self.pending_moves()
         self.store["sn"] = n
         frags = self._settle_window()
-        moves: list[Move] = []
-        if frags:
-            ids = sorted(frags)
-            pair = self._settle_scores(frags)
-            groups = self._average_link(ids, {f: int(frags[f]["k"]) for f in ids}, pair)
-            moves = self._relabel(frags, groups)
-        self._keep_pending(moves)
-        return moves
+        if not frags:
+            return []
+        ids = sorted(frags)
+        pair = self._settle_scores(frags)
+        groups = self._average_link(ids, {f: int(frags[f]["k"]) for f in ids}, pair)
+        return self._relabel(frags, groups)
 
     def _settle_window(self) -> dict[str, dict[str, Any]]:
         live = [(ev["l"], eid) for eid, ev in self._live.items() if not ev.get("merged_into")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import timedelta
 from typing import Any
 
 from pipeline.disputes import DisputeDetector
@@ -116,3 +117,50 @@ def test_a_dispute_settled_before_the_move_is_not_withdrawn_by_it() -> None:
     _, changes = det.move_out(state, ["c2"], later(6), "ev2")  # its earlier denial moves away
     assert all(c.dispute.status != "withdrawn" for c in changes)
     assert [x.status for x in det.disputes(state)] == ["settled"]
+
+
+def _moved_to(det: DisputeDetector, state: dict[str, Any], ids: list[str], to: str) -> Handover:
+    handover, _ = det.move_out(state, ids, later(5), to)
+    return Handover([(dataclasses.replace(c, event_id=to), o) for c, o in handover.claims], handover.disputes)
+
+
+def test_a_moved_dispute_joins_the_same_slots_dispute_in_its_new_event() -> None:
+    det = DisputeDetector()
+    source = _state(det, [KILLED, DENIED])
+    [moved] = det.disputes(source)
+    target = _state(det, [dataclasses.replace(KILLED, claim_id="b1", article_id="b-a1", event_id="ev2",
+                                              speaker="RT", outlet_id="o-rt2"),
+                          dataclasses.replace(DENIED, claim_id="b2", article_id="b-a2", event_id="ev2",
+                                              speaker="Kremlin", outlet_id="o-tass2")])
+    [there] = det.disputes(target)
+    changes = det.take_over(target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(6))
+    # One slot, one dispute: the moved one's claims are sides of the one already there ...
+    [merged] = det.disputes(target)
+    assert merged.dispute_id == there.dispute_id
+    assert {"c1", "c2"} <= {cid for cid in target["disputes"][there.dispute_id]["members"]}
+    # ... and the moved one's document is marked withdrawn, quietly.
+    gone = [c for c in changes if c.dispute.dispute_id == moved.dispute_id]
+    assert [(c.change, c.dispute.status) for c in gone] == [("updated", "withdrawn")]
+
+
+def test_a_handover_for_claims_that_moved_on_again_is_sent_on() -> None:
+    det = DisputeDetector()
+    source = _state(det, [KILLED, DENIED])
+    handover = _moved_to(det, source, ["c1", "c2"], "ev2")
+    target: dict[str, Any] = {}
+    det.move_out(target, ["c1", "c2"], later(5), "ev3")  # ev2 gave the articles to ev3 before the claims came
+    stay, onward = det.redirected(target, handover)
+    assert stay.claims == [] and stay.disputes == {}
+    assert list(onward) == ["ev3"]
+    assert [c.event_id for c, _ in onward["ev3"].claims] == ["ev3", "ev3"]
+    assert list(onward["ev3"].disputes) == list(handover.disputes)
+
+
+def test_a_stale_dispute_that_moves_whole_alerts_nobody() -> None:
+    det = DisputeDetector(stale_after=timedelta(hours=2))
+    source = _state(det, [KILLED, DENIED])
+    stale = det.sweep(source, later(10))
+    assert [c.dispute.status for c in stale] == ["stale"]
+    target: dict[str, Any] = {}
+    changes = det.take_over(target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(11))
+    assert changes and all(c.change == "updated" for c in changes)

@@ -152,3 +152,17 @@ def test_an_online_merge_never_swallows_a_group_it_does_not_lead() -> None:
         holders = [e.event_id for e in live if x in e.article_ids]
         assert holders == [c.event_of(x)], (x, holders)
     assert c.event_of("a3") == c.event_of("a2") == stable_id("event", "a")
+
+
+def test_a_redelivered_article_sends_its_own_pending_move_and_failed_sends_are_kept() -> None:
+    a = Assigner({}, copy.deepcopy(_warm().store))
+    a.clusterer = EventClusterer(a.clusterer.store, dataclasses.replace(LONE, settle_every=4))
+    a.place(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"), ("k-a",))
+    a.place(art("b", KLITSCHKO_2, 1, "Klitschko stops Thompson"), ("k-b",))
+    a.place(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"), ("k-a2",))
+    a.place(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko"), ("k-b2",))  # settles; sends fail
+    # The crash came before the sends: a2 comes again, and its own move (made by b2's settle) must go.
+    again = a.place(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"), ("k-a2",))
+    assert again.moves == (Move(stable_id("event", "a2"), stable_id("event", "a"), ("a2",), ("k-a2",)),)
+    a.moves_sent()
+    assert a.settle() == []
