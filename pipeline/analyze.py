@@ -20,7 +20,6 @@ from typing import Any
 
 from pipeline.assign import Assigner, Move
 from pipeline.disputes import DisputeDetector
-from pipeline.disputes.detector import Handover
 from pipeline.errors import ConfigError, MessageError, ProcessingError
 from pipeline.model import Article, Claim, RawArticle, format_time, parse_time
 from pipeline.normalize.core import content_hash, guess_language, normalise
@@ -168,9 +167,7 @@ def move_claims(detector: DisputeDetector, states: dict[str, dict[str, Any]], mo
             continue
         handover, _ = detector.move_out(old, move.claim_ids, now)
         if handover.claims:
-            moved = Handover([(dataclasses.replace(c, event_id=move.to_event), o) for c, o in handover.claims],
-                             handover.disputes)
-            detector.take_over(states.setdefault(move.to_event, {}), moved, now)
+            detector.take_over(states.setdefault(move.to_event, {}), handover.to(move.to_event), now)
 
 
 def _read(path: Path, errors: list[dict[str, Any]]) -> Iterator[tuple[int, Any]]:

@@ -26,7 +26,8 @@ class Placement:
     carriers: tuple[str, ...] = ()
     changed_events: tuple[str, ...] = field(default=(), compare=False)
     moves: tuple[Move, ...] = field(default=(), compare=False)
-    """Articles (earlier ones, or this one) that the settle this article triggered took to another event."""
+    """Moves to send: earlier articles that a settle (or a merge) took to another event, pending ones included;
+    this article's own move is not among them (its claims go straight to ``event_id``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {"article_id": self.article_id, "event_id": self.event_id, "duplicate_of": self.duplicate_of,
@@ -60,9 +61,9 @@ class Assigner:
         """Regroup the recent fragments now (the worker's idle tick, the end of a batch); see ``EventClusterer``."""
         return self.clusterer.settle()
 
-    def claims_of(self, article_ids: set[str]) -> set[str]:
-        """The claim ids recorded with these articles' placements."""
-        return {c for a in article_ids for c in self.clusterer.claims_of(a)}
+    def pieces(self, move: Move, size: int) -> list[Move]:
+        """A move cut into moves of at most ``size`` articles, each with its articles' claims."""
+        return self.clusterer.pieces(move, size)
 
     def moves_sent(self) -> None:
         """The driver sent every move it was given: they need not go again after a redelivery."""

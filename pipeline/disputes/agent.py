@@ -113,10 +113,7 @@ async def _move(msg: MoveMessage, event_id: str) -> None:
     state = copy.deepcopy(disputes_by_event.get(event_id) or {})
     handover, changes = detector.move_out(state, msg.claim_ids, datetime.now(timezone.utc), msg.to_event)
     encoded = _encoded(changes)
-    claims = [(dataclasses.replace(c, event_id=msg.to_event), o) for c, o in handover.claims]
-    # In pieces of HANDOVER_PIECE claims (an event holds up to 500): the disputes go with the first.
-    for i in range(0, len(claims), HANDOVER_PIECE):
-        piece = Handover(claims[i : i + HANDOVER_PIECE], handover.disputes if i == 0 else {})
+    for piece in handover.to(msg.to_event).pieces(HANDOVER_PIECE):
         await claims_topic.send(key=msg.to_event.encode(),
                                 value=encode_message(piece.to_json(), f"the handover to {msg.to_event}"))
     disputes_by_event[event_id] = state

@@ -66,6 +66,15 @@ class Handover:
     claims: list[tuple[Claim, list[str]]]
     disputes: dict[str, Any] = field(default_factory=dict)
 
+    def to(self, event_id: str) -> Handover:
+        """The same handover addressed to ``event_id``: its claims carry that event's id."""
+        return Handover([(dataclasses.replace(c, event_id=event_id), o) for c, o in self.claims], self.disputes)
+
+    def pieces(self, size: int) -> list[Handover]:
+        """At most ``size`` claims each (an event holds up to 500), the disputes with the first."""
+        return [Handover(self.claims[i : i + size], self.disputes if i == 0 else {})
+                for i in range(0, len(self.claims), size)]
+
     def to_json(self) -> dict[str, Any]:
         return {"handover": {"claims": [{"claim": c.to_json(), "outlets": o} for c, o in self.claims],
                              "disputes": self.disputes}}
@@ -242,7 +251,7 @@ class DisputeDetector:
                 continue
             if d["emitted"] is not None:
                 # Report the dispute as it was, sides and all, so that its document says what was withdrawn.
-                before = self._build_from(state, did, d, handed)
+                before = self._withdrawn(state, did, d, handed)
                 changes.append(DisputeChange(dispute=before, change="status"))
             del state["disputes"][did]
         return Handover(handed, whole), changes
@@ -281,8 +290,7 @@ class DisputeDetector:
                 target["members"] += [m for m in record["members"] if m not in target["members"]]
                 target["kinds"] += [k for k in record["kinds"] if k not in target["kinds"]]
                 if record["emitted"] is not None:
-                    view = {**state, "disputes": {did: {**record, "status": "withdrawn"}}}
-                    changes.append(DisputeChange(dispute=self._build(view, did), change="updated"))
+                    changes.append(DisputeChange(dispute=self._withdrawn(state, did, record), change="updated"))
                 continue
             if mine is None:
                 state["disputes"][did] = copy.deepcopy(record)
@@ -315,7 +323,7 @@ class DisputeDetector:
             if to is None:
                 stay.append((c, o))
             else:
-                onward.setdefault(to, []).append((dataclasses.replace(c, event_id=to), o))
+                onward.setdefault(to, []).append((c, o))
         if not onward:
             return handover, {}
         left = dict(handover.disputes)
@@ -325,7 +333,7 @@ class DisputeDetector:
             going = {did: r for did, r in left.items() if set(r["members"]) <= ids}
             for did in going:
                 del left[did]
-            out[to] = Handover(claims, going)
+            out[to] = Handover(claims, going).to(to)
         staying = {c.claim_id for c, _ in stay}
         kept = {did: {**r, "members": [m for m in r["members"] if m in staying]} for did, r in left.items()}
         return Handover(stay, {did: r for did, r in kept.items() if r["members"]}), out
@@ -339,9 +347,10 @@ class DisputeDetector:
             return None
         return str(moved.pop(claim_id))
 
-    def _build_from(self, state: Mapping[str, Any], did: str, d: dict[str, Any],
-                    handed: list[tuple[Claim, list[str]]]) -> Dispute:
-        """The dispute with its last emitted sides (some now handed away), marked withdrawn now."""
+    def _withdrawn(self, state: Mapping[str, Any], did: str, d: dict[str, Any],
+                   handed: Sequence[tuple[Claim, list[str]]] = ()) -> Dispute:
+        """The dispute ``d`` with its last emitted sides (found in ``state`` or among ``handed``), marked
+        withdrawn."""
         away = {c.claim_id: {"c": c.to_json(), "s": speaker_key(c), "o": o, "n": 0} for c, o in handed}
         view = {**state, "claims": {**state["claims"], **away}}
         sides = d["emitted"]["sides"] if d["emitted"] else d["members"]

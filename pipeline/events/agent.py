@@ -118,12 +118,8 @@ async def _send_moves(assigner: Assigner, moves: tuple[Move, ...] | list[Move], 
             p = assigner.placement_of(article_id)
             if p is not None:
                 await placements_topic.send(key=article_id.encode(), value=encode_message(p.to_json(), "a placement"))
-        # In pieces, so that a move of a big event stays far below the broker's message size.
-        for i in range(0, len(move.article_ids), MOVE_PIECE):
-            arts = set(move.article_ids[i : i + MOVE_PIECE])
-            claims = assigner.claims_of(arts)
-            msg = MoveMessage(move.to_event, tuple(a for a in move.article_ids if a in arts),
-                              tuple(c for c in move.claim_ids if c in claims))
+        for piece in assigner.pieces(move, MOVE_PIECE):
+            msg = MoveMessage(piece.to_event, piece.article_ids, piece.claim_ids)
             await claims_topic.send(key=move.from_event.encode(),
                                     value=encode_message(msg.to_json(), f"the move from {move.from_event}"))
     for event_id in dict.fromkeys((*changed, *changed_events(moves))):

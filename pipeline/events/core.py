@@ -23,7 +23,7 @@ import math
 import re
 import zlib
 from array import array
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -438,8 +438,15 @@ class EventClusterer:
         """Moves recorded and not yet marked sent (a redelivered message sends them again)."""
         return [Move(f, t, tuple(a), tuple(c)) for f, t, a, c in self.store.get("pm") or []]
 
-    def claims_of(self, article_id: str) -> tuple[str, ...]:
-        return tuple((self.store.get(f"a:{article_id}") or {}).get("k", ()))
+    def pieces(self, move: Move, size: int) -> list[Move]:
+        """A move cut into moves of at most ``size`` articles, each with its articles' claims (so that a message
+        per piece stays far below the broker's size limit)."""
+        out = []
+        for i in range(0, len(move.article_ids), size):
+            arts = move.article_ids[i : i + size]
+            mine = set(self._claims_of(arts))
+            out.append(Move(move.from_event, move.to_event, arts, tuple(c for c in move.claim_ids if c in mine)))
+        return out
 
     def moves_sent(self) -> None:
         if "pm" in self.store:
@@ -581,8 +588,11 @@ class EventClusterer:
         return tuple(merged), tuple(moves)
 
     def _move(self, from_event: str, to_event: str, article_ids: list[str]) -> Move:
-        claims = [c for aid in article_ids for c in (self.store.get(f"a:{aid}") or {}).get("k", ())]
-        return Move(from_event, to_event, tuple(article_ids), tuple(claims))
+        return Move(from_event, to_event, tuple(article_ids), self._claims_of(article_ids))
+
+    def _claims_of(self, article_ids: Sequence[str]) -> tuple[str, ...]:
+        """The claim ids recorded with these articles' placements, in order."""
+        return tuple(c for aid in article_ids for c in (self.store.get(f"a:{aid}") or {}).get("k", ()))
 
     def _list(self, ev: dict[str, Any], article_ids: list[str], count: int) -> None:
         """Add articles to an event record: ``count`` more in all, the ids of the most recent kept."""

@@ -95,8 +95,7 @@ def test_a_dispute_whose_claims_all_move_keeps_its_id_and_alerts_nobody_again() 
     assert changes == [] and list(handover.disputes) == [before.dispute_id]
     assert det.disputes(state) == [] and state["claims"] == {}
     # Through a message: JSON both ways.
-    wire = Handover.from_json(json.loads(json.dumps(Handover(
-        [(dataclasses.replace(c, event_id="ev2"), o) for c, o in handover.claims], handover.disputes).to_json())))
+    wire = Handover.from_json(json.loads(json.dumps(handover.to("ev2").to_json())))
     target = _state(det, [dataclasses.replace(NO_KNOWLEDGE, event_id="ev2")])
     got = det.take_over(target, wire, later(6))
     adopted = [c for c in got if c.dispute.dispute_id == before.dispute_id]
@@ -121,7 +120,7 @@ def test_a_dispute_settled_before_the_move_is_not_withdrawn_by_it() -> None:
 
 def _moved_to(det: DisputeDetector, state: dict[str, Any], ids: list[str], to: str) -> Handover:
     handover, _ = det.move_out(state, ids, later(5), to)
-    return Handover([(dataclasses.replace(c, event_id=to), o) for c, o in handover.claims], handover.disputes)
+    return handover.to(to)
 
 
 def test_a_moved_dispute_joins_the_same_slots_dispute_in_its_new_event() -> None:

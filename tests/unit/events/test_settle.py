@@ -6,7 +6,7 @@ import copy
 import dataclasses
 from datetime import timedelta
 
-from pipeline.assign import Assigner
+from pipeline.assign import Assigner, Placement
 from pipeline.events.core import ClusterConfig, EventClusterer, Move
 from pipeline.model import stable_id
 from tests.unit.events.test_clusterer import KLITSCHKO_1, KLITSCHKO_1B, KLITSCHKO_2, KLITSCHKO_2B, _warm, art
@@ -92,13 +92,18 @@ def test_a_settle_runs_every_settle_every_articles_and_a_restart_gives_the_same_
     assert dict(second.store) == dict(whole.store)
 
 
-def test_the_assigner_reports_earlier_articles_moves_not_the_placed_one() -> None:
+def _placed_fights() -> tuple[Assigner, Placement]:
+    """The four fights through an Assigner that settles on the fourth; returns it and the fourth placement."""
     a = Assigner({}, copy.deepcopy(_warm().store))
     a.clusterer = EventClusterer(a.clusterer.store, dataclasses.replace(LONE, settle_every=4))
     a.place(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"), ("k-a",))
     a.place(art("b", KLITSCHKO_2, 1, "Klitschko stops Thompson"), ("k-b",))
     a.place(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"), ("k-a2",))
-    last = a.place(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko"), ("k-b2",))
+    return a, a.place(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko"), ("k-b2",))
+
+
+def test_the_assigner_reports_earlier_articles_moves_not_the_placed_one() -> None:
+    a, last = _placed_fights()
     ev_a, ev_b = stable_id("event", "a"), stable_id("event", "b")
     assert last.event_id == ev_b  # where the settle put it, so its claims go straight there
     assert last.moves == (Move(stable_id("event", "a2"), ev_a, ("a2",), ("k-a2",)),)
@@ -155,12 +160,7 @@ def test_an_online_merge_never_swallows_a_group_it_does_not_lead() -> None:
 
 
 def test_a_redelivered_article_sends_its_own_pending_move_and_failed_sends_are_kept() -> None:
-    a = Assigner({}, copy.deepcopy(_warm().store))
-    a.clusterer = EventClusterer(a.clusterer.store, dataclasses.replace(LONE, settle_every=4))
-    a.place(art("a", KLITSCHKO_1, 0, "Klitschko stops Rahman"), ("k-a",))
-    a.place(art("b", KLITSCHKO_2, 1, "Klitschko stops Thompson"), ("k-b",))
-    a.place(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"), ("k-a2",))
-    a.place(art("b2", KLITSCHKO_2B, 3, "Thompson no match for Klitschko"), ("k-b2",))  # settles; sends fail
+    a, _ = _placed_fights()  # the fourth settles; its sends fail
     # The crash came before the sends: a2 comes again, and its own move (made by b2's settle) must go.
     again = a.place(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"), ("k-a2",))
     assert again.moves == (Move(stable_id("event", "a2"), stable_id("event", "a"), ("a2",), ("k-a2",)),)
