@@ -3,53 +3,87 @@
 from __future__ import annotations
 
 import time
+from typing import Any, NamedTuple
 
 from newsrift.settings import Settings
 from pipeline.errors import NewsriftError
 from pipeline.topics import readers
 
 
+class PartitionOffsets(NamedTuple):
+    """One partition as Kafka books it: the log's first and next offset, and a group's committed offset (None when
+    the group never committed there)."""
+
+    start: int
+    end: int
+    committed: int | None
+
+    @property
+    def behind(self) -> int:
+        """Messages the group has yet to commit. What retention deleted is no one's backlog: a group without a
+        commit, or with one older than the log's start, begins at the start (auto_offset_reset earliest)."""
+        return max(0, self.end - max(self.committed or 0, self.start))
+
+
+def admin_client(settings: Settings, bootstrap_timeout_ms: int = 10000) -> Any:
+    """A kafka-python admin client on the broker; ``NewsriftError`` when the broker cannot be reached."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms)
+    except KafkaError as e:
+        raise NewsriftError(f"Kafka not reachable at {settings.kafka_bootstrap} ({type(e).__name__}; "
+                            "newsrift services up?)") from e
+
+
+def partition_offsets(
+    settings: Settings, topics: list[str], groups: list[str], bootstrap_timeout_ms: int = 10000, admin: Any = None
+) -> dict[str, dict[tuple[str, int], PartitionOffsets]]:
+    """For each group, every partition of the topics the broker has: ``{group: {(topic, partition): offsets}}``.
+    A topic the broker does not have is left out. Uses ``admin`` when given (and leaves it open), else a client of
+    its own. ``NewsriftError`` when the broker cannot be reached."""
+    from kafka import TopicPartition
+    from kafka.admin import OffsetSpec
+    from kafka.errors import KafkaError
+
+    own = admin is None
+    client = admin_client(settings, bootstrap_timeout_ms) if own else admin
+    try:
+        described = client.describe_topics(sorted(set(topics)))
+        parts = [TopicPartition(d["name"], p["partition_index"]) for d in described
+                 if d.get("error_code", 0) == 0 and d.get("partitions") for p in d["partitions"]]
+        ends = client.list_partition_offsets({tp: OffsetSpec.LATEST for tp in parts}) if parts else {}
+        starts = client.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in parts}) if parts else {}
+        listed = client.list_group_offsets(sorted(set(groups))) if groups else {}
+    except KafkaError as e:
+        raise NewsriftError(f"Kafka at {settings.kafka_bootstrap} did not answer: {type(e).__name__}: {e}") from e
+    finally:
+        if own:
+            client.close()
+    out: dict[str, dict[tuple[str, int], PartitionOffsets]] = {}
+    for group in groups:
+        committed = listed.get(group, {})
+        out[group] = {
+            (tp.topic, tp.partition): PartitionOffsets(
+                starts[tp].offset, ends[tp].offset,
+                committed[tp].offset if tp in committed and committed[tp].offset >= 0 else None)
+            for tp in parts
+        }
+    return out
+
+
 def topic_lag(settings: Settings, bootstrap_timeout_ms: int = 10000) -> dict[str, int | None]:
     """Messages not yet committed, per reader of each topic (``pipeline.topics.readers``: the topic's name for its
     stage, ``<topic>@index`` for the indexer; 0 when fully processed); None for a topic the broker does not have.
     ``NewsriftError`` when the broker cannot be reached."""
-    from kafka import TopicPartition
-    from kafka.admin import KafkaAdminClient, OffsetSpec
-    from kafka.errors import KafkaError
-
     reading = readers(settings)
-    names = sorted({topic for _, topic, _, _ in reading})
-    try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms)
-    except KafkaError as e:
-        raise NewsriftError(f"Kafka not reachable at {settings.kafka_bootstrap} ({type(e).__name__}; "
-                            "newsrift services up?)") from e
-    try:
-        described = admin.describe_topics(names)
-        present = {d["name"] for d in described if d.get("error_code", 0) == 0 and d.get("partitions")}
-        parts = [TopicPartition(d["name"], p["partition_index"]) for d in described if d["name"] in present
-                 for p in d["partitions"]]
-        ends = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in parts}) if parts else {}
-        # What retention deleted is no one's backlog: a reader without a commit, or with one older than the log's
-        # start, begins at the start (auto_offset_reset earliest).
-        starts = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in parts}) if parts else {}
-        groups = sorted({group for _, _, group, _ in reading})
-        listed = admin.list_group_offsets(groups)
-    except KafkaError as e:
-        raise NewsriftError(f"Kafka at {settings.kafka_bootstrap} did not answer: {type(e).__name__}: {e}") from e
-    finally:
-        admin.close()
+    books = partition_offsets(settings, [topic for _, topic, _, _ in reading],
+                              sorted({group for _, _, group, _ in reading}), bootstrap_timeout_ms)
     lag: dict[str, int | None] = {}
     for key, topic, group, _ in reading:
-        if topic not in present:
-            lag[key] = None
-            continue
-        committed = listed.get(group, {})
-        lag[key] = 0
-        for tp in parts:
-            if tp.topic == topic:
-                done = committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0
-                lag[key] += max(0, ends[tp].offset - max(done, starts[tp].offset))
+        mine = [p for (t, _), p in books[group].items() if t == topic]
+        lag[key] = sum(p.behind for p in mine) if mine else None
     return lag
 
 

@@ -126,6 +126,7 @@ async def report_held_log_lines() -> None:
 
 def load_agents() -> faust.App:
     """Import every stage's agent module (they register on ``app``) and return the app."""
+    from pipeline import watch as _watch  # noqa: F401
     from pipeline import web as _web  # noqa: F401
     from pipeline.alerts import agent as _alerts  # noqa: F401
     from pipeline.disputes import agent as _disputes  # noqa: F401

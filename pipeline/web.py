@@ -2,7 +2,7 @@
 from the running worker. Kafka: the consumer's assignment and the broker errors the log filter saw in the last 30 s.
 Elasticsearch: ``GET /_cluster/health`` with a 3 s limit. Stages: Faust's own counters of messages received and
 sent per topic, the dead letters each stage wrote, and the consumer lag per input topic (``newsrift lag``). Indexer:
-whether its own Kafka consumer runs, and why it last started over."""
+whether its own Kafka consumer runs, and why it last started over. Offsets: the offset watch's counts."""
 
 from __future__ import annotations
 
@@ -52,6 +52,12 @@ async def _lag(kafka: Check) -> tuple[dict[str, int] | None, str | None]:
         return None, f"{type(e).__name__}: {e}"
 
 
+def _offset_watch() -> dict[str, int] | None:
+    from pipeline import watch
+
+    return dict(watch.checks)
+
+
 @app.page("/health")
 async def health(self: Any, request: Any) -> Any:
     monitor = app.monitor
@@ -68,5 +74,6 @@ async def health(self: Any, request: Any) -> Any:
         events_per_second=float(monitor.events_s),
         lag_by_topic=lag,
         lag_error=lag_error,
+        offset_watch=_offset_watch(),
     )
     return self.json(body, status=code)

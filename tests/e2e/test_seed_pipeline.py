@@ -161,10 +161,14 @@ def test_seed_feeds_end_to_end(isolated: Settings, sinks: tuple[Webhook, list[An
         assert "new=" in summary
         wait_drained(settings, 180)  # every replayed item went through every stage
         wait_for_index(settings, expected, 1, 60, worker)
+    except Exception:
+        print(log.read_text()[-8000:])
+        raise
     finally:
         stop_worker(worker)
     assert len(hook.calls) == calls_after_first
     assert len(mails) == mails_after_first
+    assert "event=offset_watch_failed" not in log.read_text(errors="replace")
     assert len(_disputes(settings)) == len(disputes)
     all_names = dict(all_topic_names(settings))
     assert settings.topic("news.alerts.v1") in all_names
