@@ -81,6 +81,8 @@ async def check_offsets() -> None:
     time tries again at the next tick."""
     try:
         consumer = app.consumer
+        if consumer.should_stop:
+            return  # stopping: its books are being put away
         topics = set(stage_topics())
         assigned = [tp for tp in consumer.assignment() if tp.topic in topics]
         if not assigned:
