@@ -25,13 +25,14 @@ class PartitionOffsets(NamedTuple):
         return max(0, self.end - max(self.committed or 0, self.start))
 
 
-def admin_client(settings: Settings, bootstrap_timeout_ms: int = 10000) -> Any:
+def admin_client(settings: Settings, bootstrap_timeout_ms: int = 10000, request_timeout_ms: int = 30000) -> Any:
     """A kafka-python admin client on the broker; ``NewsriftError`` when the broker cannot be reached."""
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
-        return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms)
+        return KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, bootstrap_timeout_ms=bootstrap_timeout_ms,
+                                request_timeout_ms=request_timeout_ms)
     except KafkaError as e:
         raise NewsriftError(f"Kafka not reachable at {settings.kafka_bootstrap} ({type(e).__name__}; "
                             "newsrift services up?)") from e

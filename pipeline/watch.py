@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from typing import Any
 
@@ -26,24 +27,44 @@ Key = tuple[str, int]
 watch: StuckWatch[Key] = StuckWatch(settings.stuck_offset_seconds)
 checks = {"done": 0, "failed": 0, "repaired": 0}
 """How often the watch ran, failed to read the books, and repaired a partition since the worker started."""
-_admin: list[Any] = []
-"""The watch's one admin client, kept between checks (a client per check would log its connection each time);
-dropped after a failed check and made again at the next."""
 
 
-def read_books(topics: list[str]) -> dict[Key, PartitionOffsets]:
-    """Kafka's books for the stage group (blocking: run in a thread)."""
-    if not _admin:
-        _admin.append(admin_client(settings))
-    return partition_offsets(settings, topics, [settings.app_id], admin=_admin[0])[settings.app_id]
+class Books:
+    """Kafka's books for the stage group, through one admin client kept between checks (a client per check would
+    log its connection each time), made again after a failure. Its calls block: run them in a thread. Once
+    ``close`` began, no client is made again, and ``close`` waits for a read in progress (at most the client's
+    5 s request timeout) before it closes the client under it."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._closing = False
 
-def drop_admin() -> None:
-    while _admin:
-        try:
-            _admin.pop().close()
-        except Exception as e:
-            log_event(log, "offset_watch_close_failed", logging.DEBUG, error=str(e)[:200])
+    def read(self, topics: list[str]) -> dict[Key, PartitionOffsets] | None:
+        """None once closing."""
+        with self._lock:
+            if self._closing:
+                return None
+            if self._client is None:
+                self._client = admin_client(settings, request_timeout_ms=5000)
+            try:
+                return partition_offsets(settings, topics, [settings.app_id], admin=self._client)[settings.app_id]
+            except Exception:
+                self._drop()
+                raise
+
+    def close(self) -> None:
+        self._closing = True
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except Exception as e:
+                log_event(log, "offset_watch_close_failed", logging.DEBUG, error=str(e)[:200])
 
 
 def stage_topics() -> list[str]:
@@ -51,38 +72,60 @@ def stage_topics() -> list[str]:
     return sorted({topic for _, topic, group, _ in readers(settings) if group == settings.app_id})
 
 
-def states(consumer: Any, books: dict[Key, PartitionOffsets], positions: dict[Key, int | None]) -> dict[
-        Key, PartitionState]:
+def queued(channels: Any) -> set[Key]:
+    """Partitions with events waiting in a stream's buffer: delivered by the consumer, not yet pulled by a stage
+    (Faust tracks a message as unacked only once a stream pulls it)."""
+    out: set[Key] = set()
+    for chan in list(channels):
+        buffer = getattr(chan, "_queue", None)  # None until the channel is iterated; ``.queue`` would make one
+        for event in list(getattr(buffer, "_queue", ())):
+            message = getattr(event, "message", None)
+            if message is not None:
+                out.add((message.topic, message.partition))
+    return out
+
+
+def states(consumer: Any, channels: Any, books: dict[Key, PartitionOffsets],
+           positions: dict[Key, int | None]) -> dict[Key, PartitionState]:
     """Both books side by side for each assigned partition Kafka reported on."""
     held = {(m.tp.topic, m.tp.partition) for m in list(consumer._unacked_messages) if not m.acked}
+    held |= queued(channels)
     local = {(tp.topic, tp.partition): offset for tp, offset in list(consumer._committed_offset.items())}
     return {key: PartitionState(start=b.start, end=b.end, committed=b.committed, local=local.get(key),
                                 position=positions.get(key), busy=key in held)
             for key, b in books.items() if key in positions}
 
 
-async def repair(consumer: Any, fix: Repair[Key]) -> None:
+async def repair(consumer: Any, fix: Repair[Key]) -> bool:
+    """Apply one repair, unless the partition changed hands or books since it was judged; True when applied."""
     from faust.types import TP
 
     tp = TP(*fix.partition)
+    if tp not in consumer.assignment():
+        return False
     if fix.action == "commit":
-        done = await consumer._commit({tp: fix.offset})
-        if not done:
+        # Faust commits one at a time; a commit of its own in flight may be the one that fixes this.
+        if await consumer.maybe_wait_for_commit_to_finish():
+            return False
+        if (consumer._committed_offset.get(tp) or 0) < fix.offset:
+            return False
+        if not await consumer._commit({tp: fix.offset}):
             raise RuntimeError(f"Kafka refused the commit of {fix.offset} for {tp.topic}[{tp.partition}]")
     else:
         await consumer.seek_wait({tp: fix.offset})
     checks["repaired"] += 1
     log_event(log, "offsets_repaired", logging.WARNING, topic=tp.topic, partition=tp.partition, action=fix.action,
               offset=fix.offset, behind=fix.behind, idle_seconds=round(fix.idle_seconds, 1))
+    return True
 
 
-async def check_offsets() -> None:
+async def check_offsets(books: Books) -> None:
     """One look at both books, and the repairs it calls for. Never raises: a watch that cannot read the books this
     time tries again at the next tick."""
     try:
-        consumer = app.consumer
-        if consumer.should_stop:
-            return  # stopping: its books are being put away
+        consumer: Any = app.consumer  # Faust's aiokafka Consumer: its books are not on the ConsumerT interface
+        if consumer.should_stop or app.rebalancing or not consumer.flow_active:
+            return  # stopping, or between assignments: the books are being put away or rewritten
         topics = set(stage_topics())
         assigned = [tp for tp in consumer.assignment() if tp.topic in topics]
         if not assigned:
@@ -90,16 +133,16 @@ async def check_offsets() -> None:
         positions: dict[Key, int | None] = {}
         for tp in assigned:
             positions[(tp.topic, tp.partition)] = await consumer.position(tp)
-        books = await asyncio.to_thread(read_books, sorted(topics))
-        found = watch.check(states(consumer, books, positions), time.monotonic())
-        for fix in found:
+        kafka = await asyncio.to_thread(books.read, sorted(topics))
+        if kafka is None:
+            return
+        for fix in watch.check(states(consumer, app.topics, kafka, positions), time.monotonic()):
             await repair(consumer, fix)
         if checks["done"] == 0:
             log_event(log, "offset_watch_started", partitions=len(assigned), after_seconds=watch.after)
         checks["done"] += 1
     except Exception as e:  # the watch must never take the worker down
         checks["failed"] += 1
-        await asyncio.to_thread(drop_admin)
         log_event(log, "offset_watch_failed", logging.WARNING, error_type=type(e).__name__, error=str(e)[:300])
 
 
@@ -107,9 +150,14 @@ async def check_offsets() -> None:
 class OffsetWatch(mode.Service):
     """``check_offsets`` every ``offset_check_seconds`` in every worker (each looks after its own partitions)."""
 
+    books: Books
+
+    async def on_start(self) -> None:
+        self.books = Books()
+
     @mode.Service.timer(settings.offset_check_seconds)
     async def _tick(self) -> None:
-        await check_offsets()
+        await check_offsets(self.books)
 
     async def on_stop(self) -> None:
-        await asyncio.to_thread(drop_admin)
+        await asyncio.to_thread(self.books.close)

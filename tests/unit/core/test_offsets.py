@@ -57,11 +57,11 @@ def test_a_partition_with_work_in_hand_or_still_to_fetch_is_never_stuck() -> Non
 
 def test_progress_in_either_book_starts_the_wait_again() -> None:
     watch: StuckWatch[tuple[str, int]] = StuckWatch(60)
-    watch.check({P: state(committed=4, end=9)}, 0.0)
-    assert watch.check({P: state(committed=6, local=6, end=9)}, 50.0) == []  # Kafka moved on
-    assert watch.check({P: state(committed=6, local=6, end=9)}, 100.0) == []  # 50 s since, not 60
-    assert watch.check({P: state(committed=6, local=7, end=9)}, 111.0) == []  # the worker's own book moved
-    assert [f.offset for f in watch.check({P: state(committed=6, local=7, end=9)}, 171.0)] == [7]
+    watch.check({P: state(committed=4, end=9, position=9)}, 0.0)
+    assert watch.check({P: state(committed=6, local=6, end=9, position=9)}, 50.0) == []  # Kafka moved on
+    assert watch.check({P: state(committed=6, local=6, end=9, position=9)}, 100.0) == []  # 50 s since, not 60
+    assert watch.check({P: state(committed=6, local=7, end=9, position=9)}, 111.0) == []  # the worker's book moved
+    assert [f.offset for f in watch.check({P: state(committed=6, local=7, end=9, position=9)}, 171.0)] == [7]
     # Busy for a while clears the wait too.
     watch.check({P: state(busy=True)}, 200.0)
     assert watch.check({P: state()}, 201.0) == []
@@ -97,22 +97,80 @@ def test_partition_offsets_behind_counts_from_the_log_start() -> None:
     assert PartitionOffsets(start=0, end=5, committed=5).behind == 0
 
 
+def _message(topic: str, partition: int, acked: bool = False) -> SimpleNamespace:
+    from faust.types import TP
+
+    return SimpleNamespace(tp=TP(topic, partition), topic=topic, partition=partition, acked=acked)
+
+
 def test_the_worker_books_are_read_side_by_side_with_kafkas() -> None:
     from faust.types import TP
 
     from pipeline.watch import states
 
-    def message(topic: str, partition: int, acked: bool) -> SimpleNamespace:
-        return SimpleNamespace(tp=TP(topic, partition), acked=acked)
-
     consumer = SimpleNamespace(
-        _unacked_messages=[message("raw", 0, False), message("raw", 1, True)],
-        _committed_offset={TP("raw", 0): 3, TP("raw", 1): 7},
+        _unacked_messages=[_message("raw", 0), _message("raw", 1, acked=True)],
+        _committed_offset={TP("raw", 0): 3, TP("raw", 1): 7, TP("raw", 3): 2},
     )
+    # A stream's buffer holds an event of raw[3]: delivered, not yet pulled by its stage (so not unacked yet).
+    channels = [SimpleNamespace(_queue=None), SimpleNamespace(_queue=SimpleNamespace(
+        _queue=[SimpleNamespace(message=_message("raw", 3))]))]
     books = {("raw", 0): PartitionOffsets(0, 5, 3), ("raw", 1): PartitionOffsets(0, 8, 7),
-             ("raw", 2): PartitionOffsets(0, 2, 2)}
-    positions: dict[tuple[str, int], int | None] = {("raw", 0): 5, ("raw", 1): 8}  # raw[2] is not ours
-    seen = states(consumer, books, positions)
-    assert set(seen) == {("raw", 0), ("raw", 1)}
+             ("raw", 2): PartitionOffsets(0, 2, 2), ("raw", 3): PartitionOffsets(0, 4, 2)}
+    positions: dict[tuple[str, int], int | None] = {("raw", 0): 5, ("raw", 1): 8, ("raw", 3): 4}  # raw[2]: not ours
+    seen = states(consumer, channels, books, positions)
+    assert set(seen) == {("raw", 0), ("raw", 1), ("raw", 3)}
     assert seen[("raw", 0)] == PartitionState(start=0, end=5, committed=3, local=3, position=5, busy=True)
     assert seen[("raw", 1)] == PartitionState(start=0, end=8, committed=7, local=7, position=8, busy=False)
+    assert seen[("raw", 3)].busy
+
+
+class _Consumer:
+    """The few calls ``repair`` makes, recorded (a stand-in for Faust's consumer object, not for Kafka)."""
+
+    def __init__(self, assigned: set, committed: dict, committing: bool = False, accepts: bool = True) -> None:
+        self.assigned, self._committed_offset, self.committing, self.accepts = assigned, committed, committing, accepts
+        self.calls: list[tuple[str, dict]] = []
+
+    def assignment(self) -> set:
+        return self.assigned
+
+    async def maybe_wait_for_commit_to_finish(self) -> bool:
+        return self.committing
+
+    async def _commit(self, offsets: dict) -> bool:
+        self.calls.append(("commit", offsets))
+        return self.accepts
+
+    async def seek_wait(self, offsets: dict) -> None:
+        self.calls.append(("seek", offsets))
+
+
+def test_a_repair_is_applied_only_while_the_partition_is_still_ours_and_unchanged() -> None:
+    import asyncio
+
+    from faust.types import TP
+
+    from pipeline.offsets import Repair
+    from pipeline.watch import repair
+
+    tp = TP("raw", 0)
+    commit = Repair(("raw", 0), "commit", 5, 1, 60.0)
+    seek = Repair(("raw", 0), "seek", 4, 1, 60.0)
+    ok = _Consumer({tp}, {tp: 5})
+    assert asyncio.run(repair(ok, commit)) and asyncio.run(repair(ok, seek))
+    assert ok.calls == [("commit", {tp: 5}), ("seek", {tp: 4})]
+    for skipped in (_Consumer(set(), {tp: 5}),                    # revoked since it was judged
+                    _Consumer({tp}, {tp: 5}, committing=True),    # a commit of Faust's own was in flight
+                    _Consumer({tp}, {tp: 4})):                    # the worker's book went back (reassigned)
+        assert asyncio.run(repair(skipped, commit)) is False and skipped.calls == []
+    with pytest.raises(RuntimeError, match="refused"):
+        asyncio.run(repair(_Consumer({tp}, {tp: 5}, accepts=False), commit))
+
+
+def test_the_books_are_not_read_once_closing() -> None:
+    from pipeline.watch import Books
+
+    books = Books()
+    books.close()
+    assert books.read(["raw"]) is None  # no client is made after close, so none is left open
