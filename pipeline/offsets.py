@@ -39,9 +39,9 @@ class PartitionState:
     position: int | None
     """The next offset the worker will fetch; None when unknown."""
     busy: bool
-    """A stage holds messages of this partition: handed over, not yet acked. (Acked and not yet committed is not
-    busy: Faust commits those within a second, and acks it cannot commit, behind a hole, are one of the stuck
-    states.)"""
+    """A stage holds messages of this partition: waiting in a stream's buffer, or pulled and not yet acked. (Acked
+    and not yet committed is not busy: Faust commits those within a second, and acks it cannot commit, behind a
+    hole, are one of the stuck states.)"""
 
     @property
     def done(self) -> int:
