@@ -68,7 +68,8 @@ def health_report(
     """The HTTP status code and the JSON body. Lag (messages each stage's input topic still holds for the worker's
     group) is information, not a check: a backlog after an outage is expected, not a fault. So are the offset
     watch's counts (``pipeline/watch.py``: checks done, checks that could not read the books, partitions
-    repaired): a repair is the watch doing its job, and the log says which partition and why."""
+    repaired, holes the stages met): a repair is the watch doing its job, and the log says which partition and
+    why."""
     ok = all(c.ok for c in checks.values())
     body: dict[str, object] = {
         "status": "ok" if ok else "degraded",

@@ -1,4 +1,4 @@
-"""Stuck partitions: a backlog that no processing will ever clear, and the repair for it.
+"""Stuck partitions and holes: a backlog no processing will ever clear, messages no stage ever saw, and the repairs.
 
 Faust keeps its own books of what each stage acked and committed, beside Kafka's. A few races between rebalances,
 seeks and commits (faust-streaming 0.15.3; robinhood/faust#681 and kin) can leave a partition behind in Kafka's books
@@ -12,7 +12,9 @@ while the worker believes nothing is pending there:
 
 The seed end-to-end test met the first or the second once in CI: one raw article behind for 180 s after a worker
 restart, everything else drained. ``StuckWatch`` is the pure judgement the worker's offset watch applies every few
-seconds; the Faust side (reading the books, committing, seeking) lives in ``pipeline/watch.py``.
+seconds; ``Continuity`` the one each stage applies to every message, for the dropped message that is followed by
+another of its partition (Faust commits over it, so it leaves no lag). The Faust side (reading the books,
+committing, seeking) lives in ``pipeline/watch.py``.
 """
 
 from __future__ import annotations
@@ -105,3 +107,32 @@ class StuckWatch(Generic[K]):
                 repairs.append(Repair(key, "seek", s.done, s.behind, idle))
             self._idle[key] = (books, now)
         return repairs
+
+
+class Continuity(Generic[K]):
+    """The next offset a stage expects from each partition. Kafka's offsets in newsrift's topics are contiguous
+    (no compaction, no transactions), so a message past the expected offset means the ones between never reached
+    the stage: dropped by Faust between fetch and stream. Faust would commit over a hole of one such message once
+    the next is acked (``_new_offset`` allows a gap of 1), leaving no lag for ``StuckWatch`` to see; this is how
+    the stage sees it instead. Messages at or before what was seen (duplicates, a seek back) are no hole."""
+
+    def __init__(self) -> None:
+        self._next: dict[K, int] = {}
+
+    def knows(self, key: K) -> bool:
+        return key in self._next
+
+    def forget(self) -> None:
+        """After a rebalance: a partition may have been away, and another worker may have moved it on."""
+        self._next.clear()
+
+    def see(self, key: K, offset: int, first: int | None = None) -> tuple[int, int] | None:
+        """Note a message at ``offset``; ``first`` is where the partition's first message should be when nothing
+        was seen of it yet (the committed offset, or the log's start), None when unknown. Returns the hole before
+        the message as (first missing offset, the message's offset), or None."""
+        seen = self._next.get(key)
+        expected = seen if seen is not None else first
+        self._next[key] = offset + 1 if seen is None else max(seen, offset + 1)
+        if expected is not None and offset > expected:
+            return expected, offset
+        return None

@@ -1,9 +1,11 @@
 """The worker's offset watch: every ``offset_check_seconds``, each assigned stage partition is read from Kafka's
 books and from Faust's, and ``pipeline.offsets.StuckWatch`` decides which ones are stuck; a stuck partition gets its
 commit sent again or is fetched again from its committed offset, and each repair is logged (``offsets_repaired``).
+And every stage passes each message through ``note_offset``: a message past the offset its partition should be at
+reveals a hole, which Faust would commit over without a trace; the partition is fetched again from the hole.
 
-This module reaches into the Faust consumer's own books (``_committed_offset``, ``_unacked_messages``): they are
-what goes wrong, and faust-streaming is pinned to the version these names were read from."""
+This module reaches into the Faust consumer's own books (``_committed_offset``, ``_unacked_messages``, the stream
+buffers): they are what goes wrong, and faust-streaming is pinned to the version these names were read from."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import mode
 
 from newsrift.lag import PartitionOffsets, admin_client, partition_offsets
 from pipeline.app import app, settings
-from pipeline.offsets import PartitionState, Repair, StuckWatch
+from pipeline.offsets import Continuity, PartitionState, Repair, StuckWatch
 from pipeline.streaming import log_event
 from pipeline.topics import readers
 
@@ -25,8 +27,39 @@ log = logging.getLogger("newsrift.worker")
 Key = tuple[str, int]
 
 watch: StuckWatch[Key] = StuckWatch(settings.stuck_offset_seconds)
-checks = {"done": 0, "failed": 0, "repaired": 0}
-"""How often the watch ran, failed to read the books, and repaired a partition since the worker started."""
+checks = {"done": 0, "failed": 0, "repaired": 0, "holes": 0}
+"""How often the watch ran, failed to read the books, and repaired a partition, and how many holes the stages met,
+since the worker started."""
+continuity: Continuity[tuple[str, str, int]] = Continuity()
+
+
+@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's handler type rejects any def here
+def _forget_offsets_seen(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+    continuity.forget()
+
+
+async def note_offset(stage: str, event: Any) -> None:
+    """Check a stage's message against the offset its partition should be at (``Continuity``). On a hole: log it
+    and fetch the partition again from the hole's start, so the missing messages reach the stage (the ones after
+    it come a second time). The first message after an assignment is judged against the committed offset Faust
+    sought to; where Faust has none (never committed, or committed 0) it is not judged. Never raises."""
+    try:
+        msg = event.message
+        tp = msg.tp
+        key = (stage, msg.topic, msg.partition)
+        consumer: Any = app.consumer
+        first = None if continuity.knows(key) else consumer._committed_offset.get(tp)
+        hole = continuity.see(key, msg.offset, first)
+        if hole is None:
+            return
+        checks["holes"] += 1
+        log_event(log, "offset_hole", logging.WARNING, stage=stage, topic=msg.topic, partition=msg.partition,
+                  missing=f"{hole[0]}-{hole[1] - 1}", at=msg.offset)
+        if tp in consumer.assignment():
+            await consumer.seek_wait({tp: hole[0]})
+    except Exception as e:  # a check must never fail the message in hand
+        log_event(log, "offset_hole_check_failed", logging.WARNING, stage=stage, error_type=type(e).__name__,
+                  error=str(e)[:300])
 
 
 class Books:

@@ -33,6 +33,7 @@ from pipeline.app import (
 from pipeline.disputes import DisputeChange
 from pipeline.errors import NewsriftError
 from pipeline.streaming import decode, encode, log_event
+from pipeline.watch import note_offset
 
 log = logging.getLogger("newsrift.alerts")
 # Keyed "<sink>\x1f<alert_id>"; written while handling a dispute_id-keyed message, so co-partitioned with it.
@@ -51,6 +52,7 @@ async def send_alerts(stream: Any) -> None:
     planner = AlertPlanner(settings.watchlist)
     dedupe = AlertDedupe(alerts_sent, keep_for=_KEEP_MARKS, prune_every=_PRUNE_EVERY)
     async for event in stream.events():
+        await note_offset("send_alerts", event)
         partition = event.message.partition
         # Deletes go to the changelog partition of the message in hand: prune only the marks written on it.
         pruned = dedupe.prune_due(datetime.now(timezone.utc), partition)

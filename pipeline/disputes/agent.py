@@ -19,6 +19,7 @@ from pipeline.disputes.stage import ClaimEnvelope, MoveMessage
 from pipeline.errors import MessageError
 from pipeline.model import Claim, format_time, parse_time
 from pipeline.streaming import decode, encode, encode_message, log_event
+from pipeline.watch import note_offset
 
 log = logging.getLogger("newsrift.worker")
 detector = DisputeDetector(stale_after=timedelta(seconds=settings.dispute_stale_seconds),
@@ -58,6 +59,7 @@ async def _emit(changes: list[tuple[DisputeChange, bytes]], event_id: str) -> No
 @app.agent(claims_topic)
 async def detect_disputes(stream: Any) -> None:
     async for event in stream.events():
+        await note_offset("detect_disputes", event)
         try:
             await _handle(event)
         except Exception as e:  # per message: dead-lettered with its reason, the stage goes on

@@ -24,6 +24,7 @@ from pipeline.disputes.stage import ClaimEnvelope, MoveMessage
 from pipeline.errors import MessageError, NewsriftError
 from pipeline.model import Article, Claim, format_time
 from pipeline.streaming import decode, encode, encode_message, log_event
+from pipeline.watch import note_offset
 
 log = logging.getLogger("newsrift.worker")
 # One partition, like news.assign.v1: the whole recent history in one place (docs/architecture.md).
@@ -60,6 +61,7 @@ def _assign_message(data: dict[str, Any]) -> tuple[Article, list[Claim]] | None:
 async def route_articles(stream: Any) -> None:
     """Re-key to one partition, so the assign stage sees every article in one global order."""
     async for event in stream.events():
+        await note_offset("route_articles", event)
         try:
             decode(event.value, _analysed)
             await assign_topic.send(key=GLOBAL_KEY, value=event.value)
@@ -72,6 +74,7 @@ async def assign_events(stream: Any) -> None:
     assigner: Assigner | None = None
     built_at = -1
     async for event in stream.events():
+        await note_offset("assign_events", event)
         try:
             msg = decode(event.value, _assign_message)
             if assigner is None or built_at != _rebalances[0]:

@@ -16,6 +16,7 @@ from pipeline.model import Article, RawArticle
 from pipeline.normalize.core import normalise
 from pipeline.normalize.pipeline import analyse_batch, split, warm_up
 from pipeline.streaming import batches, decode, encode_message, log_event
+from pipeline.watch import note_offset
 
 log = logging.getLogger("newsrift.worker")
 STAGE = "analyse_articles"
@@ -59,6 +60,8 @@ async def analyse_articles(stream: Any) -> None:
     # Batches for spaCy's nlp.pipe; events are acked once their batch is done (see ``batches`` for why not take()).
     manual = stream.noack()
     async for batch in batches(manual.events(), 64, 0.5):
+        for event in batch:
+            await note_offset(STAGE, event)
         await _analyse_batch(batch)
         for event in batch:
             await manual.ack(event)

@@ -38,11 +38,12 @@ FAULTS = {
 
         driver.AIOKafkaConsumerThread._commit = _commit
     """,
-    # The first raw message of one partition is fetched and dropped before any stream sees it.
+    # The NTH raw message of one partition is fetched and dropped before any stream sees it.
     "drop": """
         from faust.transport import conductor
 
         dropped = []
+        passed = []
         plain_compile = conductor.Conductor._compile_message_handler
 
         def _compile(self):
@@ -50,6 +51,9 @@ FAULTS = {
 
             async def on_message(message):
                 if not dropped and message.topic == TOPIC and message.partition == PARTITION:
+                    if len(passed) < NTH:
+                        passed.append(message.offset)
+                        return await deliver(message)
                     dropped.append(message.offset)
                     print(f"fault: dropped {message.partition}:{message.offset}", flush=True)
                     return None
@@ -62,26 +66,24 @@ FAULTS = {
 }
 
 
-def _inject(tmp_path: Path, fault: str, topic: str, partition: int) -> Path:
+def _inject(tmp_path: Path, fault: str, topic: str, partition: int, nth: int) -> Path:
     where = tmp_path / "fault"
     where.mkdir()
     body = textwrap.dedent(FAULTS[fault])
-    (where / "sitecustomize.py").write_text(f"TOPIC = {topic!r}\nPARTITION = {partition}\n{body}")
+    (where / "sitecustomize.py").write_text(f"TOPIC = {topic!r}\nPARTITION = {partition}\nNTH = {nth}\n{body}")
     return where
 
 
-def _raw_partition_with_one_message(settings: Settings, tmp_path: Path) -> int:
-    """The seed feeds' raw messages land by key; the partition holding exactly one of them (a dropped message
-    followed by another of its partition is committed over by Faust, lag 0: that loss no watch of offsets can see).
-    """
+def _raw_partition_holding(settings: Settings, tmp_path: Path, least: int, most: int) -> int:
+    """The seed feeds' raw messages land by key; a partition that gets between ``least`` and ``most`` of them."""
     topic = settings.topic(RAW_ARTICLES)
     probe = settings.model_copy(update={"topic_prefix": settings.topic_prefix + "probe."})
     ensure_topics(probe)
     ingest_seeds(probe, tmp_path / "probe-state")
     books = partition_offsets(probe, [probe.topic(RAW_ARTICLES)], [probe.app_id])[probe.app_id]
-    singles = sorted(p for (_, p), b in books.items() if b.end == 1)
-    assert singles, f"no raw partition of {topic} gets exactly one seed item: {books}"
-    return singles[0]
+    found = sorted(p for (_, p), b in books.items() if least <= b.end <= most)
+    assert found, f"no raw partition of {topic} gets {least} to {most} seed items: {books}"
+    return found[0]
 
 
 @pytest.mark.parametrize("fault,action", [("commit", "commit"), ("drop", "seek")])
@@ -91,10 +93,11 @@ def test_a_stuck_raw_partition_is_repaired_and_every_article_goes_through(
     settings = isolated.model_copy(update={"stuck_offset_seconds": 4.0, "offset_check_seconds": 1.0})
     ensure_topics(settings)
     topic = settings.topic(RAW_ARTICLES)
-    partition = _raw_partition_with_one_message(settings, tmp_path) if fault == "drop" else -1
+    # The dropped message is its partition's only one: nothing comes after it, so the partition stays behind.
+    partition = _raw_partition_holding(settings, tmp_path, 1, 1) if fault == "drop" else -1
     log = tmp_path / "worker.log"
     worker: subprocess.Popen[bytes] = start_worker(settings, log, {"PYTHONPATH": str(_inject(tmp_path, fault, topic,
-                                                                                             partition))})
+                                                                                             partition, 0))})
     try:
         _wait_for_line(log, "Worker]: Ready", 120, worker)
         summary = ingest_seeds(settings, tmp_path / "state")
@@ -112,6 +115,35 @@ def test_a_stuck_raw_partition_is_repaired_and_every_article_goes_through(
         if fault == "drop":
             assert all(f"topic={topic} partition={partition} " in line for line in repairs), repairs
         assert "event=offset_watch_failed" not in text
+    except BaseException:
+        print(log.read_text(errors="replace")[-6000:])
+        raise
+    finally:
+        stop_worker(worker)
+
+
+def test_a_message_dropped_before_others_of_its_partition_is_fetched_again(isolated: Settings, tmp_path: Path) -> None:
+    """Faust would commit over this hole (one message, the next acked) and leave no lag: the stage sees the offset
+    jump, logs the hole and fetches the partition again from it. The watch's wait is out of reach here."""
+    settings = isolated.model_copy(update={"stuck_offset_seconds": 3600.0})
+    ensure_topics(settings)
+    topic = settings.topic(RAW_ARTICLES)
+    partition = _raw_partition_holding(settings, tmp_path, 3, 100)
+    log = tmp_path / "worker.log"
+    worker = start_worker(settings, log, {"PYTHONPATH": str(_inject(tmp_path, "drop", topic, partition, 1))})
+    try:
+        _wait_for_line(log, "Worker]: Ready", 120, worker)
+        assert "failed=0" in ingest_seeds(settings, tmp_path / "state")
+        _wait_for_line(log, f"fault: dropped {partition}:1", 120, worker)
+        _wait_for_line(log, "event=offset_hole", 120, worker)
+        seen = wait_for_index(settings, seed_item_count(), 0, 120, worker)
+        assert seen["articles"] == seed_item_count()  # the dropped article is there too
+        wait_drained(settings, 60)
+        text = log.read_text(errors="replace")
+        holes = [line for line in text.splitlines() if "event=offset_hole " in line]
+        assert len(holes) == 1, holes
+        assert f"stage=analyse_articles topic={topic} partition={partition} missing=1-1 at=2" in holes[0], holes
+        assert "event=offsets_repaired" not in text and "offset_hole_check_failed" not in text
     except BaseException:
         print(log.read_text(errors="replace")[-6000:])
         raise

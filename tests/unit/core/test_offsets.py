@@ -174,3 +174,23 @@ def test_the_books_are_not_read_once_closing() -> None:
     books = Books()
     books.close()
     assert books.read(["raw"]) is None  # no client is made after close, so none is left open
+
+
+def test_a_message_past_the_expected_offset_reveals_a_hole() -> None:
+    from pipeline.offsets import Continuity
+
+    seen: Continuity[tuple[str, int]] = Continuity()
+    assert seen.see(P, 4, first=4) is None
+    assert seen.see(P, 5) is None
+    assert seen.see(P, 8) == (6, 8)  # 6 and 7 never came
+    assert seen.see(P, 6) is None and seen.see(P, 7) is None and seen.see(P, 8) is None  # the seek back: no hole
+    assert seen.see(P, 9) is None
+    # The first message after an assignment is judged against where the partition should start.
+    other = ("raw", 1)
+    assert seen.see(other, 3, first=2) == (2, 3)
+    assert not seen.knows(("raw", 2))
+    assert seen.see(("raw", 2), 7, first=None) is None  # nothing known to judge by
+    seen.forget()
+    assert not seen.knows(P) and seen.see(P, 20, first=20) is None
+    # Duplicates and redeliveries from before what was seen are never holes.
+    assert seen.see(P, 12) is None and seen.see(P, 21) is None
