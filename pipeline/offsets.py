@@ -109,30 +109,72 @@ class StuckWatch(Generic[K]):
         return repairs
 
 
+@dataclass(frozen=True)
+class Gap:
+    """What a message tells about the offsets before it. ``seek``: fetch the partition again from ``start`` (the
+    hole's first offset; ``first`` is True when the hole was found just now, False for a fetch that went stale
+    before it took effect). ``filled``: the hole's first message came. ``lost``: the partition was fetched again
+    from ``start`` and came back without it (deleted by retention, or a producer's transaction marker)."""
+
+    action: Literal["seek", "filled", "lost"]
+    start: int
+    at: int
+    first: bool = False
+    seeks: int = 0
+    """For ``filled`` and ``lost``: how many seeks the hole took."""
+
+
 class Continuity(Generic[K]):
-    """The next offset a stage expects from each partition. Kafka's offsets in newsrift's topics are contiguous
-    (no compaction, no transactions), so a message past the expected offset means the ones between never reached
-    the stage: dropped by Faust between fetch and stream. Faust would commit over a hole of one such message once
-    the next is acked (``_new_offset`` allows a gap of 1), leaving no lag for ``StuckWatch`` to see; this is how
-    the stage sees it instead. Messages at or before what was seen (duplicates, a seek back) are no hole."""
+    """The next offset a stage expects from each partition, and the holes it is waiting to see filled.
+
+    Kafka's offsets in newsrift's topics are contiguous (no compaction, no transactions), so a message past the
+    expected offset means the ones between never reached the stage: dropped by Faust between fetch and stream.
+    Faust would commit over a hole of one such message once the next is acked (``_new_offset`` allows a gap of
+    1), leaving no lag for ``StuckWatch`` to see; this is how the stage sees it instead.
+
+    A hole stays open until its first message comes. Messages past everything seen while it is open are the rest
+    of a fetch made before the seek (Faust's fetch loop hands them out and moves its read offset past the hole
+    again, so the seek must be repeated); a message inside the hole's span, but not its start, means the fetch
+    from the hole came back without it: lost. Messages before the hole are duplicates and say nothing."""
 
     def __init__(self) -> None:
         self._next: dict[K, int] = {}
+        self._open: dict[K, tuple[int, int, int]] = {}  # key -> (hole start, highest offset seen, seeks)
 
     def knows(self, key: K) -> bool:
         return key in self._next
 
-    def forget(self) -> None:
-        """After a rebalance: a partition may have been away, and another worker may have moved it on."""
+    def forget(self) -> list[tuple[K, int, int]]:
+        """After a rebalance (a partition may have been away, and another worker may have moved it on): forget
+        everything, and return the holes still open as (key, start, highest offset seen)."""
+        unfilled = [(key, start, high) for key, (start, high, _) in self._open.items()]
         self._next.clear()
+        self._open.clear()
+        return unfilled
 
-    def see(self, key: K, offset: int, first: int | None = None) -> tuple[int, int] | None:
+    def see(self, key: K, offset: int, first: int | None = None) -> Gap | None:
         """Note a message at ``offset``; ``first`` is where the partition's first message should be when nothing
-        was seen of it yet (the committed offset, or the log's start), None when unknown. Returns the hole before
-        the message as (first missing offset, the message's offset), or None."""
+        was seen of it yet (the committed offset), None when unknown."""
+        hole = self._open.get(key)
+        if hole is not None:
+            start, high, seeks = hole
+            if offset == start:
+                del self._open[key]
+                self._next[key] = offset + 1
+                return Gap("filled", start, offset, seeks=seeks)
+            if offset < start:
+                return None
+            if offset <= high:
+                del self._open[key]
+                self._next[key] = high + 1
+                return Gap("lost", start, offset, seeks=seeks)
+            self._open[key] = (start, offset, seeks + 1)
+            return Gap("seek", start, offset)
         seen = self._next.get(key)
         expected = seen if seen is not None else first
-        self._next[key] = offset + 1 if seen is None else max(seen, offset + 1)
         if expected is not None and offset > expected:
-            return expected, offset
+            self._open[key] = (expected, offset, 1)
+            self._next[key] = expected
+            return Gap("seek", expected, offset, first=True)
+        self._next[key] = offset + 1 if seen is None else max(seen, offset + 1)
         return None

@@ -27,36 +27,52 @@ log = logging.getLogger("newsrift.worker")
 Key = tuple[str, int]
 
 watch: StuckWatch[Key] = StuckWatch(settings.stuck_offset_seconds)
-checks = {"done": 0, "failed": 0, "repaired": 0, "holes": 0}
-"""How often the watch ran, failed to read the books, and repaired a partition, and how many holes the stages met,
-since the worker started."""
+checks = {"done": 0, "failed": 0, "repaired": 0, "holes": 0, "holes_lost": 0}
+"""How often the watch ran, failed to read the books, and repaired a partition; how many holes the stages met,
+and how many of them could not be filled; since the worker started."""
 continuity: Continuity[tuple[str, str, int]] = Continuity()
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's handler type rejects any def here
 def _forget_offsets_seen(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-    continuity.forget()
+    for (stage, topic, partition), start, high in continuity.forget():
+        # The fetch from the hole had not come back when the partition was taken away: its messages are lost
+        # unless this worker or another fetches them again (Faust may have committed over them).
+        checks["holes_lost"] += 1
+        log_event(log, "offset_hole_unfilled", logging.ERROR, stage=stage, topic=topic, partition=partition,
+                  missing_from=start, seen_up_to=high)
 
 
-async def note_offset(stage: str, event: Any) -> None:
+async def note_offset(stage: str, event: Any, consumer: Any = None) -> None:
     """Check a stage's message against the offset its partition should be at (``Continuity``). On a hole: log it
-    and fetch the partition again from the hole's start, so the missing messages reach the stage (the ones after
-    it come a second time). The first message after an assignment is judged against the committed offset Faust
-    sought to; where Faust has none (never committed, or committed 0) it is not judged. Never raises."""
+    (``offset_hole``) and fetch the partition again from the hole's start, so the missing messages reach the stage
+    (the ones after them come a second time), and log when its first message came (``offset_hole_filled``) or
+    that it cannot come (``offset_hole_lost``). The first message after an assignment is judged against the
+    committed offset Faust sought to; where Faust has none (never committed, or committed 0) it is not judged.
+    ``consumer``: Faust's (the app's when None). Never raises."""
     try:
         msg = event.message
         tp = msg.tp
         key = (stage, msg.topic, msg.partition)
-        consumer: Any = app.consumer
+        consumer = consumer if consumer is not None else app.consumer
         first = None if continuity.knows(key) else consumer._committed_offset.get(tp)
-        hole = continuity.see(key, msg.offset, first)
-        if hole is None:
+        gap = continuity.see(key, msg.offset, first)
+        if gap is None:
             return
-        checks["holes"] += 1
-        log_event(log, "offset_hole", logging.WARNING, stage=stage, topic=msg.topic, partition=msg.partition,
-                  missing=f"{hole[0]}-{hole[1] - 1}", at=msg.offset)
-        if tp in consumer.assignment():
-            await consumer.seek_wait({tp: hole[0]})
+        where = {"stage": stage, "topic": msg.topic, "partition": msg.partition}
+        if gap.action == "filled":
+            log_event(log, "offset_hole_filled", **where, offset=gap.start, seeks=gap.seeks)
+        elif gap.action == "lost":
+            checks["holes_lost"] += 1
+            log_event(log, "offset_hole_lost", logging.ERROR, **where, missing=f"{gap.start}-{gap.at - 1}",
+                      seeks=gap.seeks)
+        else:
+            if gap.first:
+                checks["holes"] += 1
+                log_event(log, "offset_hole", logging.WARNING, **where, missing=f"{gap.start}-{gap.at - 1}",
+                          at=gap.at)
+            if tp in consumer.assignment():
+                await consumer.seek_wait({tp: gap.start})
     except Exception as e:  # a check must never fail the message in hand
         log_event(log, "offset_hole_check_failed", logging.WARNING, stage=stage, error_type=type(e).__name__,
                   error=str(e)[:300])

@@ -176,21 +176,87 @@ def test_the_books_are_not_read_once_closing() -> None:
     assert books.read(["raw"]) is None  # no client is made after close, so none is left open
 
 
-def test_a_message_past_the_expected_offset_reveals_a_hole() -> None:
-    from pipeline.offsets import Continuity
+def test_a_message_past_the_expected_offset_reveals_a_hole_which_stays_open_until_filled() -> None:
+    from pipeline.offsets import Continuity, Gap
 
     seen: Continuity[tuple[str, int]] = Continuity()
     assert seen.see(P, 4, first=4) is None
     assert seen.see(P, 5) is None
-    assert seen.see(P, 8) == (6, 8)  # 6 and 7 never came
-    assert seen.see(P, 6) is None and seen.see(P, 7) is None and seen.see(P, 8) is None  # the seek back: no hole
-    assert seen.see(P, 9) is None
-    # The first message after an assignment is judged against where the partition should start.
+    assert seen.see(P, 8) == Gap("seek", 6, 8, first=True)  # 6 and 7 never came
+    # The rest of the fetch made before the seek: each one means the seek must be made again.
+    assert seen.see(P, 9) == Gap("seek", 6, 9)
+    assert seen.see(P, 5) is None  # a duplicate from before the hole
+    assert seen.see(P, 6) == Gap("filled", 6, 6, seeks=2)
+    assert seen.see(P, 7) is None and seen.see(P, 8) is None and seen.see(P, 9) is None and seen.see(P, 10) is None
+    assert seen.see(P, 12) == Gap("seek", 11, 12, first=True)
+
+
+def test_a_fetch_from_the_hole_that_comes_back_without_it_is_a_loss() -> None:
+    from pipeline.offsets import Continuity, Gap
+
+    seen: Continuity[tuple[str, int]] = Continuity()
+    seen.see(P, 0, first=0)
+    assert seen.see(P, 3) == Gap("seek", 1, 3, first=True)
+    assert seen.see(P, 4) == Gap("seek", 1, 4)
+    assert seen.see(P, 2) == Gap("lost", 1, 2, seeks=2)  # fetched again from 1; 1 is not there
+    assert seen.see(P, 3) is None and seen.see(P, 4) is None  # the rest of that fetch: seen before
+    assert seen.see(P, 5) is None
+
+
+def test_the_first_message_after_an_assignment_is_judged_by_the_committed_offset() -> None:
+    from pipeline.offsets import Continuity, Gap
+
+    seen: Continuity[tuple[str, int]] = Continuity()
     other = ("raw", 1)
-    assert seen.see(other, 3, first=2) == (2, 3)
+    assert seen.see(other, 3, first=2) == Gap("seek", 2, 3, first=True)
     assert not seen.knows(("raw", 2))
     assert seen.see(("raw", 2), 7, first=None) is None  # nothing known to judge by
-    seen.forget()
-    assert not seen.knows(P) and seen.see(P, 20, first=20) is None
-    # Duplicates and redeliveries from before what was seen are never holes.
-    assert seen.see(P, 12) is None and seen.see(P, 21) is None
+    assert seen.see(P, 20, first=20) is None
+    # A rebalance forgets everything and reports the holes still open.
+    assert seen.forget() == [(other, 2, 3)]
+    assert not seen.knows(P) and seen.forget() == []
+    assert seen.see(P, 12) is None and seen.see(P, 13) is None  # judged afresh
+
+
+def test_a_stage_that_meets_a_hole_fetches_again_until_it_is_filled(caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    import logging
+
+    from faust.types import TP
+
+    from pipeline import watch
+
+    tp = TP("claims", 1)
+    consumer = _Consumer({tp}, {tp: 3})
+    seeks: list[dict] = []
+
+    async def seek_wait(offsets: dict) -> None:
+        seeks.append(offsets)
+
+    consumer.seek_wait = seek_wait  # type: ignore[method-assign]
+
+    def deliver(*offsets: int) -> None:
+        for offset in offsets:
+            event = SimpleNamespace(message=SimpleNamespace(tp=tp, topic="claims", partition=1, offset=offset))
+            asyncio.run(watch.note_offset("detect_disputes", event, consumer))
+
+    watch.continuity.forget()
+    before = dict(watch.checks)
+    with caplog.at_level(logging.INFO, logger="newsrift.worker"):
+        deliver(3, 4, 6, 7)  # 5 dropped; 7 is the rest of the stale fetch
+        assert seeks == [{tp: 5}, {tp: 5}]
+        deliver(5, 6, 7, 8)  # the fetch from the hole
+        assert seeks == [{tp: 5}, {tp: 5}]
+        deliver(10)  # 9 dropped, and the partition is taken away before the fetch from it came back
+        watch._forget_offsets_seen(None, signal=None)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("event=offset_hole stage=detect_disputes topic=claims partition=1 missing=5-5 at=6" in m for m in lines)
+    assert any("event=offset_hole_filled stage=detect_disputes topic=claims partition=1 offset=5 seeks=2" in m
+               for m in lines)
+    assert any("event=offset_hole_unfilled" in m and "missing_from=9" in m for m in lines)
+    assert watch.checks["holes"] - before["holes"] == 2 and watch.checks["holes_lost"] - before["holes_lost"] == 1
+    # The first message after an assignment is judged against the committed offset Faust sought to.
+    seeks.clear()
+    deliver(4)
+    assert seeks == [{tp: 3}]
+    watch.continuity.forget()
