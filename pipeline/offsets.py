@@ -132,14 +132,17 @@ class Continuity(Generic[K]):
     Faust would commit over a hole of one such message once the next is acked (``_new_offset`` allows a gap of
     1), leaving no lag for ``StuckWatch`` to see; this is how the stage sees it instead.
 
-    A hole stays open until its first message comes. Messages past everything seen while it is open are the rest
-    of a fetch made before the seek (Faust's fetch loop hands them out and moves its read offset past the hole
-    again, so the seek must be repeated); a message inside the hole's span, but not its start, means the fetch
-    from the hole came back without it: lost. Messages before the hole are duplicates and say nothing."""
+    A hole stays open until its first message comes, and every message past its start asks for the seek again:
+    Faust's fetch loop moves its read offset on after handing a message out, so a seek made while it is still
+    handing out a fetch is undone, and the fetch from the hole then drops everything before that read offset. A
+    message inside what was seen, but not the hole's start, is such a fetch come back without it: after
+    ``rounds`` of those the message is taken as not there (deleted by retention, or a transaction marker):
+    lost. Messages before the hole are duplicates and say nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, rounds: int = 5) -> None:
+        self.rounds = rounds
         self._next: dict[K, int] = {}
-        self._open: dict[K, tuple[int, int, int]] = {}  # key -> (hole start, highest offset seen, seeks)
+        self._open: dict[K, tuple[int, int, int, int]] = {}  # key -> (start, highest seen, seeks, rounds back)
 
     def knows(self, key: K) -> bool:
         return key in self._next
@@ -147,7 +150,7 @@ class Continuity(Generic[K]):
     def forget(self) -> list[tuple[K, int, int]]:
         """After a rebalance (a partition may have been away, and another worker may have moved it on): forget
         everything, and return the holes still open as (key, start, highest offset seen)."""
-        unfilled = [(key, start, high) for key, (start, high, _) in self._open.items()]
+        unfilled = [(key, start, high) for key, (start, high, _, _) in self._open.items()]
         self._next.clear()
         self._open.clear()
         return unfilled
@@ -157,7 +160,7 @@ class Continuity(Generic[K]):
         was seen of it yet (the committed offset), None when unknown."""
         hole = self._open.get(key)
         if hole is not None:
-            start, high, seeks = hole
+            start, high, seeks, back = hole
             if offset == start:
                 del self._open[key]
                 self._next[key] = offset + 1
@@ -165,15 +168,17 @@ class Continuity(Generic[K]):
             if offset < start:
                 return None
             if offset <= high:
-                del self._open[key]
-                self._next[key] = high + 1
-                return Gap("lost", start, offset, seeks=seeks)
-            self._open[key] = (start, offset, seeks + 1)
+                back += 1
+                if back >= self.rounds:
+                    del self._open[key]
+                    self._next[key] = high + 1
+                    return Gap("lost", start, offset, seeks=seeks)
+            self._open[key] = (start, max(high, offset), seeks + 1, back)
             return Gap("seek", start, offset)
         seen = self._next.get(key)
         expected = seen if seen is not None else first
         if expected is not None and offset > expected:
-            self._open[key] = (expected, offset, 1)
+            self._open[key] = (expected, offset, 1, 0)
             self._next[key] = expected
             return Gap("seek", expected, offset, first=True)
         self._next[key] = offset + 1 if seen is None else max(seen, offset + 1)

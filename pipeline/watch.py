@@ -31,6 +31,8 @@ checks = {"done": 0, "failed": 0, "repaired": 0, "holes": 0, "holes_lost": 0}
 """How often the watch ran, failed to read the books, and repaired a partition; how many holes the stages met,
 and how many of them could not be filled; since the worker started."""
 continuity: Continuity[tuple[str, str, int]] = Continuity()
+HOLE_SEEK_DELAY = 0.05
+"""Seconds a stage waits before a seek to a hole (see ``note_offset``)."""
 
 
 @app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's handler type rejects any def here
@@ -72,6 +74,9 @@ async def note_offset(stage: str, event: Any, consumer: Any = None) -> None:
                 log_event(log, "offset_hole", logging.WARNING, **where, missing=f"{gap.start}-{gap.at - 1}",
                           at=gap.at)
             if tp in consumer.assignment():
+                # Let Faust's fetch loop finish handing out this message (it moves its read offset on after), so
+                # the seek is not undone at once.
+                await asyncio.sleep(HOLE_SEEK_DELAY)
                 await consumer.seek_wait({tp: gap.start})
     except Exception as e:  # a check must never fail the message in hand
         log_event(log, "offset_hole_check_failed", logging.WARNING, stage=stage, error_type=type(e).__name__,

@@ -194,13 +194,26 @@ def test_a_message_past_the_expected_offset_reveals_a_hole_which_stays_open_unti
 def test_a_fetch_from_the_hole_that_comes_back_without_it_is_a_loss() -> None:
     from pipeline.offsets import Continuity, Gap
 
-    seen: Continuity[tuple[str, int]] = Continuity()
+    seen: Continuity[tuple[str, int]] = Continuity(rounds=3)
     seen.see(P, 0, first=0)
     assert seen.see(P, 3) == Gap("seek", 1, 3, first=True)
     assert seen.see(P, 4) == Gap("seek", 1, 4)
-    assert seen.see(P, 2) == Gap("lost", 1, 2, seeks=2)  # fetched again from 1; 1 is not there
+    # Fetched again from 1, and back without it: the seek may have been undone by Faust's fetch loop, so again...
+    assert seen.see(P, 2) == Gap("seek", 1, 2)
+    assert seen.see(P, 4) == Gap("seek", 1, 4)
+    assert seen.see(P, 2) == Gap("lost", 1, 2, seeks=4)  # ...until the third time: 1 is not there
     assert seen.see(P, 3) is None and seen.see(P, 4) is None  # the rest of that fetch: seen before
     assert seen.see(P, 5) is None
+
+
+def test_a_fetch_back_without_the_hole_then_with_it_fills_it() -> None:
+    from pipeline.offsets import Continuity, Gap
+
+    seen: Continuity[tuple[str, int]] = Continuity()
+    seen.see(P, 2, first=2)
+    assert seen.see(P, 4) == Gap("seek", 3, 4, first=True)
+    assert seen.see(P, 4) == Gap("seek", 3, 4)  # Faust dropped 3 from the fetch after the seek was undone
+    assert seen.see(P, 3) == Gap("filled", 3, 3, seeks=2)
 
 
 def test_the_first_message_after_an_assignment_is_judged_by_the_committed_offset() -> None:
