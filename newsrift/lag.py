@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from newsrift.settings import Settings
 from pipeline.errors import NewsriftError
+from pipeline.offsets import processed_to
 from pipeline.topics import readers
 
 
@@ -20,9 +21,8 @@ class PartitionOffsets(NamedTuple):
 
     @property
     def behind(self) -> int:
-        """Messages the group has yet to commit. What retention deleted is no one's backlog: a group without a
-        commit, or with one older than the log's start, begins at the start (auto_offset_reset earliest)."""
-        return max(0, self.end - max(self.committed or 0, self.start))
+        """Messages the group has yet to commit (``pipeline.offsets.processed_to``: from the log's start at most)."""
+        return max(0, self.end - processed_to(self.start, self.committed))
 
 
 def admin_client(settings: Settings, bootstrap_timeout_ms: int = 10000, request_timeout_ms: int = 30000) -> Any:

@@ -26,6 +26,13 @@ from typing import Generic, Literal, TypeVar
 K = TypeVar("K", bound=Hashable)
 
 
+def processed_to(start: int, committed: int | None) -> int:
+    """Where a group's processing of a partition stands in Kafka's books: its committed offset. What retention
+    deleted is no one's backlog: a group without a commit, or with one older than the log's start, begins at the
+    start (auto_offset_reset earliest)."""
+    return max(committed or 0, start)
+
+
 @dataclass(frozen=True)
 class PartitionState:
     """One assigned partition, from both books."""
@@ -47,8 +54,7 @@ class PartitionState:
 
     @property
     def done(self) -> int:
-        """Where processing stands in Kafka's books."""
-        return max(self.committed or 0, self.start)
+        return processed_to(self.start, self.committed)
 
     @property
     def behind(self) -> int:

@@ -52,7 +52,7 @@ async def _lag(kafka: Check) -> tuple[dict[str, int] | None, str | None]:
         return None, f"{type(e).__name__}: {e}"
 
 
-def _offset_watch() -> dict[str, int] | None:
+def _offset_watch() -> dict[str, int]:
     from pipeline import watch
 
     return dict(watch.checks)
