@@ -19,7 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.extract.claims import claims_from_doc
-from pipeline.extract.components import COMPONENTS
+from pipeline.extract.components import BEFORE_PARSER, COMPONENTS
 from pipeline.extract.errors import AliasTableError, ExtractError, ExtractionError
 from pipeline.extract.quantities import COUNTED_TOLLS
 from pipeline.model import Article, Claim, Entity
@@ -52,6 +52,8 @@ def load_nlp() -> Language:
     """
     nlp = spacy.load(MODEL)
     nlp.max_length = MAX_CHARS + 1
+    for name in BEFORE_PARSER:
+        nlp.add_pipe(name, before="parser")
     for name in COMPONENTS:
         nlp.add_pipe(name, last=True)
     return nlp

@@ -2,6 +2,7 @@
 
 They precompute, once per document inside ``nlp.pipe``, what the claim rules look up many times per sentence:
 
+- ``newsrift_lines`` (before the parser): a line break starts a sentence.
 - ``newsrift_quantities`` -> ``doc._.nr_quantities``: every quantity of the document (offsets into ``doc.text``).
 - ``newsrift_english`` -> ``doc._.nr_english``: False when the text does not read as English, so the English rules
   do not invent claims from a German or Arabic article that slipped past language detection.
@@ -21,6 +22,7 @@ from pipeline.model import Quantity
 __all__ = ["COMPONENTS", "doc_is_english", "doc_quantities"]
 
 COMPONENTS = ("newsrift_quantities", "newsrift_english")
+BEFORE_PARSER = ("newsrift_lines",)
 
 if not Doc.has_extension("nr_quantities"):
     Doc.set_extension("nr_quantities", default=None)
@@ -46,6 +48,19 @@ def doc_quantities(doc: Doc) -> list[Quantity]:
     if doc._.nr_quantities is None:
         doc._.nr_quantities = quantities_in(doc)
     return list(doc._.nr_quantities)
+
+
+@Language.component("newsrift_lines")
+def lines_component(doc: Doc) -> Doc:
+    """A line break ends a sentence: headlines, captions and paragraphs carry no final full stop, and the parser
+    would otherwise run a headline into the first sentence below it (and give both one speaker)."""
+    for i, tok in enumerate(doc[:-1]):
+        nxt = doc[i + 1]
+        if tok.is_space and "\n" in tok.text and not nxt.is_space:
+            nxt.is_sent_start = True
+        elif "\n" in tok.whitespace_ and not nxt.is_space:
+            nxt.is_sent_start = True
+    return doc
 
 
 @Language.component("newsrift_quantities")
