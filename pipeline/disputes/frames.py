@@ -16,6 +16,7 @@ from pipeline.model import Claim, Quantity
 
 __all__ = [
     "Frame",
+    "parties",
     "NumFact",
     "action_class",
     "counted_class",
@@ -514,6 +515,45 @@ class Frame:
     numbers: tuple[NumFact, ...]
     published: datetime | None
     slots: frozenset[str] = frozenset()  # every slot family the frame can be in: a cheap pre-filter for pairs
+    party: frozenset[str] = frozenset()  # the side the speaker speaks for ("Kremlin spokesman" -> russia)
+    stance: str = "asserts"  # asserts | denies | accuses: what the claim does to the event's contested question
+    accused: frozenset[str] = frozenset()  # parties the claim holds responsible (never the speaker's own)
+    content: frozenset[str] = frozenset()  # content words of the claim, for "is it about the same thing"
+    outlet_voice: bool = False  # the outlet states it in its own voice: no source to set against another
+
+
+# Words that deny an account without a denial verb: "baseless allegations", "a fabrication", "Iran has no
+# connection", "the reports were a blatant attempt", "staged".
+_DENIAL = re.compile(
+    r"\b(baseless|unfounded|groundless|fabricat\w*|staged|lies|false|fake|hoax|absurd|nonsense|untrue|not true|"
+    r"not correct|incorrect|no connection|nothing to do with|no involvement|no evidence|did nothing wrong|"
+    r"categorically|propaganda|slander\w*|smear|disinformation|misinformation|blatant attempt|rejects?|denie?s?|"
+    r"dismiss\w*|refut\w*)\b",
+    re.IGNORECASE,
+)
+# Words that hold someone responsible for the contested act.
+_BLAME = re.compile(
+    r"\b(responsib\w*|blam\w*|accus\w*|behind|sabotage|aggression|aggressor|provocation|provocative|"
+    r"blew up|blow up|blown up|mined|carried out|orchestrat\w*|perpetrat\w*|attack\w*|shell\w*|strikes?|"
+    r"fired|opened fire|illegal\w*|violat\w*|terror\w*|war crime|crime|occupiers?|regime|killed|murder\w*|"
+    r"ordered|orders)\b",
+    re.IGNORECASE,
+)
+_CONTENT_STOP = _STOP | {
+    "said", "say", "says", "was", "were", "is", "are", "be", "been", "has", "have", "had", "it", "they", "he", "she",
+    "we", "not", "no", "but", "also", "would", "will", "could", "can", "did", "does", "do", "than", "there", "what",
+    "all", "after", "before", "about", "over", "more", "most", "other", "one", "two", "three",
+}
+
+
+def parties(texts: Iterable[str]) -> frozenset[str]:
+    """The countries or groups a phrase speaks for or names ("Kremlin spokesman" -> russia)."""
+    return terms(texts) & _DEMONYMS
+
+
+def _content_words(text: str) -> frozenset[str]:
+    words = (_singular(w) for w in re.findall(r"[a-z]{3,}", text.lower()))
+    return frozenset(w for w in words if w not in _CONTENT_STOP and w not in _GENERIC)
 
 
 def speaker_key(claim: Claim) -> str:
@@ -528,6 +568,10 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
         dim, factor = normalise_unit(q.unit)
         if cls is None and not dim:
             continue
+        if q.approx == "vague" or not (cls in TALLY_CLASSES or (cls or "").startswith("persons/")):
+            # Numbers people dispute in news are counts of people (dead, wounded, detained, on board); scores,
+            # rates, distances and durations differ between reports for reasons that are not disagreement.
+            continue
         iv = interval_of(q, factor)
         if iv is None:
             continue
@@ -537,6 +581,14 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
     agent = terms([claim.actors[0]]) if len(claim.actors) >= 2 else frozenset()
     actor_terms = terms(claim.actors)
     place_terms = terms(claim.places)
+    party = parties([claim.speaker, claim.speaker_text or ""]) if claim.speaker_type != "outlet" else frozenset()
+    named = parties([claim.text]) - party
+    if claim.polarity != "asserts" or _DENIAL.search(claim.text):
+        stance = "denies" if claim.polarity != "no_knowledge" else "no_knowledge"
+    elif named and _BLAME.search(claim.text):
+        stance = "accuses"
+    else:
+        stance = "asserts"
     return Frame(
         claim_id=claim.claim_id,
         speaker=speaker if speaker is not None else speaker_key(claim),
@@ -552,5 +604,11 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
         anonymous=claim.speaker_type == "anonymous",
         numbers=tuple(numbers),
         published=claim.published,
-        slots=frozenset([n.key for n in numbers] + ([f"a|{act}"] if (act := action_class(claim.action)) else [])),
+        slots=frozenset([n.key for n in numbers] + ([f"a|{act}"] if (act := action_class(claim.action)) else [])
+                        + (["stance"] if party else [])),
+        party=party,
+        stance=stance,
+        accused=named if stance == "accuses" else frozenset(),
+        content=_content_words(claim.text),
+        outlet_voice=claim.speaker_type == "outlet",
     )

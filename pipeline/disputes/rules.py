@@ -109,10 +109,13 @@ def _is_tally_update(x: NumFact, y: NumFact, a: Frame, b: Frame) -> bool:
 
 
 def _numeric(a: Frame, b: Frame) -> list[SlotMatch]:
-    if not a.numbers or not b.numbers:
+    if not a.numbers or not b.numbers or a.outlet_voice or b.outlet_voice:
         return []
-    if a.polarity != "asserts" or b.polarity != "asserts":
-        return []  # a denied number is a polarity question, decided on the act
+    pols = (a.polarity, b.polarity)
+    if pols.count("denies") == 1 and "no_knowledge" not in pols:
+        return _denied_number(a, b)
+    if pols != ("asserts", "asserts"):
+        return []
     if _disjoint(a.place_terms, b.place_terms) or not times_overlap(a.times, b.times):
         return []
     best: dict[str, SlotMatch] = {}
@@ -132,6 +135,17 @@ def _numeric(a: Frame, b: Frame) -> list[SlotMatch]:
             if prev is None or (match.kind is not None and match.confidence > prev.confidence):
                 best[x.key] = match
     return list(best.values())
+
+
+def _denied_number(a: Frame, b: Frame) -> list[SlotMatch]:
+    """"3,000 people did not die" against "2,975 dead": a count one side denies and the other asserts."""
+    deny, other = (a, b) if a.polarity == "denies" else (b, a)
+    for x in deny.numbers:
+        for y in other.numbers:
+            if x.key == y.key and _compatible(x, y):
+                conf = _damp(0.8, a, b)
+                return [SlotMatch(x.key, "", "numeric", conf, f"denies {x.text!r} vs {y.text!r}")]
+    return []
 
 
 def _act(a: Frame, b: Frame) -> list[SlotMatch]:
@@ -175,8 +189,46 @@ def _act(a: Frame, b: Frame) -> list[SlotMatch]:
     return match(None, "agree")
 
 
+# Content words two sides of one question share at the least: a denial answers an account only when it is about
+# the same thing ("baseless allegations" about the killing vs "killed at the consulate" share the victim's name).
+MIN_SHARED_CONTENT = 2
+MIN_SHARED_ACCOUNT = 3
+
+
+def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
+    """Two parties on opposite sides of the event's contested question: one denies what the other asserts, or each
+    holds the other responsible. Parties are the speakers' countries or camps ("Kremlin spokesman" -> russia); a
+    claim by nobody's camp (an outlet's own voice, "rescuers") takes no side here."""
+    if not a.party or not b.party or a.party & b.party:
+        return []
+    stances = {a.stance, b.stance}
+    if stances == {"asserts"}:
+        return []
+    shared = a.content & b.content
+    if "accuses" in stances and len(stances) == 1:
+        # Mutual blame: each side names the other (or at least not itself) as the one responsible.
+        if (a.accused & b.party) or (b.accused & a.party):
+            conf = _damp(BASE_CONFIDENCE["attribution"], a, b)
+            return [SlotMatch("s|blame", "", "attribution", conf, f"{sorted(a.accused)} vs {sorted(b.accused)}")]
+        return []
+    if len(shared) < MIN_SHARED_CONTENT:
+        return []
+    deny = a if a.stance in ("denies", "no_knowledge") else b
+    other = b if deny is a else a
+    if other.stance in ("denies", "no_knowledge"):
+        return []  # two denials do not contradict each other
+    if other.stance == "accuses" and not (other.accused & deny.party):
+        return []  # the accusation is against someone else: the denial does not answer it
+    if other.stance != "accuses" and len(shared) < MIN_SHARED_ACCOUNT:
+        return []  # a plain account must be close to what is denied
+    kind: DisputeKind = "non_confirmation" if deny.stance == "no_knowledge" else "polarity"
+    family = "s|blame" if other.stance == "accuses" else "s|account"
+    conf = _damp(BASE_CONFIDENCE[kind], a, b)
+    return [SlotMatch(family, "", kind, conf, f"{deny.stance} vs {other.stance}: {'+'.join(sorted(shared)[:4])}")]
+
+
 def compare(a: Frame, b: Frame) -> list[SlotMatch]:
     """Every slot the two frames share, each with a conflict kind or None."""
     if not a.slots & b.slots:
         return []
-    return _numeric(a, b) + _act(a, b)
+    return _numeric(a, b) + _stance(a, b)

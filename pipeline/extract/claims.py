@@ -255,6 +255,31 @@ def _normalise_time(raw: str, pub: date) -> str | None:
     return found
 
 
+_OPEN = {"\u201c", "``"}
+_CLOSE = {"\u201d", "''"}
+
+
+def quotations(doc: Doc) -> list[tuple[int, int]]:
+    """Direct quotations as token ranges ``(open, close)`` of their marks: curly quotes pair up, straight ones
+    alternate, and a quotation left open ends with its paragraph (the convention for quotes that run on)."""
+    out: list[tuple[int, int]] = []
+    start: int | None = None
+    for tok in doc:
+        para_end = "\n" in tok.whitespace_ or (tok.is_space and "\n" in tok.text)
+        text = tok.text
+        if start is None:
+            if text in _OPEN or text == '"':
+                start = tok.i
+        elif text in _CLOSE or text == '"' or (text in _OPEN and tok.i > start + 1):
+            out.append((start, tok.i))
+            start = tok.i if text in _OPEN else None
+        if para_end and start is not None and not tok.is_space:
+            if tok.i > start + 1:
+                out.append((start, tok.i + 1))
+            start = None
+    return out
+
+
 def _subject(verb: Token) -> Token | None:
     for c in verb.children:
         if c.dep_ in ("nsubj", "nsubjpass"):
@@ -496,6 +521,8 @@ class _Extractor:
         self.q_starts = [q.start for q in self.quantities]
         # The speaker of the last attributed sentence and its last token (for sentences that continue it).
         self.voice: tuple[Speaker, int] | None = None
+        self.quotes = quotations(doc)
+        self.owners: dict[tuple[int, int], tuple[Speaker, Token] | None] = {}
 
     def quantities_between(self, start: int, end: int) -> list[Quantity]:
         i = bisect_left(self.q_starts, start)
@@ -561,7 +588,63 @@ class _Extractor:
             )
         )
 
+    def _quote_of(self, sent: Span) -> tuple[int, int] | None:
+        """The quotation holding most of this sentence's words, when it holds at least half of them."""
+        words = [t.i for t in sent if not (t.is_punct or t.is_space)]
+        if not words:
+            return None
+        for q in self.quotes:
+            inside = sum(1 for i in words if q[0] < i < q[1])
+            if inside * 2 >= len(words):
+                return q
+        return None
+
+    def _owner(self, q: tuple[int, int]) -> tuple[Speaker, Token] | None:
+        """Who a quotation belongs to: the reporting verb right after it ("...," Muzhenko said) or right before it
+        (Zelensky said, "..."; he stated: "..."), outside the quotation marks."""
+        if q in self.owners:
+            return self.owners[q]
+        doc = self.doc
+        found: tuple[Speaker, Token] | None = None
+        close_sent = doc[min(q[1], len(doc) - 1)].sent
+        open_sent = doc[q[0]].sent
+        after = [t for t in doc[q[1] : close_sent.end] if t.pos_ in ("VERB", "AUX") and t.lemma_.lower() in CUES]
+        before = [t for t in doc[open_sent.start : q[0]] if t.pos_ in ("VERB", "AUX") and t.lemma_.lower() in CUES]
+        if not before and q[0] == open_sent.start and open_sent.start > 0:
+            prev = doc[open_sent.start - 1].sent
+            if prev.text.rstrip().endswith(":"):
+                before = [t for t in prev if t.pos_ in ("VERB", "AUX") and t.lemma_.lower() in CUES]
+        for verb in [*after[:2], *reversed(before)]:
+            subj = _subject(verb)
+            if subj is None or q[0] < subj.i < q[1]:
+                continue
+            speaker = self.resolver.resolve(subj)
+            if speaker is not None:
+                found = (speaker, verb)
+                break
+        self.owners[q] = found
+        return found
+
+    def quoted(self, sent: Span) -> bool:
+        """A sentence inside a direct quotation is its owner's claim, whatever reporting verbs it holds itself
+        ("Our crew said the ship was attacked," Katada told reporters: Katada's words)."""
+        q = self._quote_of(sent)
+        if q is None:
+            return False
+        owner = self._owner(q)
+        if owner is None:
+            return False
+        speaker, verb = owner
+        span = _trim([t for t in sent if q[0] < t.i < q[1]])
+        if span is None:
+            return False
+        self.claim(speaker, verb.lemma_.lower(), span[0], span[1], sent, None)
+        self.voice = (speaker, self._last_tok(sent))
+        return True
+
     def sentence(self, sent: Span) -> None:
+        if self.quoted(sent):
+            return
         found = False
         cues = [t for t in sent if t.pos_ in ("VERB", "AUX") and t.lemma_.lower() in CUES]
         for verb in cues:

@@ -181,6 +181,15 @@ def _phrase(tok: Token) -> Span:
     return doc[start:end]
 
 
+def _head_phrase(tok: Token) -> Span:
+    """The subject's own words: its modifiers, without prepositional tails ("rescuers in Syria" -> rescuers)."""
+    keep = [tok]
+    for child in tok.lefts:
+        keep.extend(child.subtree)
+    idx = sorted(t.i for t in keep)
+    return tok.doc[idx[0] : idx[-1] + 1]
+
+
 def _bare(phrase: Span) -> list[Token]:
     """A phrase without articles, possessive pronouns, the possessive "'s" and punctuation: "the bank's governor"
     -> bank governor, "his spokesman" -> spokesman. A possessor that is a noun stays: it says whose governor."""
@@ -234,6 +243,11 @@ class SpeakerResolver:
         text = phrase.text
         low = subject.lower_
         if low in _PRONOUNS_PERSON:
+            # "..., Patrick Ryder, held a briefing where he stated": a person named earlier in the same sentence
+            # comes before anyone the article named before it.
+            here = [e for e in ents_in(subject.doc[subject.sent.start : subject.i], ("PERSON",))]
+            if here:
+                return self._person(here[-1].text, text)
             return Speaker(self.last_person.name, "person", text) if self.last_person else None
         if low in _PRONOUNS_GROUP:
             return Speaker(self.last_group.name, self.last_group.type, text) if self.last_group else None
@@ -245,7 +259,17 @@ class SpeakerResolver:
             return self._person(_name(subject), text)
         persons = list(ents_in(phrase, ("PERSON",)))
         head_lemma = subject.lemma_.lower()
-        alias = self.table.find(text)
+        head = _head_phrase(subject)
+        alias = self._alias(head)
+        if head_lemma in _NOT_SPEAKERS and subject.pos_ == "NOUN":
+            # "the Chinese statement said", "a Foreign Ministry statement said": the document speaks for its owner.
+            owner = [e for e in ents_in(head, ("ORG", "NORP", "GPE", "PERSON")) if e.end <= subject.i]
+            if owner:
+                found = self._alias(owner[-1])
+                name = found[0] if found else owner[-1].text.removeprefix("the ").strip()
+                sp = Speaker(name, found[1] if found else "organisation", text)
+                self.last_group = sp
+                return sp
         if persons:
             return self._person(persons[-1].text, text)
         if alias and alias[1] == "person":
@@ -279,7 +303,7 @@ class SpeakerResolver:
             if org is not None:
                 self.last_group = sp
             return sp
-        orgs = list(ents_in(phrase, ("ORG", "GPE", "NORP")))
+        orgs = list(ents_in(head, ("ORG", "GPE", "NORP")))
         if orgs:
             e = orgs[-1]
             typ = "government" if e.label_ == "GPE" else "organisation"
@@ -298,6 +322,19 @@ class SpeakerResolver:
             self.last_group = sp
             return sp
         return None
+
+    def _alias(self, phrase: Span) -> tuple[str, str] | None:
+        """The alias table's speaker for a phrase, unless the alias is only part of a longer name: "Washington"
+        inside "the Washington Post" names the newspaper, not the US government."""
+        found = self.table.find(phrase.text)
+        if found is None:
+            return None
+        for ent in ents_in(phrase, ("ORG", "PERSON", "FAC", "WORK_OF_ART")):
+            inner = self.table.find(ent.text)
+            whole = self.table.by_alias.get(ent.text.removeprefix("the ").casefold())
+            if inner == found and whole is None:
+                return None
+        return found
 
     def _org_text(self, phrase: Span) -> str | None:
         ents = list(ents_in(phrase, ("ORG", "GPE", "NORP")))
