@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import random
 import sys
@@ -32,6 +33,7 @@ from pipeline.events.core import ClusterConfig, EventClusterer, features  # noqa
 from pipeline.model import Article  # noqa: E402
 
 ECB = ROOT.parent / "shared" / "data" / "ecbplus-dev" / "articles.jsonl"
+DEV = ROOT.parent / "shared" / "data" / "disputes-dev"
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
@@ -82,6 +84,77 @@ def run_online(docs: list[dict], seed: int, config: ClusterConfig) -> tuple[list
     gold_of = {d["id"]: d["event"] for d in docs}
     ids = [a.article_id for a in arts]
     return [gold_of[i] for i in ids], [c.event_of(i) or "?" for i in ids], arrival, moved
+
+
+def dev_run(dates: bool, config: ClusterConfig, order_seed: int | None = None) -> dict[str, Any]:
+    """The disputes-dev set through the assign stage (reprints, then events) in ``newsrift analyze``'s order, without
+    spaCy (``article.entities`` empty; ``analyze`` fills them): B-cubed over events and reprint pairs as
+    ``../shared/tools/score.py`` counts them. ``dates=False`` removes every publication date first; ``order_seed``
+    shuffles the input lines first."""
+    from pipeline.assign import Assigner
+    from pipeline.events.dates import arrival_order
+    from pipeline.model import parse_time
+    from pipeline.normalize.core import content_hash
+
+    recs = [json.loads(line) for line in (DEV / "articles.jsonl").read_text().splitlines() if line.strip()]
+    labels = json.loads((DEV / "labels.json").read_text())
+    if order_seed is not None:
+        random.Random(order_seed).shuffle(recs)
+    arts = [(n, Article(article_id=r["id"], outlet_id=r["outlet"], url=r.get("url") or "", title=r.get("title") or "",
+                        text=r["text"], content_hash=content_hash(r["text"]),
+                        published=parse_time(r.get("published")) if dates else None))
+            for n, r in enumerate(recs)]
+    assigner = Assigner({}, {}, config)
+    dup: dict[str, str | None] = {}
+    for _, a in arrival_order(arts):
+        p = assigner.place(a)
+        assigner.moves_sent()
+        dup[a.article_id] = p.duplicate_of
+    assigner.settle()
+    assigner.moves_sent()
+    ids = [r["id"] for r in recs]
+    gold = {r["id"]: r["event_id"] for r in recs}
+    pred = {i: assigner.event_of(i) or "?" for i in ids}
+    p, r, f = bcubed([gold[i] for i in ids], [pred[i] for i in ids])
+    gold_dup = {i: n for n, g in enumerate(labels["duplicates"]) for i in g["article_ids"]}
+
+    def root(i: str) -> str:
+        seen = set()
+        while dup.get(i) and i not in seen:
+            seen.add(i)
+            i = dup[i] or i
+        return i
+
+    tp = fp = fn = 0
+    for x, y in itertools.combinations(ids, 2):
+        g = x in gold_dup and gold_dup.get(x) == gold_dup.get(y)
+        q = root(x) == root(y)
+        tp += g and q
+        fp += q and not g
+        fn += g and not q
+    split = {}
+    for ev in sorted(set(gold.values())):
+        split[ev] = sorted(Counter(pred[i] for i in ids if gold[i] == ev).values(), reverse=True)
+    return {"p": p, "r": r, "f": f, "events": len(set(pred.values())),
+            "dup_p": tp / (tp + fp) if tp + fp else 1.0, "dup_r": tp / (tp + fn) if tp + fn else 1.0,
+            "split": split, "pred": pred, "gold": gold}
+
+
+def dev_report(config: ClusterConfig, orders: int = 3) -> None:
+    for dates in (True, False):
+        rows = [dev_run(dates, config, None if k == 0 else k) for k in range(orders)]
+        first = rows[0]
+        parts = {ev: c for ev, c in first["split"].items() if len(c) > 1}
+        print(f"disputes-dev {'dates as given' if dates else 'dates removed '}: B3 P={first['p']:.4f} "
+              f"R={first['r']:.4f} F1={first['f']:.4f} events={first['events']} (target "
+              f"{0.95 if dates else 0.90}); reprints P={first['dup_p']:.3f} R={first['dup_r']:.3f} (target 0.9/0.9); "
+              f"F1 over {orders - 1} shuffled input orders: "
+              f"{' '.join(format(x['f'], '.3f') for x in rows[1:])}; split: {parts or 'none'}")
+        merged = Counter(first["pred"][i] for i in first["pred"])
+        mixed = [e for e in merged if len({first["gold"][i] for i in first["pred"] if first["pred"][i] == e}) > 1]
+        if mixed:
+            print("  mixed events: " + "; ".join(
+                ",".join(sorted(i for i in first["pred"] if first["pred"][i] == e)) for e in mixed))
 
 
 def baseline(docs: list[dict], threshold: float) -> list[str]:
@@ -243,13 +316,14 @@ def main() -> None:
     ap.add_argument("--merge-threshold", type=float, help="event-merge threshold instead of the shipped one")
     ap.add_argument("--settle-cut", type=float, help="settle cut instead of the shipped one")
     ap.add_argument("--settle-every", type=int, help="articles between settles (0: no settling)")
+    ap.add_argument("--dev", action="store_true", help="only the disputes-dev set (dates as given and removed)")
+    ap.add_argument("--no-dev", action="store_true", help="skip the disputes-dev set")
     ap.add_argument("--feature-ceiling", action="store_true",
                     help="only cluster the same features in batch (whole-set IDF, all topics) and exit")
     args = ap.parse_args()
     if args.feature_ceiling:
         feature_ceiling(load(ECB, None), ClusterConfig())
         return
-    docs = load(ECB, parse_topics(args.topics))
     cfg = ClusterConfig()
     if args.threshold is not None:
         cfg = dataclasses.replace(cfg, threshold=args.threshold)
@@ -259,6 +333,11 @@ def main() -> None:
         cfg = dataclasses.replace(cfg, settle_cut=args.settle_cut)
     if args.settle_every is not None:
         cfg = dataclasses.replace(cfg, settle_every=args.settle_every)
+    if not args.no_dev:
+        dev_report(cfg)
+        if args.dev:
+            return
+    docs = load(ECB, parse_topics(args.topics))
     print(f"ECB+ dev topics={args.topics} docs={len(docs)} gold_events={len({d['event'] for d in docs})}")
     print(f"config {cfg}")
     from sklearn.metrics import adjusted_rand_score

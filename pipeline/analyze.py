@@ -2,8 +2,10 @@
 
 Input lines: ``{"id", "outlet", "url", "title", "published", "text"}`` (published ISO 8601 or null). Output lines
 each have a ``type``: ``article``, ``claim``, ``event`` or ``dispute`` (``schemas/analyze_output.v1.schema.json``).
-Articles are processed in publication order (input order breaks ties and places undated articles last), as they
-would arrive in the stream; claim offsets point into the input ``text`` exactly as given.
+Articles are processed in publication order (input order breaks ties; an undated article whose URL or dateline
+states no date either keeps its place in the input after the dated one before it), as they would arrive in the
+stream; an unknown date stays unknown (``pipeline.events.dates``); claim offsets point into the input ``text``
+exactly as given.
 """
 
 from __future__ import annotations
@@ -21,13 +23,12 @@ from typing import Any
 from pipeline.assign import Assigner, Move
 from pipeline.disputes import DisputeDetector
 from pipeline.errors import ConfigError, MessageError, ProcessingError
+from pipeline.events.dates import arrival_order
 from pipeline.model import Article, Claim, RawArticle, format_time, parse_time
 from pipeline.normalize.core import content_hash, guess_language, normalise
 from pipeline.normalize.pipeline import analyse_batch
 
 __all__ = ["analyze_file", "analyze_lines", "analyze_records", "article_from_input", "rejected_path"]
-
-_FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def article_from_input(d: dict[str, Any]) -> Article:
@@ -89,7 +90,7 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
         except MessageError as e:
             if errors is not None:
                 errors.append({"line": n, "error": str(e), "record": rec})
-    articles.sort(key=lambda t: (t[1].published or _FAR_FUTURE, t[0]))
+    articles = arrival_order(articles)
     ordered = [a for _, a in articles]
     line_of = {id(a): n for n, a in articles}
 

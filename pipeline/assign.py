@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.dedupe.core import ReprintIndex
-from pipeline.events.core import EventClusterer, Move, changed_events
+from pipeline.events.core import ClusterConfig, EventClusterer, Move, changed_events
 from pipeline.model import Article, Event
 
 __all__ = ["Assigner", "Move", "Placement", "changed_events"]
@@ -37,9 +37,10 @@ class Placement:
 class Assigner:
     """Reprint index and event clusterer over two JSON stores (Faust tables in the worker, dicts in batch)."""
 
-    def __init__(self, reprint_store: MutableMapping[str, Any], event_store: MutableMapping[str, Any]) -> None:
+    def __init__(self, reprint_store: MutableMapping[str, Any], event_store: MutableMapping[str, Any],
+                 config: ClusterConfig | None = None) -> None:
         self.reprints = ReprintIndex(reprint_store)
-        self.clusterer = EventClusterer(event_store)
+        self.clusterer = EventClusterer(event_store, config)
 
     def place(self, article: Article, claim_ids: tuple[str, ...] = ()) -> Placement:
         decision = self.reprints.check(article)

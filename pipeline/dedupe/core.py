@@ -13,11 +13,12 @@ import re
 import zlib
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from datasketch import MinHash, MinHashLSH
 
+from pipeline.events.dates import article_time
 from pipeline.model import Article, format_time, parse_time
 
 __all__ = ["ReprintDecision", "ReprintIndex", "shingles"]
@@ -25,6 +26,11 @@ __all__ = ["ReprintDecision", "ReprintIndex", "shingles"]
 NUM_PERM = 128
 SHINGLE = 5
 _WORD = re.compile(r"\w+")
+# A quotation: straight or curly double quotes around at most 600 characters holding no other opening quote.
+_QUOTED = re.compile(r'["\u201c][^"\u201c\u201d]{0,600}?["\u201d]')
+SAMPLE = 4
+"""One shingle hash in ``SAMPLE`` (those divisible by it) goes into the candidate index beside LSH: a lightly
+edited copy whose edits break most shingles (Jaccard near 0.1) still shares a few sampled ones."""
 
 
 def shingles(text: str, k: int = SHINGLE) -> set[bytes]:
@@ -32,6 +38,15 @@ def shingles(text: str, k: int = SHINGLE) -> set[bytes]:
     if len(words) < k:
         return {" ".join(words).encode()} if words else set()
     return {" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1)}
+
+
+def quoted_shingles(text: str, k: int = SHINGLE) -> set[bytes]:
+    """Shingles that lie wholly inside quotations. Independent rewrites of one event quote the same statements;
+    only a copy also shares the outlet's own sentences, so the shared shingles outside quotes tell them apart."""
+    out: set[bytes] = set()
+    for m in _QUOTED.finditer(text):
+        out |= shingles(m.group(0), k) if len(_WORD.findall(m.group(0))) >= k else set()
+    return out
 
 
 def _hashes(sh: set[bytes]) -> set[int]:
@@ -56,20 +71,26 @@ class ReprintIndex:
 
     def __init__(self, store: MutableMapping[str, Any], *, window: timedelta = timedelta(days=7),
                  threshold: float = 0.6, containment: float = 0.7, partial_containment: float = 0.45,
-                 min_shared: int = 25) -> None:
+                 min_shared: int = 25, min_own: int = 25, own_containment: float = 0.3) -> None:
         """A candidate is a copy when Jaccard >= ``threshold``, or when it holds >= ``containment`` of the shorter
         text's shingles, or >= ``partial_containment`` of them and at least ``min_shared`` shingles (a short
-        story re-run with a new lead and a footer: the shared run is long even if the share is modest)."""
+        story re-run with a new lead and a footer: the shared run is long even if the share is modest), or when
+        the two share at least ``min_own`` shingles outside quotations and ``own_containment`` of the shorter text's
+        shingles outside quotations (the outlet's own prose: a lightly edited wire copy whose house-style edits
+        break most shingles still shares a third of it; independent rewrites share quotes and a phrase or two)."""
         self.store = store
         self.window = window
         self.threshold = threshold
         self.containment = containment
         self.partial_containment = partial_containment
         self.min_shared = min_shared
+        self.min_own = min_own
+        self.own_containment = own_containment
         # Candidates at a much lower Jaccard than any decision threshold: a copy cut to half its length, with a
         # new lead and a footer, has Jaccard near 0.2 but high containment, and the exact check below decides.
         self._lsh = MinHashLSH(threshold=0.15, num_perm=NUM_PERM)
         self._hash: dict[str, str] = {}
+        self._sampled: dict[int, list[str]] = {}
         for key, value in list(store.items()):
             if key.startswith("r:"):
                 self._index(key[2:], value)
@@ -79,6 +100,22 @@ class ReprintIndex:
         if article_id not in self._lsh.keys:
             self._lsh.insert(article_id, mh)
         self._hash.setdefault(rec["h"], article_id)
+        for h in rec["sh"]:
+            if h % SAMPLE == 0:
+                self._sampled.setdefault(h, []).append(article_id)
+
+    def _unindex(self, article_id: str, rec: dict[str, Any]) -> None:
+        if article_id in self._lsh.keys:
+            self._lsh.remove(article_id)
+        if self._hash.get(rec["h"]) == article_id:
+            del self._hash[rec["h"]]
+        for h in rec["sh"]:
+            if h % SAMPLE == 0:
+                posting = self._sampled.get(h)
+                if posting is not None and article_id in posting:
+                    posting.remove(article_id)
+                    if not posting:
+                        del self._sampled[h]
 
     def check(self, article: Article) -> ReprintDecision:
         prev = self.store.get(f"r:{article.article_id}")
@@ -91,17 +128,26 @@ class ReprintIndex:
         if not sh:
             return ReprintDecision(None, 0.0)
         hs = _hashes(sh)
+        quoted = _hashes(quoted_shingles(article.text))
         best: tuple[float, str] | None = None
-        for cand in sorted(self._lsh.query(_minhash(sh))):
+        cands = set(self._lsh.query(_minhash(sh)))
+        cands.update(c for h in hs if h % SAMPLE == 0 for c in self._sampled.get(h, ()))
+        for cand in sorted(cands):
             rec = self.store.get(f"r:{cand}")
-            if rec is None:
+            if rec is None or cand == article.article_id:
                 continue
             other = set(rec["sh"])
-            inter = len(hs & other)
+            common = hs & other
+            inter = len(common)
             jac = inter / len(hs | other)
             cont = inter / min(len(hs), len(other))
             copy = (jac >= self.threshold or cont >= self.containment
                     or (cont >= self.partial_containment and inter >= self.min_shared))
+            if not copy and inter >= self.min_own:
+                theirs = set(rec.get("q", ()))
+                own = len(common - quoted - theirs)
+                copy = (own >= self.min_own
+                        and own >= self.own_containment * min(len(hs - quoted), len(other - theirs)))
             score = max(jac, cont)
             if copy and (best is None or score > best[0]):
                 best = (score, cand)
@@ -126,9 +172,11 @@ class ReprintIndex:
         if key in self.store:
             return
         sh = shingles(article.text)
-        when = article.published or article.ingested_at or datetime.now(timezone.utc)
+        # Unknown in a batch without dates: such a record is never evicted (a batch is bounded) and ages nothing.
+        when = article_time(article) or article.ingested_at
         rec = {"h": article.content_hash, "mh": [int(x) for x in _minhash(sh).hashvalues],
-               "sh": sorted(_hashes(sh)), "o": article.outlet_id, "t": format_time(when), "dup": decision.duplicate_of,
+               "sh": sorted(_hashes(sh)), "q": sorted(_hashes(quoted_shingles(article.text))), "o": article.outlet_id,
+               "t": format_time(when), "dup": decision.duplicate_of,
                "sim": decision.similarity}
         self.store[key] = rec
         self._index(article.article_id, rec)
@@ -138,7 +186,8 @@ class ReprintIndex:
         if article.outlet_id not in carriers:
             carriers.append(article.outlet_id)
             self.store[ckey] = carriers
-        self._evict(when)
+        if when is not None:
+            self._evict(when)
 
     def carriers(self, article_id: str) -> list[str]:
         return list(self.store.get(f"c:{self._canonical(article_id)}") or [])
@@ -156,8 +205,5 @@ class ReprintIndex:
             if t is not None and t < cutoff:
                 aid = key[2:]
                 del self.store[key]
-                if aid in self._lsh.keys:
-                    self._lsh.remove(aid)
-                if self._hash.get(rec["h"]) == aid:
-                    del self._hash[rec["h"]]
+                self._unindex(aid, rec)
                 self.store.pop(f"c:{aid}", None)

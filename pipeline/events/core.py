@@ -25,9 +25,10 @@ import zlib
 from array import array
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
+from pipeline.events.dates import article_time, day_terms
 from pipeline.model import Article, Event, format_time, parse_time, stable_id
 
 __all__ = ["Assignment", "ClusterConfig", "EventClusterer", "Move", "features"]
@@ -47,13 +48,9 @@ _STOP = frozenset(
 _ENTITY_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "EVENT", "FAC", "PRODUCT", "WORK_OF_ART"})
 _CHANNELS = ("w", "b", "p", "y", "d")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH_DAY = re.compile(
-    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?!\s*(?:%|percent))"
-)
 _YEAR_MONTH = re.compile(r"\b((?:19|20)\d\d)\s*[/-]\s*(\d{1,2})\b")
 DF_BUCKETS = 1 << 20
 DF_PAGE_BITS = 8
-_T0 = datetime(1970, 1, 1, tzinfo=timezone.utc)
 """Document frequencies are stored in pages of 2^8 buckets (4,096 pages): one store key per page, not per term."""
 
 
@@ -68,6 +65,10 @@ class ClusterConfig:
     """Least centroid-to-centroid score at which two live events merge."""
     max_gap: timedelta = timedelta(days=4)
     half_life: timedelta = timedelta(days=7)
+    incident_gap: timedelta = timedelta(days=30)
+    """How far past ``max_gap`` an article may still join an event (online or in a settle) when the two name the
+    same calendar day (the incident's date: ``oct-2``, normalised by ``pipeline.events.dates``). The score is then
+    faded as at ``max_gap``. Two incidents of one kind happened on different days."""
     retention: timedelta = timedelta(days=30)
     """Events quiet for longer than this are forgotten with their articles' placements, so a worker that runs for
     months keeps a bounded store. Must exceed ``max_gap`` (a forgotten event could no longer take articles anyway)
@@ -185,13 +186,12 @@ def features(article: Article, title_weight: float = 2.0) -> dict[str, dict[str,
             # A capitalised word not opening a sentence is most likely a name; good enough without spaCy.
             if tok[0].isupper() and m.start() > 0 and not _SENTENCE_END.search(part[max(0, m.start() - 3) : m.start()]):
                 out["p"][low] = out["p"].get(low, 0.0) + weight
+    ref = article_time(article)
     for part, weight in ((article.text, 1.0), (article.title, title_weight)):
-        # Calendar dates the text states: "Dec. 14" and "2009/04" or "2009-04-28" (article URLs often carry them).
-        for m in _MONTH_DAY.finditer(part):
-            day = int(m.group(2))
-            if 1 <= day <= 31:
-                key = f"{m.group(1).lower()}-{day}"
-                out["d"][key] = out["d"].get(key, 0.0) + weight
+        # Calendar days the text names ("Dec. 14", "2 October", "on Tuesday" against the article's own date) and
+        # "2009/04" or "2009-04-28" (article URLs often carry them).
+        for key, count in day_terms(part, ref).items():
+            out["d"][key] = out["d"].get(key, 0.0) + weight * count
         for m in _YEAR_MONTH.finditer(part):
             month = int(m.group(2))
             if 1 <= month <= 12:
@@ -224,6 +224,23 @@ def _count(ev: dict[str, Any]) -> int:
     return int(ev.get("na", len(ev["a"])))
 
 
+def _same_day(a: dict[str, float] | None, b: dict[str, float] | None) -> bool:
+    """Both name one calendar day (``mon-day`` terms of the dates channel; ``2009-apr`` months do not count)."""
+    if not a or not b:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    return any(t in b and not t[:1].isdigit() for t in a)
+
+
+def _earliest(x: str | None, y: str | None) -> str | None:
+    return min(x, y) if x and y else (x or y)
+
+
+def _latest(x: str | None, y: str | None) -> str | None:
+    return max(x, y) if x and y else (x or y)
+
+
 def _norm(v: dict[str, float]) -> float:
     return math.sqrt(sum(w * w for w in v.values()))
 
@@ -252,7 +269,7 @@ class EventClusterer:
         for key in keys:
             if key.startswith("e:"):
                 ev = store[key]
-                if not ev.get("merged_into") and ev.get("c") and ev["l"] >= quiet:
+                if not ev.get("merged_into") and ev.get("c") and (ev.get("l") is None or ev["l"] >= quiet):
                     self._post(key[2:], ev)
         self._load_df(keys)
 
@@ -362,27 +379,38 @@ class EventClusterer:
                     score -= penalty
         return score
 
-    def _fade(self, when: datetime, ev: dict[str, Any]) -> float:
-        """1 for an event seen just now, halving every ``half_life``; 0 once quiet for longer than ``max_gap``."""
-        last = parse_time(ev["l"]) or when
-        gap = abs(when - last)
+    def _fade(self, when: datetime | None, ev: dict[str, Any], vec: dict[str, dict[str, float]] | None = None) -> float:
+        """1 for an event seen just now, halving every ``half_life``; 0 once quiet for longer than ``max_gap``,
+        unless the article names a calendar day the event names (``incident_gap``). An unknown time on either side
+        (a batch article with no date anywhere) is no evidence either way: 1."""
+        last = parse_time(ev.get("l"))
+        if when is None or last is None:
+            return 1.0
+        return self._reach(abs(when - last), vec is not None and _same_day(vec.get("d"), ev["c"].get("d")))
+
+    def _reach(self, gap: timedelta, same_day: bool) -> float:
         if gap > self.cfg.max_gap:
-            return 0.0
+            if not same_day or gap > self.cfg.incident_gap:
+                return 0.0
+            gap = self.cfg.max_gap
         return float(0.5 ** (gap / self.cfg.half_life))
 
-    def _candidates(self, vec: dict[str, dict[str, float]], when: datetime,
+    def _candidates(self, vec: dict[str, dict[str, float]], when: datetime | None,
                     exclude: str | None = None) -> list[str]:
         """Live events within ``max_gap`` of ``when`` sharing the article's heaviest terms, best ``rerank`` of them
         by that partial score. Out-of-reach events never take a slot, so the answer does not depend on which of
         them are still in the index (a restart puts them all back)."""
         partial: dict[str, float] = {}
-        lo, hi = format_time(when - self.cfg.max_gap), format_time(when + self.cfg.max_gap)
+        reach: dict[str, bool] = {}
         for ch, terms in vec.items():
             weight = self._weights.get(ch, 0.0)
             for t, w in _top(terms, self.cfg.probe_terms).items():
                 for eid in self._postings.get((ch, t), ()):
                     ev = self._live[eid]
-                    if not lo <= ev["l"] <= hi:
+                    ok = reach.get(eid)
+                    if ok is None:
+                        ok = reach[eid] = self._fade(when, ev, vec) > 0.0
+                    if not ok:
                         continue
                     partial[eid] = partial.get(eid, 0.0) + weight * w * ev["c"][ch][t] / (ev["q"][ch] or 1.0)
         partial.pop(exclude or "", None)
@@ -399,8 +427,11 @@ class EventClusterer:
         if seen is not None:  # redelivery: same answer, no state change; moves not yet marked sent go again
             return Assignment(self.event_of(article.article_id) or seen["e"], False, float(seen["s"]),
                               moves=tuple(self.pending_moves()))
-        when = article.published or article.ingested_at or datetime.now(timezone.utc)
-        if article.ingested_at is not None:
+        # Its publication time, else the date its URL or dateline states, else its fetch time (the worker always
+        # has one); in a batch without any of them the time is unknown (None) and says nothing for or against an
+        # event: it neither ages the event it joins nor counts as "now".
+        when = article_time(article) or article.ingested_at
+        if when is not None and article.ingested_at is not None:
             # An article cannot be published after it was ingested: a wrong future date must not make its event
             # look active for years (settles take their window from the latest activity).
             when = min(when, article.ingested_at)
@@ -409,7 +440,7 @@ class EventClusterer:
             # After the article is recorded: a crash in the fold redelivers an article that is already placed.
             self._fold(int(self.store["n"]))
         n = int(self.store.get("n", 0))
-        if n % self.cfg.forget_every == 0:
+        if n % self.cfg.forget_every == 0 and when is not None:
             # An article cannot be published after it was ingested: a wrong future date must not age everything.
             self.forget(when)
         moves = result.moves
@@ -458,15 +489,16 @@ class EventClusterer:
         # Events quiet for max_gap before the latest cut take no more articles (``_candidates`` skips them
         # anyway): out of the index, which stays small. The cut is kept, and only grows, so that a restart leaves
         # out the same events (``__init__``) and a late article finds the same candidates either way.
-        quiet = max(format_time(now - self.cfg.max_gap) or "", str(self.store.get("uq") or ""))
+        quiet = max(format_time(now - max(self.cfg.max_gap, self.cfg.incident_gap)) or "",
+                    str(self.store.get("uq") or ""))
         if quiet != self.store.get("uq"):
             self.store["uq"] = quiet
-        for eid in [e for e, ev in self._live.items() if ev["l"] < quiet]:
+        for eid in [e for e, ev in self._live.items() if ev.get("l") is not None and ev["l"] < quiet]:
             self._unpost(eid)
         cutoff = now - self.cfg.retention
         events = {k[2:]: self.store[k] for k in list(self.store.keys()) if k.startswith("e:")}
         gone = {eid for eid, ev in events.items()
-                if not ev.get("merged_into") and (parse_time(ev["l"]) or now) < cutoff}
+                if not ev.get("merged_into") and (parse_time(ev.get("l")) or now) < cutoff}
         # A group's label stays while any of its fragments does: the others' event id is the label's.
         for key in [k for k in self.store.keys() if k.startswith("g:")]:
             label = key[2:]
@@ -492,12 +524,12 @@ class EventClusterer:
             self._unpost(eid)
         return sorted(gone)
 
-    def _assign(self, article: Article, when: datetime, claim_ids: tuple[str, ...]) -> Assignment:
+    def _assign(self, article: Article, when: datetime | None, claim_ids: tuple[str, ...]) -> Assignment:
         vec, rare = self._learn_and_vectorise(article)
         best: tuple[float, str] | None = None
         for eid in self._candidates(vec, when):
             ev = self._live[eid]
-            fade = self._fade(when, ev)
+            fade = self._fade(when, ev, vec)
             if fade == 0.0:
                 continue
             s = self._score(vec, ev) * fade
@@ -525,7 +557,9 @@ class EventClusterer:
         self._unpost(eid)
         self._absorb(ev, vec, 1)
         self._list(ev, [article.article_id], 1)
-        ev["l"] = format_time(max(when, parse_time(ev["l"]) or when))
+        if when is not None:
+            ev["l"] = format_time(max(when, parse_time(ev.get("l")) or when))
+            ev["f"] = format_time(min(when, parse_time(ev.get("f")) or when))
         merged, moves = self._merge_close(eid, ev, when)
         self.store[f"e:{eid}"] = ev
         self._post(eid, ev)
@@ -555,7 +589,8 @@ class EventClusterer:
         ev["q"] = {ch: round(_norm(c), 6) for ch, c in cent.items()}
         ev["k"] = int(ev["k"]) + k
 
-    def _merge_close(self, eid: str, ev: dict[str, Any], when: datetime) -> tuple[tuple[str, ...], tuple[Move, ...]]:
+    def _merge_close(self, eid: str, ev: dict[str, Any],
+                     when: datetime | None) -> tuple[tuple[str, ...], tuple[Move, ...]]:
         """Fold live fragments whose centroid now comes close to this one into it; the absorbed record the merge.
         A fragment grouped with others under another event is left to the next settle; a lone one that merges
         moves its articles to this fragment's event."""
@@ -566,7 +601,7 @@ class EventClusterer:
         label = self._label(eid)
         for other in self._candidates(unit, when, exclude=eid):
             oev = self._live[other]
-            if self._fade(when, oev) == 0.0:
+            if self._fade(when, oev, unit) == 0.0:
                 continue
             other_label = self._label(other)
             if f"g:{other}" in self.store or (other_label != label and other_label != other):
@@ -578,8 +613,8 @@ class EventClusterer:
             self._unpost(other)
             self._absorb(ev, oev["c"], int(oev["k"]))  # a centroid is already the sum of its members
             self._list(ev, oev["a"], _count(oev))
-            ev["f"] = min(ev["f"], oev["f"])
-            ev["l"] = max(ev["l"], oev["l"])
+            ev["f"] = _earliest(ev.get("f"), oev.get("f"))
+            ev["l"] = _latest(ev.get("l"), oev.get("l"))
             absorbed = dict(oev)
             absorbed["merged_into"] = eid
             absorbed["c"], absorbed["q"] = {}, {}  # a merged event is never scored again; keep its record small
@@ -676,11 +711,12 @@ class EventClusterer:
         return self._relabel(frags, groups)
 
     def _settle_window(self) -> dict[str, dict[str, Any]]:
-        live = [(ev["l"], eid) for eid, ev in self._live.items() if not ev.get("merged_into")]
+        # A fragment of unknown time (a batch without dates) is always recent.
+        live = [(ev.get("l") or "~", eid) for eid, ev in self._live.items() if not ev.get("merged_into")]
         if not live:
             return {}
-        latest = max(parse_time(lt) or datetime.min.replace(tzinfo=timezone.utc) for lt, _ in live)
-        cutoff = format_time(latest - self.cfg.settle_window)
+        known = [parse_time(lt) for lt, _ in live if lt != "~"]
+        cutoff = format_time(max(known) - self.cfg.settle_window) if known else ""
         recent = sorted((x for x in live if x[0] >= cutoff), reverse=True)[: self.cfg.settle_max]
         out: dict[str, dict[str, Any]] = {}
         for _, eid in recent:
@@ -736,9 +772,14 @@ class EventClusterer:
         dots: dict[tuple[str, str], tuple[int, int, float]] = {}
         for a, b in sorted(candidates):
             ea, eb = frags[a], frags[b]
-            gap = max(timedelta(0), (parse_time(ea["f"]) or _T0) - (parse_time(eb["l"]) or _T0),
-                      (parse_time(eb["f"]) or _T0) - (parse_time(ea["l"]) or _T0))
-            if gap > self.cfg.max_gap:
+            fa, la, fb, lb = (parse_time(ea.get("f")), parse_time(ea.get("l")), parse_time(eb.get("f")),
+                              parse_time(eb.get("l")))
+            if fa is None or la is None or fb is None or lb is None:
+                fade = 1.0  # a fragment of unknown time: no evidence either way
+            else:
+                fade = self._reach(max(timedelta(0), fa - lb, fb - la),
+                                   _same_day(ea["c"].get("d"), eb["c"].get("d")))
+            if fade == 0.0:
                 continue
             ka, kb = int(ea["k"]), int(eb["k"])
             cached = self._dots.get((a, b))
@@ -754,7 +795,7 @@ class EventClusterer:
             pairs = ka * kb
             score = dot / pairs
             score += self.cfg.rare_bonus * shared.get((a, b), 0) / pairs
-            score *= float(0.5 ** (gap / self.cfg.half_life))
+            score *= fade
             if score > 0:
                 out[(a, b)] = score
         self._dots = dots
@@ -800,7 +841,8 @@ class EventClusterer:
         moved: dict[tuple[str, str], list[str]] = {}
         new_groups: dict[str, list[str]] = {}
         for group in groups:
-            label = min(group, key=lambda f: (frags[f]["f"], f))
+            # The earliest dated fragment names the group (first article time, then id); undated ones come last.
+            label = min(group, key=lambda f: (frags[f].get("f") is None, frags[f].get("f") or "", f))
             if len(group) > 1:
                 new_groups[label] = group
             for f in group:
@@ -848,11 +890,13 @@ class EventClusterer:
                 rec = self.store.get(f"e:{member}")
                 if member != event_id and rec is not None and not rec.get("merged_into"):
                     parts.append(rec)
-        articles = [a for p in sorted(parts, key=lambda p: p["l"]) for a in p["a"]][-self.cfg.listed_articles :]
-        return Event(event_id=event_id, title=ev["t"], article_ids=tuple(articles),
+        articles = [a for p in sorted(parts, key=lambda p: p.get("l") or "~") for a in p["a"]]
+        firsts = [p["f"] for p in parts if p.get("f")]
+        lasts = [p["l"] for p in parts if p.get("l")]
+        return Event(event_id=event_id, title=ev["t"], article_ids=tuple(articles[-self.cfg.listed_articles :]),
                      article_count=sum(_count(p) for p in parts),
-                     first_seen=parse_time(min(p["f"] for p in parts)),
-                     last_seen=parse_time(max(p["l"] for p in parts)), merged_into=where)
+                     first_seen=parse_time(min(firsts)) if firsts else None,
+                     last_seen=parse_time(max(lasts)) if lasts else None, merged_into=where)
 
     def events(self) -> list[Event]:
         """Every event in the store, merged ones included (their ``merged_into`` says where they went)."""
