@@ -6,6 +6,11 @@ redirects with every hop re-checked, and no private, loopback, link-local or met
 ``NEWSRIFT_ALLOW_PRIVATE_NETWORKS=1`` (the address is checked when the name resolves *and* on the connected socket,
 so a DNS answer that changes between the two cannot slip through). Local paths and ``file://`` URLs are read
 directly, with the same size cap.
+
+Proxies come from the standard environment variables (``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``,
+lower-case forms first) when the operator sets them. The address rules apply to the *target*: its name is resolved
+and checked here before anything is sent; the proxy hop itself (usually a private address) is not checked, and a
+response that came through a proxy has no peer address of the target's to re-check.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import http.cookiejar
 import ipaddress
 import os
 import socket
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -35,9 +42,12 @@ __all__ = [
     "is_public_address",
     "make_client",
     "private_networks_allowed",
+    "proxy_for",
 ]
 
-USER_AGENT = "newsrift/0.1 (+https://github.com/newsrift)"
+# No URL here: the project has no public page to point publishers to. Operators set NEWSRIFT_USER_AGENT to an agent
+# string with their own contact (a URL or an e-mail address), which is what a publisher needs to reach them.
+USER_AGENT = "newsrift/0.1 (news feed reader; operator contact not configured)"
 MAX_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -105,8 +115,9 @@ async def _check_host(url: str) -> None:
 
 
 def _check_peer(resp: httpx.Response, url: str) -> None:
-    """The address actually connected to, re-checked: defeats DNS rebinding between our lookup and httpx's."""
-    if private_networks_allowed():
+    """The address actually connected to, re-checked: defeats DNS rebinding between our lookup and httpx's. Through
+    a proxy the connection is to the proxy, which is the operator's choice, not the feed's: nothing to check."""
+    if private_networks_allowed() or resp.extensions.get(_VIA_PROXY):
         return
     stream = resp.extensions.get("network_stream")
     peer = stream.get_extra_info("server_addr") if stream is not None else None
@@ -156,22 +167,92 @@ def _no_cookies() -> http.cookiejar.CookieJar:
     return http.cookiejar.CookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 
 
-def make_client(concurrency: int = 32, connect_timeout: float = 5.0, read_timeout: float = 30.0) -> httpx.AsyncClient:
+_VIA_PROXY = "newsrift_via_proxy"  # response extension set by _ProxyRouter: the connection was to a proxy
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``<scheme>_proxy``, else ``all_proxy``; ``no_proxy`` hosts and
+    domains, or ``*``, go direct), or None. The standard library's reading of these variables."""
+    proxies = urllib.request.getproxies_environment()
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return None
+    proxy = proxies.get(parts.scheme.lower()) or proxies.get("all")
+    if not proxy or not host:
+        return None
+    # proxy_bypass_environment: the stdlib's NO_PROXY matching (hosts, domains, "*"); public but not in typeshed.
+    if urllib.request.proxy_bypass_environment(  # type: ignore[attr-defined]
+            f"{host}:{port}" if port else host, proxies):
+        return None
+    return proxy
+
+
+def _redact(proxy: str) -> str:
+    try:
+        p = urlsplit(proxy)
+        return f"{p.scheme}://{p.hostname}" + (f":{p.port}" if p.port else "")
+    except ValueError:
+        return "(unparseable proxy URL)"
+
+
+class _ProxyRouter(httpx.AsyncBaseTransport):
+    """Sends each request directly or through the proxy ``proxy_for`` names for its URL (read per request, so the
+    decision and the address checks use the same rule), and marks responses that came through a proxy."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._direct = httpx.AsyncHTTPTransport(limits=limits)
+        self._via: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    def _transport(self, proxy: str) -> httpx.AsyncHTTPTransport:
+        t = self._via.get(proxy)
+        if t is None:
+            try:
+                t = httpx.AsyncHTTPTransport(limits=self._limits, proxy=proxy)
+            except (ImportError, ValueError) as e:  # socks5:// without socksio, a malformed URL
+                raise httpx.ProxyError(f"cannot use the proxy {_redact(proxy)}: {e}") from e
+            self._via[proxy] = t
+        return t
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        proxy = proxy_for(str(request.url))
+        if proxy is None:
+            return await self._direct.handle_async_request(request)
+        resp = await self._transport(proxy).handle_async_request(request)
+        resp.extensions[_VIA_PROXY] = True
+        return resp
+
+    async def aclose(self) -> None:
+        for t in (self._direct, *self._via.values()):
+            await t.aclose()
+
+
+def make_client(concurrency: int = 32, connect_timeout: float = 5.0, read_timeout: float = 30.0,
+                user_agent: str = USER_AGENT) -> httpx.AsyncClient:
     """The shared client: redirects are followed by ``fetch`` itself so every hop is re-checked; no cookies are kept
-    (the jar refuses every cookie)."""
+    (the jar refuses every cookie); environment proxies are used, the address checks still apply to the targets."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     return httpx.AsyncClient(
         cookies=_no_cookies(),  # the jar itself, not an httpx.Cookies copy (that would bring back the default policy)
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
         follow_redirects=False,
-        headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        trust_env=False,  # a proxy from the environment would bypass the address checks
+        headers={"User-Agent": user_agent},
+        transport=_ProxyRouter(limits),
+        trust_env=False,  # proxies are _ProxyRouter's business, so that they and the address checks agree
     )
 
 
 async def fetch(client: httpx.AsyncClient, url: str, etag: str | None = None, last_modified: str | None = None,
-                max_bytes: int = MAX_BYTES, total_timeout: float = 60.0) -> FetchResult:
-    """GET ``url`` (conditionally when validators are given); 200 or 304, else ``FetchError``."""
+                max_bytes: int = MAX_BYTES, total_timeout: float = 60.0, *,
+                check_hop: Callable[[str], None] | None = None, truncate: bool = False) -> FetchResult:
+    """GET ``url`` (conditionally when validators are given); 200 or 304, else ``FetchError``.
+
+    ``check_hop(url)`` is called before each redirect hop is requested and may refuse it by raising ``FetchError``.
+    ``truncate``: a body over ``max_bytes`` is cut there instead of refused (robots.txt: only its start is read).
+    The User-Agent is the client's."""
     local = _local_path(url)
     if local is not None:
         return await asyncio.to_thread(_read_local, local, url, max_bytes)
@@ -179,14 +260,14 @@ async def fetch(client: httpx.AsyncClient, url: str, etag: str | None = None, la
         raise FetchError(f"{url}: only http(s), file URLs and local paths are fetched", permanent=True)
     try:
         async with asyncio.timeout(total_timeout):
-            return await _fetch_http(client, url, etag, last_modified, max_bytes)
+            return await _fetch_http(client, url, etag, last_modified, max_bytes, check_hop, truncate)
     except TimeoutError as e:
         raise FetchError(f"{url}: took longer than {total_timeout:.0f}s in total") from e
 
 
 async def _fetch_http(client: httpx.AsyncClient, url: str, etag: str | None, last_modified: str | None,
-                      max_bytes: int) -> FetchResult:
-    headers = {"User-Agent": USER_AGENT, "Accept": _ACCEPT}
+                      max_bytes: int, check_hop: Callable[[str], None] | None, truncate: bool) -> FetchResult:
+    headers = {"Accept": _ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -197,6 +278,8 @@ async def _fetch_http(client: httpx.AsyncClient, url: str, etag: str | None, las
     for _ in range(MAX_REDIRECTS + 1):
         if not current.startswith(("http://", "https://")):
             raise FetchError(f"{url}: redirected to a non-http URL {current!r}; refused", permanent=True)
+        if check_hop is not None and current != url:
+            check_hop(current)
         await _check_host(current)
         try:
             async with client.stream("GET", current, headers=headers) as resp:
@@ -223,7 +306,7 @@ async def _fetch_http(client: httpx.AsyncClient, url: str, etag: str | None, las
                 if code != 200:
                     raise FetchError(f"{current}: unexpected HTTP {code}", status=code)
                 declared = resp.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_bytes:
+                if declared.isdigit() and int(declared) > max_bytes and not truncate:
                     raise FetchError(f"{current}: declares {declared} bytes, over the {max_bytes}-byte limit")
                 chunks: list[bytes] = []
                 total = 0
@@ -232,6 +315,9 @@ async def _fetch_http(client: httpx.AsyncClient, url: str, etag: str | None, las
                 async for chunk in resp.aiter_bytes():
                     total += len(chunk)
                     if total > max_bytes:
+                        if truncate:
+                            chunks.append(chunk[: max_bytes - (total - len(chunk))])
+                            break
                         raise FetchError(f"{current}: body over the {max_bytes}-byte limit (decompressed)")
                     chunks.append(chunk)
                 return FetchResult(200, b"".join(chunks), resp.headers.get("etag"),
