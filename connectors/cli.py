@@ -7,12 +7,14 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
 
+from connectors.notices import Notify, sink_notifier
 from connectors.poller import PollConfig, RegistryWatcher, Summary, poll_once, run_forever
 from connectors.registry import (
     Feed,
@@ -126,10 +128,31 @@ def _install_stop(stop: asyncio.Event) -> None:
 
 
 async def _run_until_stopped(feeds: list[Feed], store: StateStore, sink: Sink, cfg: PollConfig,
-                             watcher: RegistryWatcher | None = None) -> None:
+                             watcher: RegistryWatcher | None = None, notify: Notify | None = None) -> None:
     stop = asyncio.Event()
     _install_stop(stop)
-    await run_forever(feeds, store, sink, cfg, stop=stop, reload=watcher)
+    await run_forever(feeds, store, sink, cfg, stop=stop, reload=watcher, notify=notify)
+
+
+def _poll_config(concurrency: int, per_host: int, per_host_interval: float
+                 ) -> tuple[PollConfig, Notify | None, Callable[[], None]]:
+    """The poller's settings, with the User-Agent, dead-feed and Crawl-delay limits from NEWSRIFT_*; a notifier
+    over the alert sinks (webhook, e-mail) when any is configured, and what closes them. ``ConfigError`` when a
+    setting is invalid."""
+    from newsrift.settings import get_settings
+    from pipeline.alerts.runtime import build_sinks
+
+    settings = get_settings()
+    sinks = build_sinks(settings)
+    cfg = PollConfig(concurrency=concurrency, per_host=per_host, per_host_interval=per_host_interval,
+                     user_agent=settings.user_agent, dead_after=settings.feed_dead_after_seconds,
+                     max_crawl_delay=settings.max_crawl_delay_seconds)
+
+    def close() -> None:
+        for sink in sinks:
+            sink.close()
+
+    return cfg, (sink_notifier(sinks) if sinks else None), close
 
 
 def ingest(
@@ -172,6 +195,7 @@ def ingest(
         topic = topic or default_topic()
         feeds = _feeds(registry, feed or [], opml)
         store = _open_state(state_dir or default_state_dir(), topic, to_jsonl)
+        cfg, notify, close_notices = _poll_config(concurrency, per_host, per_host_interval)
         sink: Sink = JsonlSink(to_jsonl) if to_jsonl else KafkaSink(
             bootstrap or os.environ.get("NEWSRIFT_KAFKA_BOOTSTRAP", "127.0.0.1:9092"), topic)
     except NewsriftError as e:
@@ -179,26 +203,35 @@ def ingest(
         return
     if not feeds:
         sink.close()
+        close_notices()
         _fail("no feeds to poll (empty registry, or an OPML file without feeds)")
-    cfg = PollConfig(concurrency=concurrency, per_host=per_host, per_host_interval=per_host_interval)
     try:
         if not once:
             typer.echo(f"polling {len(feeds)} feeds; SIGTERM or Ctrl-C to stop", err=True)
-            asyncio.run(_run_until_stopped(feeds, store, sink, cfg, watcher))
+            asyncio.run(_run_until_stopped(feeds, store, sink, cfg, watcher, notify))
             return
-        summary: Summary = asyncio.run(poll_once(feeds, store, sink, cfg))
+        summary: Summary = asyncio.run(poll_once(feeds, store, sink, cfg, notify))
     except KeyboardInterrupt:
         return
     finally:
         sink.close()
+        close_notices()
     for err in summary.errors[:20]:
         typer.echo(f"  {err}", err=True)
     for moved in summary.moved:  # the registry still names the old URL: worth telling whoever runs this
         typer.echo(f"  {moved}", err=True)
+    for notice in summary.notices:
+        typer.echo(f"  {notice.subject}", err=True)
     typer.echo(summary.line())
     # Exit 1 only when nothing at all could be processed: one dead feed among many is routine, not a failure.
     if summary.processed == 0:
         raise typer.Exit(1)
+
+
+def _iso(unix: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(unix, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _load(registry: Path) -> Registry:
@@ -244,8 +277,9 @@ def feeds_list(
     to_jsonl: Annotated[Path | None, typer.Option(
         "--to-jsonl", help="With --state-dir: the health of runs into this JSONL file instead.")] = None,
 ) -> None:
-    """List outlets and their feeds; with --state-dir, each feed's last success and failures (state is kept per
-    destination: the Kafka raw topic unless --topic or --to-jsonl names another)."""
+    """List outlets and their feeds; with --state-dir, each feed's health (ok, failing, dead, disallowed by
+    robots.txt, never-polled), last success, failures and requests made in all (state is kept per destination: the
+    Kafka raw topic unless --topic or --to-jsonl names another)."""
     reg = _load(registry)
     if state_dir is None:
         for o in reg.outlets:
@@ -259,9 +293,13 @@ def feeds_list(
     rows = []
     for f in reg.feeds():
         st = store.load(f.url)
-        health = "failing" if st.failures else ("ok" if st.last_success else "never-polled")
+        health = ("dead" if st.dead_since is not None else "failing" if st.failures
+                  else "disallowed" if st.robots == "disallowed" else "ok" if st.last_success else "never-polled")
         rows.append((-st.failures, f.outlet_id, f"{f.outlet_id}\t{f.url}\t{health}\tfailures={st.failures}\t"
-                     f"last_success={st.last_success or '-'}\tlast_error={(st.last_error or '-')[:120]}"
+                     f"last_success={st.last_success or '-'}\tlast_error={(st.last_error or '-')[:120]}\t"
+                     f"requests={st.requests}\trequest_failures={st.request_failures}"
+                     + (f"\tdead_since={_iso(st.dead_since)}" if st.dead_since is not None else "")
+                     + (f"\trobots={st.robots}" if st.robots else "")
                      + (f"\tmoved_to={st.moved_to}" if st.moved_to else "")))
     for _, _, line in sorted(rows):
         typer.echo(line)

@@ -2,7 +2,8 @@
 
 The page is fetched with the same safety rules as feeds (``connectors.http.fetch``), inside the same per-host
 slot as feed requests when the caller passes one (the poller always does: article pages count against their host's
-in-flight cap and minimum interval), and its main text extracted with trafilatura. Any failure keeps the feed's own
+in-flight cap and minimum interval; the poller's slot also checks the page's robots.txt first and refuses a
+disallowed page with ``RobotsDenied``), and its main text extracted with trafilatura. Any failure keeps the feed's own
 content: full text improves an item, it never loses one.
 """
 
@@ -17,6 +18,7 @@ import httpx
 
 from connectors.http import FetchError, fetch
 from connectors.politeness import Slot
+from connectors.robots import RobotsDenied
 from pipeline.model import RawArticle
 
 __all__ = ["extract_main_text", "with_full_text"]
@@ -42,6 +44,9 @@ async def with_full_text(client: httpx.AsyncClient, raw: RawArticle, slot: Slot 
         async with slot(raw.url) if slot is not None else contextlib.nullcontext():
             page = await fetch(client, raw.url, max_bytes=MAX_PAGE_BYTES, total_timeout=30.0)
         text = await asyncio.to_thread(extract_main_text, page.body, raw.url)
+    except RobotsDenied as e:
+        log.info("event=full_text_skipped url=%s reason=robots_disallowed robots=%s", raw.url, e.robots)
+        return raw
     except FetchError as e:
         log.warning("event=full_text_failed url=%s error=%r", raw.url, str(e)[:300])
         return raw

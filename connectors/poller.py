@@ -16,15 +16,17 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from connectors.fulltext import with_full_text
-from connectors.http import FetchError, FetchResult, fetch, make_client
+from connectors.http import USER_AGENT, FetchError, FetchResult, fetch, make_client
 from connectors.items import FeedParseError, entry_to_raw, item_hash, parse_feed
+from connectors.notices import FeedNotice, Notify
 from connectors.politeness import HostLimiter
 from connectors.registry import Feed, load_registry
+from connectors.robots import ROBOTS_TTL, UNREACHABLE_WAIT, Robots, RobotsDenied
 from connectors.sinks import Sink
 from connectors.state import FeedState, StateStore
 from pipeline.model import RawArticle, format_time
@@ -54,6 +56,12 @@ class PollConfig:
     jitter: float = 0.1  # +-10 %: a thousand feeds added at once do not stay in lock-step
     report_after_failures: int = 10
     publish_retry: float = 30.0
+    user_agent: str = USER_AGENT  # sent with every request, and the agent robots.txt rules are matched for
+    max_crawl_delay: float = 60.0  # a robots.txt Crawl-delay raises a host's interval up to this many seconds
+    robots_ttl: float = ROBOTS_TTL  # how long a fetched robots.txt is used before it is fetched again
+    robots_wait: float = UNREACHABLE_WAIT  # an unreachable robots.txt (429, 5xx, timeout) is asked again after this
+    dead_after: float = 7 * 86400.0  # failing this long without a success: the feed is dead (reported once)
+    dead_retry: float = 86400.0  # a dead feed is tried this often
 
 
 @dataclass
@@ -64,20 +72,26 @@ class Summary:
     new: int = 0
     updated: int = 0
     skipped: int = 0
+    disallowed: int = 0  # feeds skipped because their robots.txt disallows them
     errors: list[str] = field(default_factory=list)
     moved: list[str] = field(default_factory=list)  # one line for each feed that a 301/308 moved in this run
+    notices: list[FeedNotice] = field(default_factory=list)  # feeds found dead or revived in this run
 
     def line(self) -> str:
-        # " moved=N" only when a feed moved, so the line of a run without moves reads as it always did.
+        # " moved=N" etc. only when it happened, so the line of an ordinary run reads as it always did.
+        dead = sum(n.kind == "feed_dead" for n in self.notices)
         return (f"feeds ok={self.ok} not_modified={self.not_modified} failed={self.failed} "
                 f"items new={self.new} updated={self.updated} skipped={self.skipped}"
-                + (f" moved={len(self.moved)}" if self.moved else ""))
+                + (f" moved={len(self.moved)}" if self.moved else "")
+                + (f" disallowed={self.disallowed}" if self.disallowed else "")
+                + (f" dead={dead}" if dead else ""))
 
     def merge(self, other: Summary) -> None:
-        for f in ("ok", "not_modified", "failed", "new", "updated", "skipped"):
+        for f in ("ok", "not_modified", "failed", "new", "updated", "skipped", "disallowed"):
             setattr(self, f, getattr(self, f) + getattr(other, f))
         self.errors += other.errors
         self.moved += other.moved
+        self.notices += other.notices
 
     @property
     def processed(self) -> int:
@@ -113,33 +127,72 @@ def backoff_delay(failures: int, base: float, cfg: PollConfig, retry_after: floa
     return _jitter(delay, cfg)
 
 
+def _iso(unix: float) -> str:
+    return format_time(datetime.fromtimestamp(unix, timezone.utc)) or "-"
+
+
+def _notice(kind: Literal["feed_dead", "feed_revived"], st: FeedState, feed: Feed, since: float,
+            now: float) -> FeedNotice:
+    return FeedNotice(kind, feed.url, feed.outlet_id, _iso(since), _iso(now), st.failures, st.requests,
+                      st.request_failures, st.last_error)
+
+
 def _failed(st: FeedState, feed: Feed, cfg: PollConfig, error: str, retry_after: float | None = None,
             permanent: bool = False) -> Summary:
+    now = time.time()
     st.failures += 1
     st.last_error = error[:500]
+    if st.failing_since is None:
+        st.failing_since = now
     base = st.interval or feed.poll_interval or cfg.default_interval
     # Retrying cannot fix a refused address or a 410 Gone: go straight to the slowest rate instead of climbing there.
     delay = _jitter(cfg.max_backoff, cfg) if permanent else backoff_delay(st.failures, base, cfg, retry_after)
-    st.next_due = time.time() + delay
+    s = Summary(failed=1, errors=[error])
+    if st.dead_since is None and now - st.failing_since >= cfg.dead_after:
+        st.dead_since = now
+        # Once: the state on disk says it is dead, so neither the next poll nor a restart says it again.
+        log.error("event=feed_dead url=%s outlet=%s failing_since=%s failures=%d requests=%d request_failures=%d "
+                  "error=%r", feed.url, feed.outlet_id, _iso(st.failing_since), st.failures, st.requests,
+                  st.request_failures, error[:300])
+        s.notices.append(_notice("feed_dead", st, feed, st.failing_since, now))
+    if st.dead_since is not None:
+        delay = max(delay, _jitter(cfg.dead_retry, cfg))  # tried daily, no more
+    st.next_due = now + delay
     level = logging.ERROR if permanent or st.failures >= cfg.report_after_failures else logging.WARNING
-    log.log(level, "event=feed_failed url=%s failures=%d permanent=%s retry_in=%.0f error=%r", feed.url, st.failures,
-            permanent, delay, error[:300])
-    return Summary(failed=1, errors=[error])
+    log.log(level, "event=feed_failed url=%s failures=%d permanent=%s dead=%s retry_in=%.0f error=%r", feed.url,
+            st.failures, permanent, st.dead_since is not None, delay, error[:300])
+    return s
 
 
-async def _save(store: StateStore, st: FeedState) -> None:
+def _alive(st: FeedState, feed: Feed, s: Summary) -> None:
+    """The feed answered (a 304, or a 200 that parses as a feed): no longer failing, and no longer dead."""
+    now = time.time()
+    if st.dead_since is not None:
+        log.warning("event=feed_revived url=%s outlet=%s dead_since=%s", feed.url, feed.outlet_id,
+                    _iso(st.dead_since))
+        s.notices.append(_notice("feed_revived", st, feed, st.dead_since, now))
+    st.failing_since = st.dead_since = None
+
+
+async def _save(store: StateStore, st: FeedState, turn: _Turn | None = None) -> None:
+    if turn is not None:
+        turn.charge(st)
     # The save fsyncs; on a slow disk that would stall every other feed's timeouts if done on the event loop.
     await asyncio.to_thread(store.save, st)
 
 
 class _Limits:
-    """What every poll of one run shares: a global cap on feeds being worked on at once, and per host a cap on
-    requests in flight and a minimum interval between their starts (feed and full-text requests alike)."""
+    """What every poll of one run shares: a global cap on feeds being worked on at once, per host a cap on requests
+    in flight and a minimum interval between their starts (robots.txt, feed and full-text requests alike), and the
+    robots.txt rules of every origin met (which can raise a host's interval: Crawl-delay)."""
 
-    def __init__(self, cfg: PollConfig) -> None:
+    def __init__(self, cfg: PollConfig, notify: Notify | None = None) -> None:
         self.cfg = cfg
         self.all = asyncio.Semaphore(cfg.concurrency)
         self.hosts = HostLimiter(cfg.per_host, cfg.per_host_interval)
+        self.robots = Robots(cfg.user_agent, self.hosts, ttl=cfg.robots_ttl, wait=cfg.robots_wait,
+                             max_delay=cfg.max_crawl_delay)
+        self.notify = notify
         self.fetch_urls: dict[str, str] = {}  # registry URL -> where it is fetched (differs once a 301/308 moved it)
 
     async def fetch_url(self, feed: Feed, store: StateStore) -> str:
@@ -153,16 +206,28 @@ class _Limits:
     def guarded(self, client: httpx.AsyncClient, store: StateStore, sink: Sink
                 ) -> Callable[[Feed], Coroutine[Any, Any, tuple[Summary, FeedState | None]]]:
         async def one(feed: Feed) -> tuple[Summary, FeedState | None]:
-            turn = _Turn(self)
+            turn = _Turn(self, client)
             try:
-                return await _poll(client, feed, store, sink, self.cfg, turn)
+                result = await _poll(client, feed, store, sink, self.cfg, turn)
             except Exception as e:  # one feed's surprise must not stop the others
                 log.exception("event=feed_crashed url=%s", feed.url)
                 return Summary(failed=1, errors=[f"{feed.url}: {type(e).__name__}: {e}"]), None
             finally:
                 turn.release()
+            await self.deliver(result[0].notices)  # holding no slot: a slow sink delays no other feed
+            return result
 
         return one
+
+    async def deliver(self, notices: Sequence[FeedNotice]) -> None:
+        if self.notify is None:
+            return
+        for n in notices:
+            try:
+                await asyncio.to_thread(self.notify, n)
+            except Exception as e:  # a notifier's surprise must not cost the poll
+                log.error("event=feed_notice_failed kind=%s url=%s error=%r", n.kind, n.url,
+                          f"{type(e).__name__}: {e}"[:300])
 
 
 class _Turn:
@@ -175,17 +240,40 @@ class _Turn:
     polls holding that wait for no host.
     """
 
-    def __init__(self, limits: _Limits) -> None:
+    def __init__(self, limits: _Limits, client: httpx.AsyncClient) -> None:
         self.limits = limits
+        self.client = client
         self.holding = False
+        self.requests = 0  # requests made for this poll, robots.txt included
+        self.request_failures = 0
 
     @contextlib.asynccontextmanager
     async def request(self, url: str) -> AsyncIterator[None]:
+        """Around one request to ``url``: its origin's robots.txt first (fetched through ``_slot`` when not cached;
+        ``RobotsDenied`` when it disallows ``url``, ``FetchError`` while it is unreachable), then the host's slot."""
+        self.release()  # no global slot held while this waits for another poll's robots.txt fetch of the origin
+        await self.limits.robots.check(self.client, url, self._slot)
+        async with self._slot(url):
+            yield
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, url: str) -> AsyncIterator[None]:
         self.release()
         async with self.limits.hosts.slot(url):
             await self.limits.all.acquire()
             self.holding = True
-            yield  # the request; when it is done the host slot goes and the global slot stays with the poll
+            self.requests += 1
+            try:
+                yield  # the request; when it is done the host slot goes and the global slot stays with the poll
+            except BaseException:
+                self.request_failures += 1
+                raise
+
+    def charge(self, st: FeedState) -> None:
+        """Add this poll's requests to the feed's totals (once: the counts start again from 0)."""
+        st.requests += self.requests
+        st.request_failures += self.request_failures
+        self.requests = self.request_failures = 0
 
     def release(self) -> None:
         if self.holding:
@@ -196,13 +284,31 @@ class _Turn:
 async def _fetch_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, cfg: PollConfig,
                       turn: _Turn) -> tuple[FeedState, FetchResult | FetchError]:
     target = await turn.limits.fetch_url(feed, store)
-    async with turn.request(target):
+    st: FeedState | None = None
+    result: FetchResult | FetchError
+    try:
+        async with turn.request(target):  # robots.txt may refuse it (RobotsDenied) before anything is sent
+            st = await asyncio.to_thread(store.load, feed.url)
+            result = await fetch(client, target, st.etag, st.last_modified, max_bytes=cfg.max_bytes,
+                                 total_timeout=cfg.total_timeout, check_hop=turn.limits.robots.cached_denial)
+    except FetchError as e:
+        result = e
+    if st is None:
         st = await asyncio.to_thread(store.load, feed.url)
-        try:
-            return st, await fetch(client, target, st.etag, st.last_modified, max_bytes=cfg.max_bytes,
-                                   total_timeout=cfg.total_timeout)
-        except FetchError as e:
-            return st, e
+    return st, result
+
+
+async def _disallowed(store: StateStore, st: FeedState, feed: Feed, cfg: PollConfig, turn: _Turn,
+                      denied: RobotsDenied) -> tuple[Summary, FeedState]:
+    """Skipped, not failed: said once (when it becomes disallowed), shown by ``feeds list``, looked at again on the
+    feed's schedule (a cached robots.txt costs no request)."""
+    if st.robots != "disallowed":
+        log.warning("event=robots_disallowed url=%s fetch_url=%s robots=%s agent=%r", feed.url, denied.url,
+                    denied.robots, cfg.user_agent)
+    st.robots = "disallowed"
+    st.next_due = time.time() + _jitter(st.interval or feed.poll_interval or cfg.default_interval, cfg)
+    await _save(store, st, turn)
+    return Summary(disallowed=1), st
 
 
 def _follow_move(st: FeedState, feed: Feed, result: FetchResult, limits: _Limits) -> list[str]:
@@ -222,32 +328,39 @@ def _follow_move(st: FeedState, feed: Feed, result: FetchResult, limits: _Limits
 async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
                 cfg: PollConfig, turn: _Turn) -> tuple[Summary, FeedState]:
     st, result = await _fetch_feed(client, feed, store, cfg, turn)
+    if isinstance(result, RobotsDenied):
+        return await _disallowed(store, st, feed, cfg, turn, result)
     if isinstance(result, FetchError):
         s = _failed(st, feed, cfg, str(result), result.retry_after, result.permanent)
-        await _save(store, st)
+        await _save(store, st, turn)
         return s, st
+    if st.robots is not None:
+        log.info("event=robots_allowed url=%s", feed.url)
+        st.robots = None
     if result.status == 304:
-        moved = _follow_move(st, feed, result, turn.limits)
+        s = Summary(not_modified=1, moved=_follow_move(st, feed, result, turn.limits))
+        _alive(st, feed, s)
         st.failures, st.last_error = 0, None
         st.etag, st.last_modified = result.etag, result.last_modified
         st.last_success = format_time(datetime.now(timezone.utc))
         st.next_due = time.time() + _jitter(st.interval or feed.poll_interval or cfg.default_interval, cfg)
-        await _save(store, st)
+        await _save(store, st, turn)
         log.debug("event=feed_not_modified url=%s", feed.url)
-        return Summary(not_modified=1, moved=moved), st
+        return s, st
     try:
         # Parsing is CPU work: off the event loop so timeouts of other feeds keep ticking.
         parsed = await asyncio.to_thread(parse_feed, result.body, result.url, result.content_type)
     except FeedParseError as e:
         # Not followed either: a feed "moved" to a page that is no feed (a parked domain, a home page) stays put.
         s = _failed(st, feed, cfg, str(e))
-        await _save(store, st)
+        await _save(store, st, turn)
         return s, st
     if parsed.get("bozo"):
         # Still usable (it has entries or a title): use it, but say what was wrong.
         log.warning("event=feed_bozo url=%s items=%d problem=%r", feed.url, len(parsed.entries),
                     str(parsed.get("bozo_exception"))[:200])
     s = Summary(moved=_follow_move(st, feed, result, turn.limits))
+    _alive(st, feed, s)
     now = datetime.now(timezone.utc)
     channel = parsed.get("feed", {})
     link = channel.get("link") or None
@@ -300,19 +413,21 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
         st.interval = interval
         st.next_due = time.time() + _jitter(st.interval, cfg)
         s.ok = 1
-    await _save(store, st)
+    await _save(store, st, turn)
     log.info("event=feed_polled url=%s new=%d updated=%d skipped=%d", feed.url, s.new, s.updated, s.skipped)
     return s, st
 
 
 async def poll_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
-                    cfg: PollConfig | None = None) -> Summary:
+                    cfg: PollConfig | None = None, notify: Notify | None = None) -> Summary:
     """Poll one feed now, whatever its schedule says; state is loaded and saved around it."""
-    turn = _Turn(_Limits(cfg or PollConfig()))
+    turn = _Turn(_Limits(cfg or PollConfig(), notify), client)
     try:
-        return (await _poll(client, feed, store, sink, turn.limits.cfg, turn))[0]
+        s = (await _poll(client, feed, store, sink, turn.limits.cfg, turn))[0]
     finally:
         turn.release()
+    await turn.limits.deliver(s.notices)
+    return s
 
 
 def _unique(feeds: Sequence[Feed]) -> list[Feed]:
@@ -323,13 +438,15 @@ def _unique(feeds: Sequence[Feed]) -> list[Feed]:
     return list(seen.values())
 
 
-async def poll_once(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None) -> Summary:
-    """Poll every feed once (due or not), with a global concurrency cap and per-host politeness (requests in
-    flight, minimum interval between request starts)."""
+async def poll_once(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None,
+                    notify: Notify | None = None) -> Summary:
+    """Poll every feed once (due or not), with a global concurrency cap and per-host politeness (robots.txt,
+    requests in flight, minimum interval between request starts). ``notify`` gets each feed found dead or revived
+    (in a thread)."""
     cfg = cfg or PollConfig()
     total = Summary()
-    limits = _Limits(cfg)
-    async with make_client(cfg.concurrency, cfg.connect_timeout, cfg.read_timeout) as client:
+    limits = _Limits(cfg, notify)
+    async with make_client(cfg.concurrency, cfg.connect_timeout, cfg.read_timeout, cfg.user_agent) as client:
         one = limits.guarded(client, store, sink)
         for s, _ in await asyncio.gather(*(one(f) for f in _unique(feeds))):
             total.merge(s)
@@ -381,7 +498,7 @@ class RegistryWatcher:
 async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None,
                       *, tick: float = 1.0, report_every: float = 60.0, stop: asyncio.Event | None = None,
                       drain_timeout: float = 30.0, reload: Callable[[], Sequence[Feed] | None] | None = None,
-                      reload_every: float = 5.0) -> None:
+                      reload_every: float = 5.0, notify: Notify | None = None) -> None:
     """Poll each feed whenever it is due, each on its own schedule (a slow feed delays nobody else).
 
     Only ``next_due`` and the failure count live in memory; everything else is on disk after every poll, so a
@@ -393,12 +510,14 @@ async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg:
     it returns a list, that is the feed list from then on: new feeds are scheduled from their saved state, removed
     ones are not polled again (a poll of one already in flight finishes, publish and state save included), and a
     feed whose settings changed is polled with the new ones. ``None`` (or an exception) keeps the current list.
+
+    ``notify`` gets each feed found dead or revived (in a thread, once per change: the state remembers it).
     """
     cfg = cfg or PollConfig()
     todo: dict[str, Feed] = {}
     due: dict[str, float] = {}
     failures: dict[str, int] = {}
-    limits = _Limits(cfg)
+    limits = _Limits(cfg, notify)
 
     def schedule(f: Feed, st: FeedState) -> None:
         todo[f.url] = f
@@ -432,7 +551,7 @@ async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg:
     running: dict[str, asyncio.Task[tuple[Summary, FeedState | None]]] = {}
     cycle = Summary()
     last_report = next_reload = time.monotonic()
-    async with make_client(cfg.concurrency, cfg.connect_timeout, cfg.read_timeout) as client:
+    async with make_client(cfg.concurrency, cfg.connect_timeout, cfg.read_timeout, cfg.user_agent) as client:
         one = limits.guarded(client, store, sink)
         try:
             while stop is None or not stop.is_set():

@@ -34,6 +34,15 @@ class FeedState:
     # Where a permanent redirect (301/308) moved the feed: fetched instead of ``url`` from then on. ``url`` (the
     # registry's URL) stays the key of this state, so the seen items, and with them the article ids, carry over.
     moved_to: str | None = None
+    # Since when (unix time) the feed has failed without a success in between; None while it works.
+    failing_since: float | None = None
+    # When the feed was found dead (no success for PollConfig.dead_after); None while it is alive.
+    dead_since: float | None = None
+    # "disallowed" while the host's robots.txt disallows the feed for our agent (it is skipped, not fetched).
+    robots: str | None = None
+    # What the feed has cost in all: requests made for it (robots.txt, feed, full-text pages) and how many failed.
+    requests: int = 0
+    request_failures: int = 0
 
     @property
     def fetch_url(self) -> str:
@@ -76,6 +85,9 @@ class StateStore:
                 return FeedState(url)
             if not (isinstance(state.moved_to, str) and state.moved_to.startswith(("http://", "https://"))):
                 state.moved_to = None  # only ever an http(s) redirect target; never a path to read from disk
+            for name in ("failing_since", "dead_since"):
+                if not isinstance(getattr(state, name), (int, float, type(None))):
+                    setattr(state, name, None)
             return state
         except FileNotFoundError:
             return FeedState(url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import ValidationError, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.errors import ConfigError
@@ -95,6 +95,30 @@ class Settings(BaseSettings):
     alert_retry_give_up_seconds: float = 86400.0
     """Counted from the first failure; then the alert goes to news.alerts.v1.dlq (``newsrift dlq replay`` sends it
     again). 0: no retries, straight to the dead letter."""
+
+    user_agent: str = "newsrift/0.1 (news feed reader; operator contact not configured)"
+    """The User-Agent of every feed, page and robots.txt request, and the agent robots.txt rules are matched for
+    (its first word, before "/"). Set one with your contact, e.g. ``examplebot/1.0 (+https://example.org/bot;
+    bot@example.org)``, so that a publisher can reach you instead of blocking you."""
+    feed_dead_after_seconds: float = 7 * 86400.0
+    """A feed failing this long without a success is dead: logged and reported once, then tried once a day."""
+    max_crawl_delay_seconds: float = 60.0
+    """A robots.txt ``Crawl-delay`` raises its host's interval between requests up to this many seconds."""
+
+    @field_validator("user_agent")
+    @classmethod
+    def _check_user_agent(cls, v: str) -> str:
+        v = v.strip()
+        if not v or len(v) > 300 or any(not " " <= c <= "~" for c in v):
+            raise ValueError("must be 1-300 printable ASCII characters (it is sent as an HTTP header)")
+        return v
+
+    @field_validator("feed_dead_after_seconds", "max_crawl_delay_seconds")
+    @classmethod
+    def _check_connector_seconds(cls, v: float) -> float:
+        if not 0 <= v < 10 * 365 * 86400:
+            raise ValueError("must be between 0 and ten years")
+        return v
 
     @model_validator(mode="after")
     def _check_times(self) -> Settings:

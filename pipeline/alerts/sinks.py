@@ -39,6 +39,11 @@ class Sink(abc.ABC):
     @abc.abstractmethod
     def send(self, alert: Alert) -> None: ...
 
+    def send_notice(self, notice_id: str, subject: str, text: str, data: Mapping[str, Any]) -> None:
+        """Deliver an operational notice that is no dispute alert (a feed found dead, say): ``subject`` one line,
+        ``text`` the body, ``data`` a JSON-able record. Sinks that cannot say so refuse for good."""
+        raise DeliveryError(f"{self.name}: does not deliver notices", retryable=False)
+
     def close(self) -> None:  # noqa: B027 - optional hook, most sinks hold nothing
         """Release connections."""
 
@@ -94,8 +99,14 @@ class WebhookSink(Sink):
         self._own_client = client is None
 
     def send(self, alert: Alert) -> None:
-        body = slack_payload(alert) if self.slack else alert.to_json()
-        headers = {"Content-Type": "application/json", "Idempotency-Key": alert.alert_id, **self._headers}
+        self._post(slack_payload(alert) if self.slack else alert.to_json(), alert.alert_id)
+
+    def send_notice(self, notice_id: str, subject: str, text: str, data: Mapping[str, Any]) -> None:
+        body = {"text": text[:3000]} if self.slack else {"notice_id": notice_id, "summary": subject, **data}
+        self._post(body, notice_id)
+
+    def _post(self, body: Mapping[str, Any], key: str) -> None:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": key, **self._headers}
         try:
             r = self._client.post(self.url, content=json.dumps(body, ensure_ascii=False).encode(), headers=headers)
         except httpx.HTTPError as e:
@@ -163,7 +174,18 @@ class EmailSink(Sink):
         return msg
 
     def send(self, alert: Alert) -> None:
-        msg = self.message(alert)
+        self._deliver(self.message(alert))
+
+    def send_notice(self, notice_id: str, subject: str, text: str, data: Mapping[str, Any]) -> None:
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.recipients)
+        msg["Subject"] = f"[newsrift] {subject}"[:200]
+        msg["Message-ID"] = f"<{notice_id}@newsrift.invalid>"
+        msg.set_content(text)
+        self._deliver(msg)
+
+    def _deliver(self, msg: EmailMessage) -> None:
         try:
             with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
                 if self.starttls:

@@ -73,9 +73,11 @@ class RouteServer:
         self.base = f"http://{host}:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
-    def paths(self) -> list[str]:
+    def paths(self, robots: bool = False) -> list[str]:
+        """The paths asked for, in arrival order; ``/robots.txt`` (asked before a host's first request) only with
+        ``robots=True``."""
         with self._lock:
-            return [p for p, _ in self.hits]
+            return [p for p, _ in self.hits if robots or p != "/robots.txt"]
 
     def times(self, *paths: str) -> list[float]:
         """Arrival times of the requests for these paths (all paths when none are given), in arrival order."""
