@@ -311,7 +311,8 @@ def main() -> None:
     ap.add_argument("--baseline-threshold", type=float, default=0.85,
                     help="cosine distance cut for the batch baseline (tuned on topics 1-20)")
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--throughput", type=int, default=3000, help="live events for the throughput run; 0 skips it")
+    ap.add_argument("--throughput", default="500,5000",
+                    help="live events before the throughput runs, comma-separated; 0 skips them")
     ap.add_argument("--threshold", type=float, help="join threshold instead of the shipped one")
     ap.add_argument("--merge-threshold", type=float, help="event-merge threshold instead of the shipped one")
     ap.add_argument("--settle-cut", type=float, help="settle cut instead of the shipped one")
@@ -368,10 +369,14 @@ def main() -> None:
         p, r, f = bcubed(gold, pred)
         print(f"baseline tfidf average-link batch (distance<{args.baseline_threshold}): B3 P={p:.4f} R={r:.4f} "
               f"F1={f:.4f} ARI={adjusted_rand_score(gold, pred):.4f} events={len(set(pred))}")
-    if args.throughput:
-        rate, live, writes, size = throughput(args.throughput, 400, cfg)
-        print(f"throughput: {rate:.0f} articles/s on one core with {live} live events in the store "
-              f"(JSON-valued store); {writes:.1f} store writes and {size / 1024:.1f} KiB per article")
+    runs = [int(x) for x in str(args.throughput).split(",") if int(x)]
+    if runs:
+        found = [throughput(k, 400, cfg) for k in runs]
+        for rate, live, writes, size in found:
+            print(f"throughput: {rate:.0f} articles/s on one core with {live} live events in the store "
+                  f"(JSON-valued store); {writes:.1f} store writes and {size / 1024:.1f} KiB per article")
+        print("throughput side by side (target: flat as live events grow): " + "  ".join(
+            f"{live} live events {rate:.0f}/s" for rate, live, _, _ in found))
 
 
 if __name__ == "__main__":

@@ -73,8 +73,8 @@ class ReprintIndex:
                  threshold: float = 0.6, containment: float = 0.7, partial_containment: float = 0.45,
                  min_shared: int = 25, min_own: int = 25, own_containment: float = 0.3) -> None:
         """A candidate is a copy when Jaccard >= ``threshold``, or when it holds >= ``containment`` of the shorter
-        text's shingles, or >= ``partial_containment`` of them and at least ``min_shared`` shingles (a short
-        story re-run with a new lead and a footer: the shared run is long even if the share is modest), or when
+        text's shingles, or >= ``partial_containment`` of them and at least ``min_shared`` shingles outside quotations
+        (a short story re-run with a new lead and a footer: the shared run is long even if the share is modest), or when
         the two share at least ``min_own`` shingles outside quotations and ``own_containment`` of the shorter text's
         shingles outside quotations (the outlet's own prose: a lightly edited wire copy whose house-style edits
         break most shingles still shares a third of it; independent rewrites share quotes and a phrase or two)."""
@@ -141,13 +141,14 @@ class ReprintIndex:
             inter = len(common)
             jac = inter / len(hs | other)
             cont = inter / min(len(hs), len(other))
-            copy = (jac >= self.threshold or cont >= self.containment
-                    or (cont >= self.partial_containment and inter >= self.min_shared))
-            if not copy and inter >= self.min_own:
+            copy = jac >= self.threshold or cont >= self.containment
+            if not copy and inter >= min(self.min_shared, self.min_own):
+                # Past the two plain rules, only shingles outside quotations count: rewrites share quotes.
                 theirs = set(rec.get("q", ()))
                 own = len(common - quoted - theirs)
-                copy = (own >= self.min_own
-                        and own >= self.own_containment * min(len(hs - quoted), len(other - theirs)))
+                copy = ((cont >= self.partial_containment and own >= self.min_shared)
+                        or (own >= self.min_own
+                            and own >= self.own_containment * min(len(hs - quoted), len(other - theirs))))
             score = max(jac, cont)
             if copy and (best is None or score > best[0]):
                 best = (score, cand)

@@ -119,7 +119,7 @@ class ClusterConfig:
     """Added to the score of two articles that share a word at most ``rare_df`` articles hold (counted when the
     settle runs, so with hindsight): a venue, a spokesman's name, a detail of this event rather than of its kind."""
     rare_df: int = 3
-    rare_after: int = 500
+    rare_after: int = 30
     """Articles seen before rarity counts: in the first few hundred articles nearly every word is in at most
     ``rare_df`` of them, and settles that early would group fragments on words that are merely new."""
     rare_keep: int = 200
@@ -266,9 +266,13 @@ class EventClusterer:
         self._dots: dict[tuple[str, str], tuple[int, int, float]] = {}
         keys = sorted(store.keys())
         quiet = str(store.get("uq") or "")
+        # Cache: the latest known article time (the latest ``l`` of any event record).
+        self._latest: datetime | None = None
         for key in keys:
             if key.startswith("e:"):
                 ev = store[key]
+                if ev.get("l") and (self._latest is None or ev["l"] > (format_time(self._latest) or "")):
+                    self._latest = parse_time(ev["l"])
                 if not ev.get("merged_into") and ev.get("c") and (ev.get("l") is None or ev["l"] >= quiet):
                     self._post(key[2:], ev)
         self._load_df(keys)
@@ -435,6 +439,13 @@ class EventClusterer:
             # An article cannot be published after it was ingested: a wrong future date must not make its event
             # look active for years (settles take their window from the latest activity).
             when = min(when, article.ingested_at)
+        early: list[Move] = []
+        if when is not None:
+            if self.cfg.settle_every and self._latest is not None and when - self._latest > self.cfg.max_gap:
+                # Stream time jumps (a batch crossing weeks, a feed back after a pause): the recent fragments are
+                # about to leave the settle window, so they are settled first, as the worker's idle tick would.
+                early = self._settle()
+            self._latest = max(when, self._latest or when)
         result = self._assign(article, when, tuple(claim_ids))
         if len(self._pending) >= self.cfg.fold_every:
             # After the article is recorded: a crash in the fold redelivers an article that is already placed.
@@ -443,7 +454,7 @@ class EventClusterer:
         if n % self.cfg.forget_every == 0 and when is not None:
             # An article cannot be published after it was ingested: a wrong future date must not age everything.
             self.forget(when)
-        moves = result.moves
+        moves = (*early, *result.moves)
         if self.cfg.settle_every and n % self.cfg.settle_every == 0:
             moves += tuple(self._settle())
         touched = changed_events(moves)
@@ -717,6 +728,9 @@ class EventClusterer:
             return {}
         known = [parse_time(lt) for lt, _ in live if lt != "~"]
         cutoff = format_time(max(known) - self.cfg.settle_window) if known else ""
+        if any(lt == "~" for lt, _ in live):
+            # A fragment of unknown time may belong with any live one, however far back: all of them (a batch).
+            cutoff = ""
         recent = sorted((x for x in live if x[0] >= cutoff), reverse=True)[: self.cfg.settle_max]
         out: dict[str, dict[str, Any]] = {}
         for _, eid in recent:
