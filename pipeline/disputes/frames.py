@@ -482,6 +482,16 @@ def _scope(q: Quantity) -> str:
     return "+".join(found) if found else "*"
 
 
+_ARMED = {"troop", "troops", "soldier", "soldiers", "serviceman", "servicemen", "fighter", "fighters", "militant",
+          "militants", "attacker", "attackers", "mercenary", "mercenaries", "policeman", "policemen"}
+
+
+def _group(cls: str, q: Quantity) -> str:
+    """Armed men and everyone else are counted apart: "killed six troops" does not answer "150 people died"."""
+    words = set(re.findall(r"[a-z]+", f"{q.text} {q.counted or ''}".lower()))
+    return f"{cls}/armed" if words & _ARMED else cls
+
+
 @dataclass(frozen=True)
 class NumFact:
     """One quantity of a claim, ready to compare: slot key parts and the interval it allows."""
@@ -575,7 +585,7 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
         iv = interval_of(q, factor)
         if iv is None:
             continue
-        numbers.append(NumFact(cls or "-", dim, _scope(q), iv[0], iv[1], q.text))
+        numbers.append(NumFact(_group(cls or "-", q), dim, "*", iv[0], iv[1], q.text))
     # The agent is only known when the extractor gave agent and patient (actors[0] first); a lone actor may be
     # either, and guessing would split one proposition into two.
     agent = terms([claim.actors[0]]) if len(claim.actors) >= 2 else frozenset()
