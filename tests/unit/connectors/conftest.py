@@ -31,12 +31,13 @@ def item(title: str, link: str | None = None, guid: str | None = None, descripti
 
 class RouteServer:
     """``routes[path]`` is what ``GET path`` gets (404 otherwise). ``hits`` lists (path, time.monotonic()) as each
-    request arrived; ``max_in_flight`` is the most requests it was answering at once; each reply is held ``hold``
-    seconds (counted as in flight) before it is sent."""
+    request arrived, ``headers`` each one's headers (lower-case names); ``max_in_flight`` is the most requests it
+    was answering at once; each reply is held ``hold`` seconds (counted as in flight) before it is sent."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {}
         self.hits: list[tuple[str, float]] = []
+        self.headers: list[dict[str, str]] = []
         self.hold = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -47,6 +48,7 @@ class RouteServer:
             def do_GET(self) -> None:
                 with outer._lock:
                     outer.hits.append((self.path, time.monotonic()))
+                    outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                     outer.in_flight += 1
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                 if outer.hold:
@@ -92,6 +94,17 @@ def _bindable(host: str) -> bool:
         return True
     except OSError:
         return False
+
+
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client uses proxies from the environment: tests that want one set it themselves."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
 
 
 @pytest.fixture()
