@@ -167,10 +167,8 @@ def _act(a: Frame, b: Frame) -> list[SlotMatch]:
         # doers apart here: "coalition forces" and "US-backed Kurdish fighters" may be the same side.
         if _disjoint(a.agent_parties, b.agent_parties) or _disjoint(a.place_terms, b.place_terms):
             return []
-        if a.party and b.party and a.party & b.party:
-            return []  # one side does not dispute itself; a change of position is the same speaker's record
-        if a.outlet_voice or b.outlet_voice or len(a.content & b.content) < MIN_SHARED_ACCOUNT:
-            return []  # the denial must answer this account, not any mention of the act
+        if a.outlet_voice or b.outlet_voice or len(a.content & b.content) < MIN_SHARED_CONTENT:
+            return []  # the denial must answer this account (the act and whom it concerns), not any mention of it
         kind: DisputeKind = "polarity" if "denies" in pols else "non_confirmation"
         return match(kind, f"{a.polarity} vs {b.polarity}")
     # Two assertions of one act agree here. Who did it is the parties' question (``_stance``): on real news the
@@ -182,6 +180,12 @@ def _act(a: Frame, b: Frame) -> list[SlotMatch]:
 # the same thing ("baseless allegations" about the killing vs "killed at the consulate" share the victim's name).
 MIN_SHARED_CONTENT = 2
 MIN_SHARED_ACCOUNT = 3
+
+
+def _close(a: Frame, b: Frame) -> bool:
+    """Two claims about the same thing: ``MIN_SHARED_ACCOUNT`` content words in common, or half of the shorter."""
+    shared = len(a.content & b.content)
+    return shared >= MIN_SHARED_ACCOUNT or (shared >= 2 and 2 * shared >= min(len(a.content), len(b.content)))
 
 
 def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
@@ -208,7 +212,7 @@ def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
         return []  # two denials do not contradict each other
     if other.stance == "accuses" and not (other.accused & deny.party):
         return []  # the accusation is against someone else: the denial does not answer it
-    if other.stance != "accuses" and len(shared) < MIN_SHARED_ACCOUNT:
+    if other.stance != "accuses" and not _close(a, b):
         return []  # a plain account must be close to what is denied
     kind: DisputeKind = "non_confirmation" if deny.stance == "no_knowledge" else "polarity"
     family = "s|blame" if other.stance == "accuses" else "s|account"
