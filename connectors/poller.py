@@ -518,10 +518,18 @@ async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg:
     due: dict[str, float] = {}
     failures: dict[str, int] = {}
     limits = _Limits(cfg, notify)
+    dead: set[str] = set()
+
+    def _mark_dead(url: str, st: FeedState) -> None:
+        if st.dead_since is None:
+            dead.discard(url)
+        else:
+            dead.add(url)
 
     def schedule(f: Feed, st: FeedState) -> None:
         todo[f.url] = f
         due[f.url], failures[f.url] = st.next_due, st.failures
+        _mark_dead(f.url, st)
         limits.fetch_urls[f.url] = st.fetch_url
 
     for f in _unique(feeds):
@@ -533,6 +541,7 @@ async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg:
         for u in removed:
             # A poll in flight keeps running; its result is merged into the cycle but schedules nothing.
             del todo[u], due[u], failures[u]
+            dead.discard(u)
             limits.fetch_urls.pop(u, None)
         added = [f for u, f in new.items() if u not in todo]
         # Their saved state, as at start: a feed that was polled before (by an earlier run, or before it was
@@ -579,12 +588,14 @@ async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg:
                             continue
                         if after is not None:
                             due[url], failures[url] = after.next_due, after.failures
+                            _mark_dead(url, after)
                         else:  # crashed before state was saved: try again after the default interval
                             due[url] = now + _jitter(cfg.default_interval, cfg)
                 if time.monotonic() - last_report >= report_every:
                     log.info("event=poll_cycle feeds=%d in_flight=%d %s", len(todo), len(running),
                              cycle.line().replace("feeds ", "").replace("items ", ""))
-                    stuck = sorted(u for u, n in failures.items() if n >= cfg.report_after_failures)
+                    # Dead feeds were reported once (event=feed_dead): not again every minute.
+                    stuck = sorted(u for u, n in failures.items() if n >= cfg.report_after_failures and u not in dead)
                     if stuck:
                         log.error("event=feeds_failing count=%d urls=%s", len(stuck), ",".join(stuck[:20]))
                     cycle, last_report = Summary(), time.monotonic()

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from connectors.cli import register
 from connectors.notices import FeedNotice, sink_notifier
-from connectors.poller import PollConfig, Summary, poll_once
+from connectors.poller import PollConfig, Summary, poll_once, run_forever
 from connectors.registry import Feed
 from connectors.state import StateStore
 from pipeline.alerts.sinks import EmailSink, WebhookSink
@@ -171,3 +171,26 @@ def test_notices_go_through_the_alert_email(monkeypatch: pytest.MonkeyPatch) -> 
     (msg,) = sent
     assert msg["Subject"] == f"[newsrift] {NOTICE.subject}" and msg["To"] == "ops@ex.example"
     assert "12 failed polls in a row" in msg.get_content()
+
+
+def test_the_running_poller_does_not_list_a_dead_feed_every_minute(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    store = StateStore(tmp_path / "st")
+    far = time.time() + DAY
+    for url, dead_since in (("https://dead.example/rss", time.time() - DAY), ("https://ailing.example/rss", None)):
+        st = store.load(url)
+        st.failures, st.next_due, st.dead_since = 20, far, dead_since
+        store.save(st)
+    feeds = [Feed("https://dead.example/rss", "d"), Feed("https://ailing.example/rss", "a")]
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_forever(feeds, store, ListSink(), tick=0.05, report_every=0.05, stop=stop))
+        await asyncio.sleep(0.3)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    with caplog.at_level(logging.ERROR, logger="newsrift.connectors"):
+        asyncio.run(go())
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=feeds_failing ")]
+    assert lines and all("urls=https://ailing.example/rss" in line and "dead.example" not in line for line in lines)
