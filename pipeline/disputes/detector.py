@@ -32,7 +32,7 @@ from typing import Any
 
 from pipeline.disputes.frames import Frame, frame_of, speaker_key
 from pipeline.disputes.records import ChangeKind, DisputeChange, PositionChange
-from pipeline.disputes.rules import KIND_PRIORITY, SlotMatch, compare
+from pipeline.disputes.rules import ACCOUNT, BLAME, KIND_PRIORITY, SlotMatch, compare
 from pipeline.model import Claim, Dispute, DisputeSide, format_time, parse_time, stable_id
 
 __all__ = ["DisputeDetector", "Handover"]
@@ -688,7 +688,7 @@ class DisputeDetector:
             dispute_id=did,
             event_id=state["event_id"],
             kind=d["kind"],
-            topic=self._topic(d),
+            topic=self._topic(d, sorted(cur.values(), key=lambda e: self._when(e))),
             sides=tuple(sides),
             confidence=float(d["confidence"]),
             status=d["status"],
@@ -697,17 +697,28 @@ class DisputeDetector:
             notes=tuple(d["notes"]),
         )
 
-    @staticmethod
-    def _topic(d: Mapping[str, Any]) -> str:
+    def _topic(self, d: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> str:
+        """The question in one line, with each side's answer: "deaths: 6 to 18 deaths vs 2,975"."""
         parts = d["family"].split("|")
         where = d["anchor"].replace("+", ", ")
+        frames = [self._frame(e) for e in entries]
         if parts[0] == "n":
-            _, cls, dim, scope = parts
-            what = cls.replace("persons/", "people: ")
-            label = f"number of {what}" + (f" ({scope.replace('+', ', ')})" if scope != "*" else "")
-            label += f" in {dim}" if dim and dim != "-" else ""
+            _, cls, dim, _scope = parts
+            what = cls.replace("persons/", "people ").replace("/armed", " (armed men)")
+            label = what + (f" in {dim}" if dim and dim != "-" else "")
+            answers = [next((n.text for n in f.numbers if n.key == d["family"]), "") for f in frames]
+            label += ": " + " vs ".join(dict.fromkeys(" ".join(a.split()) for a in answers if a))
+        elif d["family"] == BLAME:
+            blamed = [", ".join(sorted(f.accused)) for f in frames if f.accused]
+            label = "who is responsible: " + " vs ".join(dict.fromkeys(blamed))
+        elif d["family"] == ACCOUNT:
+            said = {"asserts": "asserts", "denies": "denies", "no_knowledge": "cannot confirm"}
+            label = "; ".join(dict.fromkeys(f"{e['c']['speaker']} {said.get(e['c'].get('polarity', 'asserts'), '')}"
+                                            for e in entries))
+            act = next((f.action for f in frames if f.action), None)
+            label = f"{act}: {label}" if act else label
         else:
-            label = f"{parts[1]}"
+            label = f"{parts[-1]}"
         return f"{label} — {where}" if where else label
 
     def _evict(self, state: MutableMapping[str, Any]) -> None:

@@ -158,8 +158,10 @@ def _act(a: Frame, b: Frame) -> list[SlotMatch]:
     pols = {a.polarity, b.polarity}
 
     def match(kind: DisputeKind | None, reason: str) -> list[SlotMatch]:
-        conf = _damp(BASE_CONFIDENCE[kind], a, b) if kind else 0.0
-        return [SlotMatch(family, anchor, kind, conf, reason)]
+        if kind is None:
+            return [SlotMatch(family, anchor, None, 0.0, reason)]
+        # An account and its denial are one question of the event, whichever rule saw it (``_stance`` too).
+        return [SlotMatch(ACCOUNT, "", kind, _damp(BASE_CONFIDENCE[kind], a, b), reason)]
 
     if "asserts" in pols and len(pols) == 2:
         # A denial is about the act as its speaker frames it: "Russia denies its jets struck Idlib" says nothing
@@ -179,6 +181,8 @@ def _act(a: Frame, b: Frame) -> list[SlotMatch]:
 # Content words two sides of one question share at the least: a denial answers an account only when it is about
 # the same thing ("baseless allegations" about the killing vs "killed at the consulate" share the victim's name).
 MIN_SHARED_CONTENT = 2
+ACCOUNT = "s|account"  # the family of "one side asserts, the other denies or cannot confirm"
+BLAME = "s|blame"  # the family of "each side holds the other responsible"
 MIN_SHARED_ACCOUNT = 3
 
 
@@ -202,7 +206,7 @@ def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
         # Mutual blame: each side names the other (or at least not itself) as the one responsible.
         if (a.accused & b.party) or (b.accused & a.party):
             conf = _damp(BASE_CONFIDENCE["attribution"], a, b)
-            return [SlotMatch("s|blame", "", "attribution", conf, f"{sorted(a.accused)} vs {sorted(b.accused)}")]
+            return [SlotMatch(BLAME, "", "attribution", conf, f"{sorted(a.accused)} vs {sorted(b.accused)}")]
         return []
     if len(shared) < MIN_SHARED_CONTENT:
         return []
@@ -215,7 +219,7 @@ def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
     if other.stance != "accuses" and not _close(a, b):
         return []  # a plain account must be close to what is denied
     kind: DisputeKind = "non_confirmation" if deny.stance == "no_knowledge" else "polarity"
-    family = "s|blame" if other.stance == "accuses" else "s|account"
+    family = ACCOUNT
     conf = _damp(BASE_CONFIDENCE[kind], a, b)
     return [SlotMatch(family, "", kind, conf, f"{deny.stance} vs {other.stance}: {'+'.join(sorted(shared)[:4])}")]
 
@@ -224,4 +228,7 @@ def compare(a: Frame, b: Frame) -> list[SlotMatch]:
     """Every slot the two frames share, each with a conflict kind or None."""
     if not a.slots & b.slots:
         return []
-    return _numeric(a, b) + _act(a, b) + _stance(a, b)
+    act = _act(a, b)
+    if any(m.kind for m in act):
+        return _numeric(a, b) + act
+    return _numeric(a, b) + act + _stance(a, b)

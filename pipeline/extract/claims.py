@@ -638,7 +638,10 @@ class _Extractor:
         span = _trim([t for t in sent if q[0] < t.i < q[1]])
         if span is None:
             return False
-        self.claim(speaker, verb.lemma_.lower(), span[0], span[1], sent, None)
+        # The reader sees who said it when the attribution is in this sentence ("...," said Ahmed Karimi).
+        whole = _trim(list(sent)) if sent.start <= verb.i < sent.end else None
+        statement = (min(whole[0], span[0]), max(whole[1], span[1])) if whole else None
+        self.claim(speaker, verb.lemma_.lower(), span[0], span[1], sent, None, statement=statement)
         self.voice = (speaker, self._last_tok(sent))
         return True
 

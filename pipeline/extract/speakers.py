@@ -181,10 +181,19 @@ def _phrase(tok: Token) -> Span:
     return doc[start:end]
 
 
+_WHERE = {"in", "at", "near", "on", "inside", "outside", "across", "around", "throughout", "within"}
+
+
 def _head_phrase(tok: Token) -> Span:
     """The subject's own words: its modifiers, without prepositional tails ("rescuers in Syria" -> rescuers)."""
     keep = [tok]
-    for child in tok.lefts:
+    for child in tok.children:
+        # Modifiers, appositions ("Karen Holt, a spokeswoman") and "of"/"from"/"to" ("Secretary of Defense",
+        # "reporters from the Kremlin") name the speaker; "in"/"at"/"near" tails say where they are.
+        if child.dep_ in ("relcl", "acl", "punct", "cc", "conj", "advcl") and child.i > tok.i:
+            continue
+        if child.dep_ == "prep" and child.lower_ in _WHERE:
+            continue
         keep.extend(child.subtree)
     idx = sorted(t.i for t in keep)
     return tok.doc[idx[0] : idx[-1] + 1]
@@ -331,7 +340,8 @@ class SpeakerResolver:
             return None
         for ent in ents_in(phrase, ("ORG", "PERSON", "FAC", "WORK_OF_ART")):
             inner = self.table.find(ent.text)
-            whole = self.table.by_alias.get(ent.text.removeprefix("the ").casefold())
+            name = ent.text.casefold()
+            whole = self.table.by_alias.get(name[4:] if name.startswith("the ") else name)
             if inner == found and whole is None:
                 return None
         return found
