@@ -21,13 +21,22 @@ from datasketch import MinHash, MinHashLSH
 from pipeline.events.dates import article_time
 from pipeline.model import Article, format_time, parse_time
 
-__all__ = ["ReprintDecision", "ReprintIndex", "shingles"]
+__all__ = ["ReprintDecision", "ReprintIndex", "shingles", "speech_shingles"]
 
 NUM_PERM = 128
 SHINGLE = 5
 _WORD = re.compile(r"\w+")
 # A quotation: straight or curly double quotes around at most 600 characters holding no other opening quote.
 _QUOTED = re.compile(r'["\u201c][^"\u201c\u201d]{0,600}?["\u201d]')
+# A sentence ends at . ! ? (a closing quote may follow) before a capital or an opening quote, or at a line break:
+# "the U.S. suspects" stays one sentence.
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?\"\u201d])\s+(?=[A-Z\"\u201c])|\n+")
+# Reported speech: a sentence that attributes what it says (the statement said, officials told, according to).
+# Verbs only where the word is seldom a noun ("the Gulf states", "insurance claims" are narration).
+_SPEECH = re.compile(r"\b(?:said|says|say|saying|told|tells|stated|according to|added|adding|announced|claimed|"
+                     r"denied|denies|insisted|warned|tweeted|wrote|noted|explained)\b", re.I)
+PASSAGE = 8
+"""Words a shared passage of the outlet's narration needs to count (a name phrase or a stock phrase is shorter)."""
 SAMPLE = 4
 """One shingle hash in ``SAMPLE`` (those divisible by it) goes into the candidate index beside LSH: a lightly
 edited copy whose edits break most shingles (Jaccard near 0.1) still shares a few sampled ones."""
@@ -47,6 +56,26 @@ def quoted_shingles(text: str, k: int = SHINGLE) -> set[bytes]:
     for m in _QUOTED.finditer(text):
         out |= shingles(m.group(0), k) if len(_WORD.findall(m.group(0))) >= k else set()
     return out
+
+
+def speech_shingles(text: str, k: int = SHINGLE) -> set[bytes]:
+    """Shingles touching a sentence of reported speech ("the statement said the airship ..."). Outlets that write
+    independently render one official statement in much the same words; that is the statement's text, not theirs."""
+    flags: list[bool] = []
+    words: list[str] = []
+    for sentence in _SENTENCE_BREAK.split(text):
+        ws = _WORD.findall(sentence.lower())
+        words += ws
+        flags += [bool(_SPEECH.search(sentence))] * len(ws)
+    return {" ".join(words[i : i + k]).encode() for i in range(len(words) - k + 1) if any(flags[i : i + k])}
+
+
+def _ordered(text: str, k: int = SHINGLE) -> list[int]:
+    """The text's shingle hashes in reading order (one per position), to find shared passages."""
+    words = _WORD.findall(text.lower())
+    if len(words) < k:
+        return [zlib.crc32(" ".join(words).encode())] if words else []
+    return [zlib.crc32(" ".join(words[i : i + k]).encode()) for i in range(len(words) - k + 1)]
 
 
 def _hashes(sh: set[bytes]) -> set[int]:
@@ -71,13 +100,17 @@ class ReprintIndex:
 
     def __init__(self, store: MutableMapping[str, Any], *, window: timedelta = timedelta(days=7),
                  threshold: float = 0.6, containment: float = 0.7, partial_containment: float = 0.45,
-                 min_shared: int = 25, min_own: int = 25, own_containment: float = 0.3) -> None:
+                 min_shared: int = 25, min_own: int = 25, own_containment: float = 0.3,
+                 long_passage: int = 50) -> None:
         """A candidate is a copy when Jaccard >= ``threshold``, or when it holds >= ``containment`` of the shorter
         text's shingles, or >= ``partial_containment`` of them and at least ``min_shared`` shingles outside quotations
         (a short story re-run with a new lead and a footer: the shared run is long even if the share is modest), or when
         the two share at least ``min_own`` shingles outside quotations and ``own_containment`` of the shorter text's
         shingles outside quotations (the outlet's own prose: a lightly edited wire copy whose house-style edits
-        break most shingles still shares a third of it; independent rewrites share quotes and a phrase or two)."""
+        break most shingles still shares a third of it; independent rewrites share quotes and a phrase or two).
+        These two rules also need a shared passage of ``PASSAGE`` words or more that is not wholly reported speech,
+        or one of ``long_passage`` words (``_own_prose``): two outlets that render one official statement alike
+        share the statement's wording, a copy shares the outlet's own narration too."""
         self.store = store
         self.window = window
         self.threshold = threshold
@@ -86,6 +119,7 @@ class ReprintIndex:
         self.min_shared = min_shared
         self.min_own = min_own
         self.own_containment = own_containment
+        self.long_passage = long_passage
         # Candidates at a much lower Jaccard than any decision threshold: a copy cut to half its length, with a
         # new lead and a footer, has Jaccard near 0.2 but high containment, and the exact check below decides.
         self._lsh = MinHashLSH(threshold=0.15, num_perm=NUM_PERM)
@@ -129,6 +163,8 @@ class ReprintIndex:
             return ReprintDecision(None, 0.0)
         hs = _hashes(sh)
         quoted = _hashes(quoted_shingles(article.text))
+        speech = _hashes(speech_shingles(article.text))
+        order = _ordered(article.text)
         best: tuple[float, str] | None = None
         cands = set(self._lsh.query(_minhash(sh)))
         cands.update(c for h in hs if h % SAMPLE == 0 for c in self._sampled.get(h, ()))
@@ -145,16 +181,38 @@ class ReprintIndex:
             if not copy and inter >= min(self.min_shared, self.min_own):
                 # Past the two plain rules, only shingles outside quotations count: rewrites share quotes.
                 theirs = set(rec.get("q", ()))
-                own = len(common - quoted - theirs)
+                own_set = common - quoted - theirs
+                own = len(own_set)
                 copy = ((cont >= self.partial_containment and own >= self.min_shared)
                         or (own >= self.min_own
                             and own >= self.own_containment * min(len(hs - quoted), len(other - theirs))))
+                copy = copy and self._own_prose(order, own_set, speech | set(rec.get("sp", ())))
             score = max(jac, cont)
             if copy and (best is None or score > best[0]):
                 best = (score, cand)
         if best is None:
             return ReprintDecision(None, 0.0)
         return ReprintDecision(self._canonical(best[1]), round(best[0], 4))
+
+    def _own_prose(self, order: list[int], own: set[int], speech: set[int]) -> bool:
+        """Whether the shared prose (``own``: unquoted shared shingle hashes) holds the outlet's own text rather than
+        only an official statement that both render in the same words. Passages are the runs of shared shingles in
+        reading order. Reported speech ("the statement said the airship ...", in ``speech``) is the speaker's
+        content, which outlets writing independently phrase alike, much as they share a quote; a copy, even lightly
+        edited, also keeps the outlet's own narration. So the shared prose needs a passage of ``PASSAGE`` words or
+        more that is not wholly reported speech, or one passage of ``long_passage`` words (a whole paragraph)."""
+        run = 0
+        reported = True
+        for h in [*order, None]:
+            if h is not None and h in own:
+                run += 1
+                reported = reported and h in speech
+                continue
+            words = run + SHINGLE - 1 if run else 0
+            if words >= self.long_passage or (words >= PASSAGE and not reported):
+                return True
+            run, reported = 0, True
+        return False
 
     def check_recorded(self, article_id: str) -> tuple[str | None, float | None] | None:
         """The decision recorded for an article (duplicate_of, similarity), or None when it is not recorded."""
@@ -176,7 +234,8 @@ class ReprintIndex:
         # Unknown in a batch without dates: such a record is never evicted (a batch is bounded) and ages nothing.
         when = article_time(article) or article.ingested_at
         rec = {"h": article.content_hash, "mh": [int(x) for x in _minhash(sh).hashvalues],
-               "sh": sorted(_hashes(sh)), "q": sorted(_hashes(quoted_shingles(article.text))), "o": article.outlet_id,
+               "sh": sorted(_hashes(sh)), "q": sorted(_hashes(quoted_shingles(article.text))),
+               "sp": sorted(_hashes(speech_shingles(article.text))), "o": article.outlet_id,
                "t": format_time(when), "dup": decision.duplicate_of,
                "sim": decision.similarity}
         self.store[key] = rec

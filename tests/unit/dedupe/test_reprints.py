@@ -75,3 +75,36 @@ def test_old_stories_are_evicted_so_state_stays_bounded() -> None:
     assert sum(1 for k in idx.store if k.startswith("r:")) < 30
     _feed(idx, [art("first", text, "o", 5000)])
     assert idx.check(art("late-copy", text, "p", 5030)).duplicate_of == "first"  # inside the window
+
+
+# A wire alert, an independent report that renders the same ministry statement in the same words (reported speech,
+# no quotation marks), and a lightly edited copy of the alert. Written for this test.
+ALERT = ("The transport ministry said Monday that the freight train which left the rails near the northern border "
+         "was carrying grain and fertiliser for export. The statement said the driver had reported a fault in the "
+         "braking system minutes before the crash because of the cold weather. It said nobody was hurt.")
+RENDERING = ("Rail services across the north were halted on Monday after a derailment. In a statement, the "
+             "ministry said the train was carrying grain and fertiliser for export. The statement said the driver "
+             "had reported a fault in the braking system minutes before the crash because of the cold weather. "
+             "Unions have long warned about ageing rolling stock. More to follow.")
+EDITED = ("NORTH BORDER (Wire) - Monday's derailment: the freight train which left the rails near the northern border "
+          "was carrying grain and fertiliser for export, the transport ministry said. The statement said the "
+          "driver had reported a fault in the braking system minutes before the crash because of the cold weather. "
+          "It said nobody was hurt. Copyright Wire. All rights reserved.")
+
+
+def test_one_statement_rendered_alike_by_two_outlets_is_not_a_copy() -> None:
+    idx = ReprintIndex({})
+    _feed(idx, [art("alert", ALERT, "wire")])
+    shared = idx.check(art("rendering", RENDERING, "other", 5))
+    # It shares most of the alert's second sentence and then some, all of it what the ministry said.
+    assert shared.duplicate_of is None
+    assert idx.check(art("edited", EDITED, "herald", 9)).duplicate_of == "alert"
+
+
+def test_shared_narration_outside_reported_speech_still_makes_a_copy() -> None:
+    idx = ReprintIndex({})
+    _feed(idx, [art("alert", ALERT, "wire")])
+    narrated = RENDERING.replace("In a statement, the ministry said the train was carrying grain and fertiliser for "
+                                 "export.", "The freight train which left the rails near the northern border was "
+                                 "carrying grain and fertiliser for export.")
+    assert idx.check(art("narrated", narrated, "other", 5)).duplicate_of == "alert"
