@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline.extract.claims import TALLY_VERBS
 from pipeline.model import Claim, Quantity
 
 __all__ = [
@@ -571,9 +572,32 @@ def speaker_key(claim: Claim) -> str:
     return " ".join(claim.speaker.casefold().split())
 
 
+_OLD_VALUE = re.compile(r"\b(?:from|previous(?: figure)?(?: of)?|earlier(?: figure)?(?: of)?|instead of|not)\s*$",
+                        re.IGNORECASE)
+_TOLL = re.compile(r"\b(?:death )?toll\b", re.IGNORECASE)
+
+
+def _tally_numbers(claim: Claim) -> list[Quantity] | None:
+    """The count a claim like "raised the death toll from 64 to 2,975" or "revised the toll down to 253, from the
+    previous figure of 359" states: the new value only (the old one is what it replaces), counted as deaths.
+    None when the claim does not change or set a toll."""
+    if claim.cue not in TALLY_VERBS or not _TOLL.search(claim.text):
+        return None
+    out = []
+    for q in claim.quantities:
+        before = claim.quote[max(0, q.start - claim.start - 30) : max(0, q.start - claim.start)]
+        if _OLD_VALUE.search(before):
+            if q.approx != "range" or q.high is None:
+                continue
+            q = Quantity(q.text, q.high, q.high, "exact", "deaths", q.unit, q.start, q.end)  # "from 64 to 2,975"
+        out.append(Quantity(q.text, q.low, q.high, q.approx, "deaths", q.unit, q.start, q.end))
+    return out
+
+
 def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
     numbers: list[NumFact] = []
-    for q in claim.quantities:
+    tally = _tally_numbers(claim)
+    for q in claim.quantities if tally is None else tally:
         cls = counted_class(q.counted, claim.action)
         dim, factor = normalise_unit(q.unit)
         if cls is None and not dim:

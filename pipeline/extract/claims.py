@@ -60,6 +60,10 @@ CUES = {
     "testify",
 }
 DENY_CUES = {"deny", "reject", "dismiss", "refute", "dispute", "contradict"}
+# Verbs that deny only when what they take is an allegation: "denounced these baseless allegations", "called the
+# reports a fabrication" (but "denounced the attack" condemns it, and "called for calm" denies nothing).
+DENOUNCE_CUES = {"denounce", "condemn", "call", "brand", "label", "describe", "slam", "decry", "ridicule"}
+ALLEGATIONS = {"allegation", "accusation", "claim", "report", "charge", "rumour", "rumor", "suggestion", "assertion"}
 _NO_KNOWLEDGE = re.compile(
     r"\b(no knowledge|not aware|unaware|could not confirm|cannot confirm|can't confirm|couldn't confirm|"
     r"unable to confirm|no confirmations?|not been confirmed|has not confirmed|have not confirmed|had not confirmed|"
@@ -280,10 +284,20 @@ def quotations(doc: Doc) -> list[tuple[int, int]]:
     return out
 
 
+def _own_subject(verb: Token) -> Token | None:
+    """The verb's own subject. The small model sometimes gives a titled name two: "Saudi Foreign Minister Adel
+    al-Jubeir told" parses as nsubj "Minister" and nsubj "Jubeir"; the one that names a person is the speaker."""
+    subs = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")]
+    if len(subs) > 1:
+        named = [c for c in subs if c.ent_type_ == "PERSON"]
+        return named[-1] if named else subs[-1]
+    return subs[0] if subs else None
+
+
 def _subject(verb: Token) -> Token | None:
-    for c in verb.children:
-        if c.dep_ in ("nsubj", "nsubjpass"):
-            return c
+    own = _own_subject(verb)
+    if own is not None:
+        return own
     # Coordinated verbs share the first verb's subject: "X denied the report and said ...".
     if verb.dep_ == "conj" and verb.head.pos_ in ("VERB", "AUX"):
         return _subject(verb.head)
@@ -309,9 +323,12 @@ _MEDIUM = {
 
 
 def _named_subject(verb: Token) -> bool:
-    """The verb has a subject that is not a pronoun (a pronoun speaker is resolved by the outer cue instead)."""
-    subj = _subject(verb)
-    return subj is not None and subj.lower_ not in _PRONOUNS
+    """The verb has a subject of its own that is not a pronoun (a pronoun speaker is resolved by the outer cue
+    instead). A subject shared through coordination does not count: in "Kiev said its vessels did nothing wrong and
+    has accused Russia", the parse hangs "accused" on "did", and "vessels" is nobody's speaker."""
+    subj = _own_subject(verb)
+    # Passive "victims had been counted twice" reports nothing: the verb's subject is what is talked about.
+    return subj is not None and subj.dep_ == "nsubj" and subj.lower_ not in _PRONOUNS
 
 
 def _content(verb: Token, speaker_tok: Token | None) -> list[Token] | None:
@@ -332,12 +349,20 @@ def _content(verb: Token, speaker_tok: Token | None) -> list[Token] | None:
             ]
             if clauses:
                 return list(clauses[0].subtree)
+    if _tallies(verb):
+        # "put the death toll at 49, while X said ...": the count and where it was put, not the rest of the sentence.
+        keep = [verb]
+        for c in verb.children:
+            if c.i > verb.i and c.dep_ in ("dobj", "prep", "advmod", "npadvmod", "prt", "dative", "oprd"):
+                keep.extend(c.subtree)
+        return sorted(keep, key=lambda t: t.i)
     if verb.lemma_ in ("blame", "accuse"):
         # "X blamed Y for the bombing": the whole predicate is the claim (Y did it).
         exclude = set(speaker_tok.subtree) if speaker_tok is not None else set()
-        return [t for t in verb.subtree if t not in exclude and t is not verb] or None
+        return [t for t in verb.subtree if t not in exclude and t.i != verb.i] or None
     objs = [c for c in verb.children if c.dep_ in ("dobj", "attr", "oprd")]
-    if objs and verb.lemma_ in DENY_CUES | {"confirm", "report", "acknowledge", "claim", "dispute", "admit"}:
+    if objs and (verb.lemma_ in DENY_CUES | {"confirm", "report", "acknowledge", "claim", "dispute", "admit"}
+                 or _denounces(verb)):
         return list(objs[0].subtree)
     # "X said" at the end of a sentence whose main clause is the content: the verb's head is the content.
     if verb.dep_ in ("parataxis", "advcl") and verb.head.pos_ in ("VERB", "AUX"):
@@ -494,6 +519,27 @@ def _hedges(span: Span) -> tuple[str, ...]:
     return tuple(found)
 
 
+# "The governor raised the death toll to 2,975", "authorities revised the toll down to 253": whoever changes a
+# count states it, even without a reporting verb.
+TALLY_VERBS = {"raise", "revise", "put", "lower", "update", "increase", "reduce", "cut", "bring", "set", "lift",
+               "adjust", "correct", "downgrade", "upgrade", "push"}
+TALLIES = {"toll", "figure", "number", "count", "tally", "estimate"}
+
+
+def _tallies(verb: Token) -> bool:
+    """``verb`` states a count by changing or setting it: "put the death toll at 49"."""
+    return verb.lemma_.lower() in TALLY_VERBS and any(
+        c.dep_ == "dobj" and c.lemma_.lower() in TALLIES for c in verb.children
+    )
+
+
+def _denounces(verb: Token) -> bool:
+    """``verb`` is a denial of an allegation it takes as object: "dismissed as lies the reports that ..."."""
+    return verb.lemma_.lower() in DENOUNCE_CUES and any(
+        c.dep_ in ("dobj", "nsubjpass") and c.lemma_.lower() in ALLEGATIONS for c in verb.children
+    )
+
+
 def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
     text = content.text
     cue_neg = cue is not None and _negated(cue)
@@ -505,7 +551,7 @@ def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
     if root.lemma_.lower() in _NOT_INFORMED and _negated(root) and act is not None and act.i != root.i:
         return "no_knowledge"
     negated = act is not None and act.pos_ != "NOUN" and _negated(act)
-    if cue is not None and cue.lemma_ in DENY_CUES:
+    if cue is not None and (cue.lemma_ in DENY_CUES or _denounces(cue)):
         return "asserts" if negated else "denies"
     return "denies" if negated or (cue is not None and cue_neg and cue.lemma_ in ("say", "claim")) else "asserts"
 
@@ -649,7 +695,7 @@ class _Extractor:
         if self.quoted(sent):
             return
         found = False
-        cues = [t for t in sent if t.pos_ in ("VERB", "AUX") and t.lemma_.lower() in CUES]
+        cues = [t for t in sent if t.pos_ in ("VERB", "AUX") and (t.lemma_.lower() in CUES or _denounces(t) or _tallies(t))]
         for verb in cues:
             # A reporting verb inside another one's content is the inner statement: the outer subject carries it.
             outer = next((a for a in verb.ancestors if a in cues), None)
@@ -659,6 +705,8 @@ class _Extractor:
             outer_subj = _subject(outer) if outer is not None else None
             if subj.lower_ in _PRONOUNS and outer_subj is not None and outer_subj.lower_ not in _PRONOUNS:
                 continue  # "X said he could not confirm": X's statement, claimed once by the outer cue
+            if outer_subj is not None and _own_subject(verb) is None:
+                continue  # a subject borrowed by coordination inside another statement: the outer one claims it
             speaker = self.resolver.resolve(subj)
             if speaker is None:
                 continue
@@ -668,14 +716,15 @@ class _Extractor:
             span = _trim(content)
             if span is None:
                 continue
-            inner = [t for t in self.doc[span[0] : span[1]] if t in cues and t is not verb and _named_subject(t)]
+            inner = [t for t in self.doc[span[0] : span[1]] if t in cues and t.i != verb.i and _named_subject(t)]
             if inner:
                 continue  # the inner cue gives the claim, with this speaker as carrier
             carrier = None
             if outer_subj is not None:
                 outer_sp = self.resolver.resolve(outer_subj)
                 carrier = outer_sp.name if outer_sp else None
-            subj_toks = [t.i for t in subj.subtree if not t.is_punct]
+            subjects = [c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")] or [subj]
+            subj_toks = [t.i for x in subjects for t in x.subtree if not t.is_punct]
             bounds = _trim([self.doc[i] for i in (*subj_toks, verb.i, span[0], span[1] - 1)])
             self.claim(
                 speaker,

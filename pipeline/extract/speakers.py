@@ -214,6 +214,7 @@ class SpeakerResolver:
         self.last_person: Speaker | None = None
         self.last_group: Speaker | None = None
         self.surnames: dict[str, str] = {}
+        self.by_head: dict[str, Speaker] = {}
 
     def _person(self, name: str, text: str) -> Speaker:
         name = self.surnames.get(name.casefold(), name) if " " not in name else name
@@ -267,6 +268,11 @@ class SpeakerResolver:
             # "Varga said", after "Prime Minister Elena Varga": a surname already met; "Holt, a spokeswoman".
             return self._person(_name(subject), text)
         persons = list(ents_in(phrase, ("PERSON",)))
+        if subject.ent_type_ == "PERSON":
+            # The whole name even where the parse splits it: "Adel al-Jubeir told" hangs "al-" on the verb.
+            whole = next((e for e in subject.doc.ents if e.start <= subject.i < e.end), None)
+            if whole is not None and whole not in persons:
+                persons.append(whole)
         head_lemma = subject.lemma_.lower()
         head = _head_phrase(subject)
         alias = self._alias(head)
@@ -279,6 +285,11 @@ class SpeakerResolver:
                 sp = Speaker(name, found[1] if found else "organisation", text)
                 self.last_group = sp
                 return sp
+        if persons and (found := self.table.find(persons[-1].text)) is not None and found[1] != "person":
+            persons = []  # the alias table knows the name better than the tagger: "Kiev said" is not a person
+        if subject.pos_ == "NOUN" and persons and all(e.root.dep_ == "compound" for e in persons):
+            # "Sri Lankan authorities" (tagged PERSON), "Trump administration officials": a modifier, not a person.
+            persons = []
         if persons:
             return self._person(persons[-1].text, text)
         if alias and alias[1] == "person":
@@ -292,7 +303,7 @@ class SpeakerResolver:
             words = [t.text for t in _bare(phrase)]
             return Speaker(" ".join(words).lower(), "person", text)
         if head_lemma in _OFFICIALS or subject.lower_ in _OFFICIALS:
-            org = alias[0] if alias else self._org_text(phrase)
+            org = alias[0] if alias else self._org_text(phrase) or self._modifiers(subject)
             sp = Speaker(f"{org} officials" if org else "officials", "officials", text)
             self.last_group = sp
             return sp
@@ -316,21 +327,35 @@ class SpeakerResolver:
         if orgs:
             e = orgs[-1]
             typ = "government" if e.label_ == "GPE" else "organisation"
-            sp = Speaker(self.table.canonical(e.text), typ, text)
-            self.last_group = sp
+            name = self.table.canonical(e.text)
+            if e.label_ == "NORP" and e.end <= subject.i and subject.pos_ == "NOUN":
+                # "Syrian opposition activists", "the Ukrainian navy": the nationality qualifies who speaks.
+                name = " ".join([e.text, *(t.lower_ for t in subject.doc[e.end : subject.i + 1] if not t.is_punct)])
+            sp = Speaker(name, typ, text)
+            self._remember(subject, sp)
             return sp
         if subject.pos_ == "PROPN":
             sp = Speaker(text, "organisation", text)
             self.last_group = sp
             return sp
         if subject.pos_ == "NOUN" and head_lemma not in _NOT_SPEAKERS:
-            # "The ministry said", "the army said": an institution named by a common noun.
+            # "The ministry said", "the army said": an institution named by a common noun; "the ministry" alone,
+            # after "the health ministry said", is that ministry again.
             toks = _bare(phrase)
+            definite = any(c.dep_ == "det" and c.lower_ == "the" for c in subject.children)
+            if definite and len(toks) == 1 and head_lemma in self.by_head:
+                return Speaker(self.by_head[head_lemma].name, self.by_head[head_lemma].type, text)
             name = " ".join(t.lower_ if t.pos_ != "PROPN" else t.text for t in toks) or subject.lower_
             sp = Speaker(name, "organisation", text)
-            self.last_group = sp
+            self._remember(subject, sp)
             return sp
         return None
+
+    def _remember(self, subject: Token, sp: Speaker) -> None:
+        """The last group speaker, and the last one per head noun for a later "the ministry"."""
+        self.last_group = sp
+        if len(sp.name.split()) > 1:
+            self.by_head[subject.lemma_.lower()] = sp
 
     def _alias(self, phrase: Span) -> tuple[str, str] | None:
         """The alias table's speaker for a phrase, unless the alias is only part of a longer name: "Washington"
@@ -345,6 +370,15 @@ class SpeakerResolver:
             if inner == found and whole is None:
                 return None
         return found
+
+    @staticmethod
+    def _modifiers(subject: Token) -> str | None:
+        """Proper-noun modifiers of a common noun: "Sri Lankan authorities" -> Sri Lankan."""
+        mods = [t for t in subject.lefts if t.dep_ in ("compound", "amod") and t.pos_ == "PROPN"]
+        if not mods:
+            return None
+        start = min(x.i for t in mods for x in t.subtree)
+        return subject.doc[start : subject.i].text
 
     def _org_text(self, phrase: Span) -> str | None:
         ents = list(ents_in(phrase, ("ORG", "GPE", "NORP")))

@@ -1,0 +1,45 @@
+"""Frames read what a claim states: a changed toll states its new value, counted as deaths."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from pipeline.disputes.frames import frame_of
+from pipeline.disputes.rules import compare
+from pipeline.model import Claim, Quantity
+from tests.unit.disputes.helpers import claim
+
+
+def _with_numbers(c: Claim, cue: str, *numbers: tuple[str, float, float | None, str]) -> Claim:
+    """``c`` said with ``cue``, its quantities found in its text (offsets as the extractor gives them)."""
+    qs = []
+    for text, low, high, approx in numbers:
+        at = c.text.index(text)
+        qs.append(Quantity(text=text, low=low, high=high, approx=approx, counted="bombing",
+                           start=c.start + at, end=c.start + at + len(text)))
+    return dataclasses.replace(c, cue=cue, quote=c.text, quantities=tuple(qs))
+
+
+def test_a_revised_toll_states_the_new_value_only() -> None:
+    c = _with_numbers(claim("police", "revised the toll from the bombings down to 41, from the previous figure of 60"),
+                      "revise", ("41", 41, 41, "exact"), ("60", 60, 60, "exact"))
+    assert [(n.cls, n.low, n.high) for n in frame_of(c).numbers] == [("deaths", 41, 41)]
+
+
+def test_a_toll_raised_from_one_figure_to_another_is_the_second() -> None:
+    c = _with_numbers(claim("governor", "raised the official death toll from 64 to 2,975"),
+                      "raise", ("64 to 2,975", 64, 2975, "range"))
+    assert [(n.cls, n.low, n.high) for n in frame_of(c).numbers] == [("deaths", 2975, 2975)]
+
+
+def test_two_sources_putting_the_toll_apart_disagree_and_the_same_toll_agrees() -> None:
+    a = _with_numbers(claim("Red Crescent", "put the death toll at 31"), "put", ("31", 31, 31, "exact"))
+    b = _with_numbers(claim("interior ministry", "put the death toll at 19"), "put", ("19", 19, 19, "exact"))
+    same = _with_numbers(claim("hospital", "put the death toll at 31"), "put", ("31", 31, 31, "exact"))
+    assert [m.kind for m in compare(frame_of(a), frame_of(b))] == ["numeric"]
+    assert all(m.kind is None for m in compare(frame_of(a), frame_of(same)))
+
+
+def test_a_number_in_a_plain_statement_keeps_its_own_class() -> None:
+    c = _with_numbers(claim("police", "41 bombings from 2019 to 2020"), "say", ("41", 41, 41, "exact"))
+    assert frame_of(c).numbers == ()  # bombings are not people: no tally class without a toll verb
