@@ -691,6 +691,15 @@ class _Extractor:
         self.voice = (speaker, self._last_tok(sent))
         return True
 
+    def _cited(self, verb: Token) -> Speaker | None:
+        """"A report, citing two Turkish sources, said ...": a document speaks for the source it cites."""
+        for c in verb.children:
+            if c.dep_ == "advcl" and c.lemma_.lower() in ("cite", "quote"):
+                obj = next((o for o in c.children if o.dep_ == "dobj"), None)
+                if obj is not None:
+                    return self.resolver.resolve(obj)
+        return None
+
     def sentence(self, sent: Span) -> None:
         if self.quoted(sent):
             return
@@ -707,7 +716,7 @@ class _Extractor:
                 continue  # "X said he could not confirm": X's statement, claimed once by the outer cue
             if outer_subj is not None and _own_subject(verb) is None:
                 continue  # a subject borrowed by coordination inside another statement: the outer one claims it
-            speaker = self.resolver.resolve(subj)
+            speaker = self.resolver.resolve(subj) or self._cited(verb)
             if speaker is None:
                 continue
             content = _content(verb, subj)

@@ -312,7 +312,9 @@ class SpeakerResolver:
             self.last_group = sp
             return sp
         if head_lemma in _ANONYMOUS or low in _ANONYMOUS:
-            return Speaker("anonymous sources", "anonymous", text)
+            # "two Turkish sources", "US sources": unnamed, but whose side they speak from is said.
+            whose = [e.text for e in ents_in(head, ("NORP", "GPE", "ORG")) if e.end <= subject.i]
+            return Speaker(f"{whose[-1]} sources" if whose else "anonymous sources", "anonymous", text)
         if head_lemma in _MEDIA:
             org = self._org_text(phrase)
             definite = any(c.dep_ == "det" and c.lower_ in ("the", "these", "those") for c in subject.children)
