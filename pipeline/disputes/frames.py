@@ -585,7 +585,7 @@ def _tally_numbers(claim: Claim) -> list[Quantity] | None:
         return None
     out = []
     for q in claim.quantities:
-        before = claim.quote[max(0, q.start - claim.start - 30) : max(0, q.start - claim.start)]
+        before = (claim.quote or "")[max(0, q.start - claim.start - 30) : max(0, q.start - claim.start)]
         if _OLD_VALUE.search(before):
             if q.approx != "range" or q.high is None:
                 continue
@@ -594,10 +594,27 @@ def _tally_numbers(claim: Claim) -> list[Quantity] | None:
     return out
 
 
+# "Robyn Mendes, 48, and ..." or "Nichols, 37, told": an age in apposition to a name; "No one was hurt": none.
+_AGE_BEFORE = re.compile(r"[A-Za-z.'’],\s*$")
+_AGE_AFTER = re.compile(r"^\s*(?:,|\)|-year-old|years? old)")
+_NO_BEFORE = re.compile(r"\b(?:no|not a single)\s*$", re.IGNORECASE)
+
+
+def _not_a_count(claim: Claim, q: Quantity) -> bool:
+    """The quantity is an age or the "one" of "no one": nothing anybody counted."""
+    quote, at = claim.quote or "", q.start - claim.start
+    if not quote or not 0 <= at <= len(quote):
+        return False
+    before, after = quote[max(0, at - 40) : at], quote[at + len(q.text) :]
+    return bool(_NO_BEFORE.search(before) or (_AGE_BEFORE.search(before) and _AGE_AFTER.match(after)))
+
+
 def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
     numbers: list[NumFact] = []
     tally = _tally_numbers(claim)
     for q in claim.quantities if tally is None else tally:
+        if _not_a_count(claim, q):
+            continue
         cls = counted_class(q.counted, claim.action)
         dim, factor = normalise_unit(q.unit)
         if cls is None and not dim:

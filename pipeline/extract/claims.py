@@ -552,7 +552,7 @@ def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
         return "no_knowledge"
     negated = act is not None and act.pos_ != "NOUN" and _negated(act)
     if cue is not None and (cue.lemma_ in DENY_CUES or _denounces(cue)):
-        return "asserts" if negated else "denies"
+        return "asserts" if negated or cue_neg else "denies"  # "did not deny that he fired" concedes it
     return "denies" if negated or (cue is not None and cue_neg and cue.lemma_ in ("say", "claim")) else "asserts"
 
 

@@ -43,3 +43,20 @@ def test_two_sources_putting_the_toll_apart_disagree_and_the_same_toll_agrees() 
 def test_a_number_in_a_plain_statement_keeps_its_own_class() -> None:
     c = _with_numbers(claim("police", "41 bombings from 2019 to 2020"), "say", ("41", 41, 41, "exact"))
     assert frame_of(c).numbers == ()  # bombings are not people: no tally class without a toll verb
+
+
+
+def test_ages_and_no_one_are_not_counts() -> None:
+    def people(c: Claim, action: str) -> Claim:
+        return dataclasses.replace(c, action=action, quantities=tuple(
+            dataclasses.replace(q, counted="people") for q in c.quantities))
+
+    ages = people(_with_numbers(claim("police", "The bodies of Ann Lowe, 48, and her mother, 71, were found"),
+                                "say", ("48", 48, 48, "exact"), ("71", 71, 71, "exact")), "kill")
+    none = people(_with_numbers(claim("fire chief", "No one was injured in the fire"), "say",
+                                ("one", 1, 1, "exact")), "injure")
+    dead = people(_with_numbers(claim("police", "The bodies of 48 people were found"), "say",
+                                ("48 people", 48, 48, "exact")), "kill")
+    assert frame_of(ages).numbers == ()
+    assert frame_of(none).numbers == ()
+    assert [n.low for n in frame_of(dead).numbers] == [48]
