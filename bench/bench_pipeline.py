@@ -23,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 from newsrift.demo import count, start_worker, stop_worker  # noqa: E402
 from newsrift.settings import Settings  # noqa: E402
 from pipeline.index.core import IndexNames  # noqa: E402
+from pipeline.messages import RawArticleMessage, encode  # noqa: E402
 from pipeline.model import RawArticle, format_time, stable_id  # noqa: E402
 from pipeline.topics import RAW_ARTICLES, ensure_topics  # noqa: E402
 
@@ -65,7 +66,7 @@ def main() -> None:
                              url=f"https://bench.example/{doc_id}", title=text.split("\n")[0][:200], content=text,
                              published=base + timedelta(minutes=i), fetched_at=base + timedelta(minutes=i))
             producer.send(settings.topic(RAW_ARTICLES), key=raw.article_id.encode(),
-                          value=json.dumps(raw.to_json()).encode())
+                          value=encode(RawArticleMessage(raw)))
         producer.flush()
         produced = time.perf_counter() - t0
         es = Elasticsearch(settings.es_url)

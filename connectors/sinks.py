@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.errors import NewsriftError
+from pipeline.messages import RawArticleMessage
 from pipeline.model import RawArticle
 
 __all__ = ["JsonlSink", "KafkaSink", "PublishError", "Sink", "publish_each"]
@@ -96,7 +97,7 @@ class KafkaSink:
             raise PublishError(f"Kafka at {bootstrap_servers} is not reachable: {e}") from e
 
     def _value(self, raw: RawArticle) -> bytes:
-        return json.dumps(raw.to_json(), ensure_ascii=False).encode("utf-8")
+        return json.dumps(RawArticleMessage(raw).to_json(), ensure_ascii=False).encode("utf-8")
 
     def publish(self, raw: RawArticle) -> None:
         err = self.publish_many([raw])[0]

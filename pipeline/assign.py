@@ -12,6 +12,7 @@ from typing import Any
 
 from pipeline.dedupe.core import ReprintIndex
 from pipeline.events.core import ClusterConfig, EventClusterer, Move, changed_events
+from pipeline.messages import PlacementMessage
 from pipeline.model import Article, Event
 
 __all__ = ["Assigner", "Move", "Placement", "changed_events"]
@@ -32,6 +33,9 @@ class Placement:
     def to_json(self) -> dict[str, Any]:
         return {"article_id": self.article_id, "event_id": self.event_id, "duplicate_of": self.duplicate_of,
                 "similarity": self.similarity, "carriers": list(self.carriers)}
+
+    def message(self) -> PlacementMessage:
+        return PlacementMessage(self.article_id, self.event_id, self.duplicate_of, self.similarity, self.carriers)
 
 
 class Assigner:

@@ -12,6 +12,7 @@ from typing import Any
 
 import mode
 
+from pipeline import messages
 from pipeline import topics as names
 from pipeline.alerts import AlertDedupe, alert_from_change
 from pipeline.alerts.core import QUIET_CHANGES
@@ -30,9 +31,9 @@ from pipeline.app import (
     send_to_dlq,
     settings,
 )
-from pipeline.disputes import DisputeChange
 from pipeline.errors import NewsriftError
-from pipeline.streaming import decode, encode, log_event
+from pipeline.messages import AlertMessage, AlertRetryMessage
+from pipeline.streaming import encode, log_event
 from pipeline.watch import note_offset
 
 log = logging.getLogger("newsrift.alerts")
@@ -67,7 +68,7 @@ async def send_alerts(stream: Any) -> None:
 async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertPlanner, dedupe: AlertDedupe) -> None:
     """One dispute change: the alert record once, then delivery to every planned sink not yet marked."""
     try:
-        change = decode(event.value, DisputeChange.from_json)
+        change = messages.DISPUTES(event.value).change
     except NewsriftError as e:
         await send_to_dlq("send_alerts", event, e)
         return
@@ -76,7 +77,7 @@ async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertP
     alert = alert_from_change(change)
     plan = planner.plan(alert, [s.name for s in sinks])
     if dedupe.first_time(alert.alert_id, "topic", partition=partition):
-        await alerts_topic.send(key=alert.alert_id.encode(), value=encode(plan.record))
+        await alerts_topic.send(key=alert.alert_id.encode(), value=messages.encode(AlertMessage(plan.record)))
     targets = still_to_deliver(dedupe, alert, sinks, plan.sinks)  # replayed changes too: see its docstring
     if not targets:
         return
@@ -87,7 +88,8 @@ async def _handle(event: Any, partition: int, sinks: list[Sink], planner: AlertP
     retries, no_retry = hand_over(outcome.retry, alert.to_json(), datetime.now(timezone.utc), _policy)
     for retry in retries:
         # Awaited until Kafka acknowledges it: Faust's send only queues, and the mark below must not outrun it.
-        sent = await alert_retry_topic.send(key=alert.alert_id.encode(), value=encode(retry.to_json()))
+        sent = await alert_retry_topic.send(key=alert.alert_id.encode(),
+                                            value=messages.encode(AlertRetryMessage(retry)))
         await sent
         log_event(log, "alert_retry_scheduled", logging.WARNING, alert_id=alert.alert_id, sink=retry.sink,
                   attempt=retry.attempt, due=retry.due.isoformat(), error=retry.error[:200])

@@ -29,13 +29,15 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from newsrift.settings import Settings
+from pipeline import messages
 from pipeline import topics as names
 from pipeline.alerts.model import Alert
 from pipeline.alerts.retry import Decision, Retry, RetryPolicy, SettledAttempts, alert_dead_letter, decide
 from pipeline.alerts.runtime import deliver_all
 from pipeline.alerts.sinks import Sink
 from pipeline.errors import MessageError, NewsriftError
-from pipeline.streaming import FailureCounts, Restarts, dead_letter, decode, encode, log_event
+from pipeline.messages import AlertRetryMessage
+from pipeline.streaming import FailureCounts, Restarts, dead_letter, encode, log_event
 
 log = logging.getLogger("newsrift.alerts")
 
@@ -103,8 +105,8 @@ class AlertRetrier:
             for tp in [tp for tp in held if tp not in paused]:
                 # Revoked, or lost and assigned afresh (unpaused, back at the committed offset): read it again.
                 del held[tp]
-            for tp, messages in batch.items():
-                for i, msg in enumerate(messages):
+            for tp, records in batch.items():
+                for i, msg in enumerate(records):
                     if stop.is_set():
                         return
                     retry = self._parse(producer, msg)
@@ -115,8 +117,8 @@ class AlertRetrier:
                         # Wait for it without reading further on this partition; re-read the rest later.
                         held[tp] = (msg, retry)
                         consumer.pause(tp)
-                        if i + 1 < len(messages):
-                            consumer.seek(tp, messages[i + 1].offset)
+                        if i + 1 < len(records):
+                            consumer.seek(tp, records[i + 1].offset)
                         break
                     self._settle(consumer, producer, tp, msg, retry)
             now = self.clock()
@@ -131,7 +133,7 @@ class AlertRetrier:
     def _parse(self, producer: KafkaProducer, msg: Any) -> Retry | None:
         """The record, or None once a malformed one is dead-lettered (to the retry topic's own .dlq)."""
         try:
-            return decode(msg.value, Retry.from_json)
+            return messages.ALERT_RETRY(msg.value).retry
         except MessageError as e:
             self._dead_letter_raw(producer, msg, e)
             return None
@@ -168,7 +170,8 @@ class AlertRetrier:
         alert_id = str(retry.alert.get("alert_id"))
         if decision.action == "next":
             assert decision.record is not None
-            producer.send(self.topic, key=msg.key, value=encode(decision.record.to_json())).get(timeout=_SEND_TIMEOUT)
+            producer.send(self.topic, key=msg.key,
+                          value=messages.encode(AlertRetryMessage(decision.record))).get(timeout=_SEND_TIMEOUT)
             log_event(log, "alert_retry_scheduled", logging.WARNING, alert_id=alert_id, sink=retry.sink,
                       attempt=decision.record.attempt, due=decision.record.due.isoformat(),
                       error=decision.record.error[:200])

@@ -12,13 +12,13 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from pipeline import messages
 from pipeline.app import app, claims_topic, disputes_topic, json_table, reject, settings
 from pipeline.disputes import DisputeChange, DisputeDetector
 from pipeline.disputes.detector import Handover
-from pipeline.disputes.stage import ClaimEnvelope, MoveMessage
-from pipeline.errors import MessageError
-from pipeline.model import Claim, format_time, parse_time
-from pipeline.streaming import decode, encode, encode_message, log_event
+from pipeline.messages import ClaimMessage, DisputeChangeMessage, HandoverMessage, MoveMessage, SweepTick
+from pipeline.model import Claim
+from pipeline.streaming import log_event
 from pipeline.watch import note_offset
 
 log = logging.getLogger("newsrift.worker")
@@ -29,23 +29,10 @@ disputes_by_event = json_table("disputes-by-event")
 HANDOVER_PIECE = 100
 
 
-def _message(data: dict[str, Any]) -> ClaimEnvelope | datetime | MoveMessage | Handover:
-    if "sweep" in data:
-        when = parse_time(data["sweep"])
-        if when is None:
-            raise MessageError("sweep message without a time")
-        return when
-    if "move" in data:
-        return MoveMessage.from_json(data)
-    if "handover" in data:
-        return Handover.from_json(data)
-    return ClaimEnvelope.from_json(data)
-
-
 def _encoded(changes: list[DisputeChange]) -> list[tuple[DisputeChange, bytes]]:
     """Every change encoded (and size-checked) before the state is written: a change that cannot be sent must fail
     the message while the state still lacks its claim, so that a replay of the dead letter redoes it."""
-    return [(c, encode_message(c.to_json(), f"dispute {c.dispute.dispute_id}")) for c in changes]
+    return [(c, messages.encode(DisputeChangeMessage(c), f"dispute {c.dispute.dispute_id}")) for c in changes]
 
 
 async def _emit(changes: list[tuple[DisputeChange, bytes]], event_id: str) -> None:
@@ -67,21 +54,21 @@ async def detect_disputes(stream: Any) -> None:
 
 
 async def _handle(event: Any) -> None:
-    msg = decode(event.value, _message)
+    msg = messages.CLAIMS(event.value)
     if isinstance(msg, MoveMessage):
         await _move(msg, (event.key or b"").decode("utf-8", "replace"))
         return
-    if isinstance(msg, Handover):
-        if msg.claims:
-            await _take_over(msg, (event.key or b"").decode("utf-8", "replace"))
+    if isinstance(msg, HandoverMessage):
+        if msg.handover.claims:
+            await _take_over(msg.handover, (event.key or b"").decode("utf-8", "replace"))
         return
-    if isinstance(msg, datetime):
+    if isinstance(msg, SweepTick):
         event_id = (event.key or b"").decode("utf-8", "replace")
         if disputes_by_event.get(event_id) is None:
             return
         state = copy.deepcopy(disputes_by_event[event_id])
-        changes = _encoded(detector.sweep(state, msg))
-        if detector.expired(state, msg):
+        changes = _encoded(detector.sweep(state, msg.at))
+        if detector.expired(state, msg.at):
             # Quiet past retention: drop the state here, on the partition that owns the event.
             del disputes_by_event[event_id]
             log_event(log, "event_state_dropped", event_id=event_id)
@@ -117,7 +104,7 @@ async def _move(msg: MoveMessage, event_id: str) -> None:
     encoded = _encoded(changes)
     for piece in handover.to(msg.to_event).pieces(HANDOVER_PIECE):
         await claims_topic.send(key=msg.to_event.encode(),
-                                value=encode_message(piece.to_json(), f"the handover to {msg.to_event}"))
+                                value=messages.encode(HandoverMessage(piece), f"the handover to {msg.to_event}"))
     disputes_by_event[event_id] = state
     await _emit(encoded, event_id)
     log_event(log, "claims_moved", event_id=event_id, to_event=msg.to_event, claims=len(handover.claims),
@@ -130,14 +117,14 @@ async def _take_over(handover: Handover, event_id: str) -> None:
     changes = _encoded(detector.take_over(state, stay, datetime.now(timezone.utc)))
     for to_event, piece in onward.items():  # their articles moved on before this got here
         await claims_topic.send(key=to_event.encode(),
-                                value=encode_message(piece.to_json(), f"the handover to {to_event}"))
+                                value=messages.encode(HandoverMessage(piece), f"the handover to {to_event}"))
     disputes_by_event[event_id] = state
     await _emit(changes, event_id)
 
 
 async def _hand_on(claim: Claim, to_event: str, outlets: list[str]) -> None:
-    env = ClaimEnvelope(dataclasses.replace(claim, event_id=to_event), None, {claim.article_id: list(outlets)})
-    await claims_topic.send(key=to_event.encode(), value=encode_message(env.to_json(), f"claim {claim.claim_id}"))
+    env = ClaimMessage(dataclasses.replace(claim, event_id=to_event), None, {claim.article_id: list(outlets)})
+    await claims_topic.send(key=to_event.encode(), value=messages.encode(env, f"claim {claim.claim_id}"))
 
 
 @app.timer(interval=settings.sweep_seconds, on_leader=False)
@@ -147,4 +134,4 @@ async def sweep_disputes() -> None:
     now = datetime.now(timezone.utc)
     for event_id, state in list(disputes_by_event.items()):
         if detector.needs_sweep(state, now):
-            await claims_topic.send(key=event_id.encode(), value=encode({"sweep": format_time(now)}))
+            await claims_topic.send(key=event_id.encode(), value=messages.encode(SweepTick(now)))

@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
+from pipeline import messages
 from pipeline.app import (
     app,
     articles_topic,
@@ -20,10 +21,10 @@ from pipeline.app import (
     settings,
 )
 from pipeline.assign import Assigner, Move, changed_events
-from pipeline.disputes.stage import ClaimEnvelope, MoveMessage
-from pipeline.errors import MessageError, NewsriftError
-from pipeline.model import Article, Claim, format_time
-from pipeline.streaming import decode, encode, encode_message, log_event
+from pipeline.errors import NewsriftError
+from pipeline.messages import ClaimMessage, EventMessage, MoveMessage, SettleTick
+from pipeline.model import Article, Claim
+from pipeline.streaming import log_event
 from pipeline.watch import note_offset
 
 log = logging.getLogger("newsrift.worker")
@@ -44,26 +45,13 @@ def _caches_may_go_stale(sender: Any, *args: Any, signal: Any, **kwargs: Any) ->
     _rebalances[0] += 1
 
 
-def _analysed(data: dict[str, Any]) -> tuple[Article, list[Claim]]:
-    if "article" not in data:
-        raise MessageError("missing field 'article'")
-    return Article.from_json(data["article"]), [Claim.from_json(c) for c in data.get("claims") or []]
-
-
-def _assign_message(data: dict[str, Any]) -> tuple[Article, list[Claim]] | None:
-    """An analysed article, or None for a settle tick (``{"settle": time}``, from ``settle_events``)."""
-    if "settle" in data and "article" not in data:
-        return None
-    return _analysed(data)
-
-
 @app.agent(articles_topic)
 async def route_articles(stream: Any) -> None:
     """Re-key to one partition, so the assign stage sees every article in one global order."""
     async for event in stream.events():
         await note_offset("route_articles", event)
         try:
-            decode(event.value, _analysed)
+            messages.ARTICLES(event.value)
             await assign_topic.send(key=GLOBAL_KEY, value=event.value)
         except Exception as e:  # per message: dead-lettered with its reason, the stage goes on
             await reject("route_articles", event, e)
@@ -76,17 +64,17 @@ async def assign_events(stream: Any) -> None:
     async for event in stream.events():
         await note_offset("assign_events", event)
         try:
-            msg = decode(event.value, _assign_message)
+            msg = messages.ASSIGN(event.value)
             if assigner is None or built_at != _rebalances[0]:
                 # Built on the first message after start or a rebalance, once Faust has recovered the tables: its
                 # caches come from their contents.
                 built_at = _rebalances[0]
                 assigner = Assigner(reprint_store, event_store)
                 log_event(log, "assigner_built", rebalances=built_at)
-            if msg is None:
+            if isinstance(msg, SettleTick):
                 await _send_moves(assigner, assigner.settle(), ())
             else:
-                await _assign(assigner, *msg)
+                await _assign(assigner, msg.article, list(msg.claims))
         except Exception as e:
             if not isinstance(e, NewsriftError):
                 # The failure may have come halfway through a placement: rebuild the caches from the tables.
@@ -97,7 +85,7 @@ async def assign_events(stream: Any) -> None:
 async def _assign(assigner: Assigner, article: Article, claims: list[Claim]) -> None:
     placement = assigner.place(article, tuple(c.claim_id for c in claims))
     await placements_topic.send(key=article.article_id.encode(),
-                                value=encode_message(placement.to_json(), "the placement"))
+                                value=messages.encode(placement.message(), "the placement"))
     # Moves first: the claims of the articles a settle moved leave their old events before this article's
     # claims reach the new ones (both go through news.claims.v1 in this order).
     await _send_moves(assigner, placement.moves, placement.changed_events)
@@ -105,9 +93,9 @@ async def _assign(assigner: Assigner, article: Article, claims: list[Claim]) -> 
     if placement.duplicate_of:
         carriers[placement.duplicate_of] = list(placement.carriers)
     for claim in claims:
-        env = ClaimEnvelope(dataclasses.replace(claim, event_id=placement.event_id), placement.duplicate_of,
-                            carriers)
-        value = encode_message(env.to_json(), f"claim {claim.claim_id}")
+        env = ClaimMessage(dataclasses.replace(claim, event_id=placement.event_id), placement.duplicate_of,
+                           carriers)
+        value = messages.encode(env, f"claim {claim.claim_id}")
         await claims_topic.send(key=placement.event_id.encode(), value=value)
     log_event(log, "article_placed", article_id=article.article_id, event_id=placement.event_id,
               duplicate_of=placement.duplicate_of or "-", claims=len(claims))
@@ -120,14 +108,15 @@ async def _send_moves(assigner: Assigner, moves: tuple[Move, ...] | list[Move], 
         for article_id in move.article_ids:
             p = assigner.placement_of(article_id)
             if p is not None:
-                await placements_topic.send(key=article_id.encode(), value=encode_message(p.to_json(), "a placement"))
+                await placements_topic.send(key=article_id.encode(), value=messages.encode(p.message(), "a placement"))
         for piece in assigner.pieces(move, MOVE_PIECE):
             msg = MoveMessage(piece.to_event, piece.article_ids, piece.claim_ids)
             await claims_topic.send(key=move.from_event.encode(),
-                                    value=encode_message(msg.to_json(), f"the move from {move.from_event}"))
+                                    value=messages.encode(msg, f"the move from {move.from_event}"))
     for event_id in dict.fromkeys((*changed, *changed_events(moves))):
         ev = assigner.event(event_id)
-        await events_topic.send(key=ev.event_id.encode(), value=encode_message(ev.to_json(), f"event {ev.event_id}"))
+        await events_topic.send(key=ev.event_id.encode(),
+                                value=messages.encode(EventMessage(ev), f"event {ev.event_id}"))
     if moves:
         assigner.moves_sent()
         log_event(log, "events_settled", moves=len(moves), articles=sum(len(m.article_ids) for m in moves))
@@ -138,4 +127,4 @@ async def settle_events() -> None:
     """Ask the assign stage to settle what came since its last settle: a tick through its own ordered topic, so
     the regrouping happens at one place in the log (replays settle at the same point). A tick with nothing new
     to settle does nothing."""
-    await assign_topic.send(key=GLOBAL_KEY, value=encode({"settle": format_time(datetime.now(timezone.utc))}))
+    await assign_topic.send(key=GLOBAL_KEY, value=messages.encode(SettleTick(datetime.now(timezone.utc))))

@@ -20,25 +20,19 @@ import mode
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from pipeline import messages
 from pipeline import topics as names
 from pipeline.app import app, note_dead_letter, settings
 from pipeline.errors import MessageError, NewsriftError
 from pipeline.index.core import BulkAction, IndexNames, actions_for
 from pipeline.index.es import connect, ensure_indices
 from pipeline.index.writer import backoff, write_bulk
-from pipeline.streaming import FailureCounts, Restarts, batches, dead_letter, decode_json, encode, kv, log_event
+from pipeline.streaming import FailureCounts, Restarts, batches, dead_letter, encode, kv, log_event
 
 log = logging.getLogger("newsrift.index")
 STAGE = "index_documents"
 index_names = IndexNames(settings.index_prefix)
-KIND_BY_TOPIC = {
-    settings.topic(names.ARTICLES): "articles",
-    settings.topic(names.PLACEMENTS): "placements",
-    settings.topic(names.CLAIMS): "claims",
-    settings.topic(names.EVENTS): "events",
-    settings.topic(names.DISPUTES): "disputes",
-    settings.topic(names.ALERTS): "alerts",
-}
+DECODER_BY_TOPIC = {settings.topic(spec.name): messages.decoder(spec.name) for spec in names.TOPICS if spec.indexed}
 _CLOSE_TIMEOUT = 10.0
 """Seconds a stop waits for each Kafka client to close (leave the group, flush dead letters)."""
 
@@ -67,10 +61,10 @@ async def _index_batch(es: Any, batch: list[Any], dead: DeadLetter, settled: set
     origin: dict[int, Any] = {}
     for record in batch:
         try:
-            kind = KIND_BY_TOPIC.get(record.topic)
-            if kind is None:
+            decode = DECODER_BY_TOPIC.get(record.topic)
+            if decode is None:
                 raise MessageError(f"no index takes topic {record.topic}")
-            for action in actions_for(kind, decode_json(record.value), index_names):
+            for action in actions_for(decode(record.value), index_names):
                 origin[id(action)] = record
                 actions.append(action)
         except MessageError as e:
@@ -158,7 +152,7 @@ class Indexer:
                                         acks="all")
             clients.append(producer)
             consumer = AIOKafkaConsumer(
-                *KIND_BY_TOPIC, bootstrap_servers=settings.kafka_bootstrap, group_id=self.group_id,
+                *DECODER_BY_TOPIC, bootstrap_servers=settings.kafka_bootstrap, group_id=self.group_id,
                 client_id=self.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
                 max_poll_records=settings.index_batch,
                 # Elasticsearch can be down for longer than Kafka's default 5 minutes between polls; the group
@@ -169,7 +163,7 @@ class Indexer:
             for client in clients:  # listed before start: a start that fails half-way is still stopped
                 await client.start()
             self.state.running = True
-            log_event(log, "indexer_ready", group=self.group_id, topics=len(KIND_BY_TOPIC))
+            log_event(log, "indexer_ready", group=self.group_id, topics=len(DECODER_BY_TOPIC))
 
             async def dead(record: Any, error: BaseException | str) -> None:
                 env = dead_letter(stage=STAGE, topic=record.topic, partition=record.partition,

@@ -13,6 +13,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import MessageError
+from pipeline.messages import (
+    AlertMessage,
+    AnalysedArticle,
+    ClaimMessage,
+    DisputeChangeMessage,
+    EventMessage,
+    HandoverMessage,
+    Message,
+    MoveMessage,
+    PlacementMessage,
+    SweepTick,
+)
 from pipeline.model import Article, Claim, Dispute, Event, format_time
 
 __all__ = [
@@ -152,32 +165,25 @@ def install_templates(es: Any, names: IndexNames, kinds: Iterable[str] = INDEX_K
     return created
 
 
-def actions_for(kind: str, data: Mapping[str, Any], names: IndexNames) -> list[BulkAction]:
-    """The bulk actions for one message of a topic kind (articles, placements, claims, events, disputes, alerts)."""
-    if kind == "articles":
-        article = Article.from_json(data["article"])
-        return [article_action(names, article, len(data.get("claims") or []))]
-    if kind == "placements":
-        return [placement_action(names, data)]
-    if kind == "claims":
-        if "sweep" in data or "handover" in data:  # for the dispute stage; a move's patches point the claims
-            return []
-        if "move" in data:  # a settle moved these claims' articles: the claim documents follow
-            from pipeline.disputes.stage import MoveMessage
-
-            move = MoveMessage.from_json(dict(data))
-            return [BulkAction("patch", names.alias("claims"), cid, {"event_id": move.to_event})
-                    for cid in move.claim_ids]
-        return [claim_action(names, Claim.from_json(dict(data)))]
-    if kind == "events":
-        return [event_action(names, Event.from_json(dict(data)))]
-    if kind == "disputes":
-        from pipeline.disputes.records import dispute_from_json
-
-        return [dispute_action(names, dispute_from_json(dict(data["dispute"] if "dispute" in data else data)))]
-    if kind == "alerts":
-        doc = dict(data)
+def actions_for(message: Message, names: IndexNames) -> list[BulkAction]:
+    """The bulk actions for one message of an indexed topic; messages meant for a stage alone give none."""
+    if isinstance(message, AnalysedArticle):
+        return [article_action(names, message.article, len(message.claims))]
+    if isinstance(message, PlacementMessage):
+        return [placement_action(names, message.body())]
+    if isinstance(message, ClaimMessage):
+        return [claim_action(names, message.claim)]
+    if isinstance(message, MoveMessage):  # a settle moved these claims' articles: the claim documents follow
+        return [BulkAction("patch", names.alias("claims"), cid, {"event_id": message.to_event})
+                for cid in message.claim_ids]
+    if isinstance(message, (HandoverMessage, SweepTick)):  # for the dispute stage; a move's patches point the claims
+        return []
+    if isinstance(message, EventMessage):
+        return [event_action(names, message.event)]
+    if isinstance(message, DisputeChangeMessage):
+        return [dispute_action(names, message.change.dispute)]
+    if isinstance(message, AlertMessage):
+        doc = message.body()
         doc["@timestamp"] = doc.get("created")
-        return [BulkAction("index", names.alias("alerts"), str(data["alert_id"]), doc)]
-    raise ValueError(f"no index for topic kind {kind!r}")
-
+        return [BulkAction("index", names.alias("alerts"), message.record["alert_id"], doc)]
+    raise MessageError(f"no index takes {message.TYPE} messages")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.errors import ProcessingError
+from pipeline.messages import AnalysedArticle
 from pipeline.model import Article
 
 
@@ -30,7 +31,8 @@ def split(items: Sequence[Any], parts: int) -> list[list[Any]]:
 
 
 def analyse_batch(articles: Sequence[Article]) -> list[dict[str, Any] | Exception]:
-    """Run spaCy and claim extraction over a batch; an article that fails yields its exception, not a crash."""
+    """Run spaCy and claim extraction over a batch: each article's ``AnalysedArticle`` message as JSON; an article
+    that fails yields its exception, not a crash."""
     from pipeline.extract import extract_many
 
     out: list[dict[str, Any] | Exception] = []
@@ -39,7 +41,7 @@ def analyse_batch(articles: Sequence[Article]) -> list[dict[str, Any] | Exceptio
     try:
         for article, claims, entities in extract_many(english):
             article = dataclasses.replace(article, entities=tuple(entities))
-            results[article.article_id] = {"article": article.to_json(), "claims": [c.to_json() for c in claims]}
+            results[article.article_id] = AnalysedArticle(article, tuple(claims)).to_json()
     except Exception:
         # One bad article must not sink the batch: redo them one by one to find it.
         results = {}
@@ -47,13 +49,13 @@ def analyse_batch(articles: Sequence[Article]) -> list[dict[str, Any] | Exceptio
             try:
                 for article, claims, entities in extract_many([a]):
                     article = dataclasses.replace(article, entities=tuple(entities))
-                    results[a.article_id] = {"article": article.to_json(), "claims": [c.to_json() for c in claims]}
+                    results[a.article_id] = AnalysedArticle(article, tuple(claims)).to_json()
             except Exception as e:
                 results[a.article_id] = {"error": ProcessingError(f"claim extraction failed: {e!r}")}
     for a in articles:
         if a.language not in (None, "en"):
             # Other languages are kept and indexed, without claims (the model is English-only).
-            out.append({"article": a.to_json(), "claims": []})
+            out.append(AnalysedArticle(a).to_json())
             continue
         r = results[a.article_id]
         out.append(r["error"] if "error" in r else r)

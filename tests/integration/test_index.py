@@ -10,6 +10,7 @@ from elasticsearch import AsyncElasticsearch, Elasticsearch
 
 from pipeline.index.core import BulkAction, IndexNames, actions_for, install_templates
 from pipeline.index.writer import write_bulk
+from pipeline.messages import ClaimMessage
 from pipeline.model import Claim
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,7 @@ def test_templates_and_aliases_install_idempotently(es_url: str, names: IndexNam
 def test_bulk_is_idempotent_and_rejections_are_returned(es_url: str, names: IndexNames) -> None:
     es = Elasticsearch(es_url)
     install_templates(es, names)
-    actions = [a for i in range(5) for a in actions_for("claims", claim(i).to_json(), names)]
+    actions = [a for i in range(5) for a in actions_for(ClaimMessage(claim(i)), names)]
     bad = BulkAction("index", names.alias("claims"), "bad", {"claim_id": "bad", "unmapped_field": 1})
 
     async def go() -> list:
@@ -94,7 +95,7 @@ def test_bulk_waits_out_an_elasticsearch_outage(es_url: str, names: IndexNames) 
         probe.close()
         await probe.wait_closed()
         aes = AsyncElasticsearch(f"http://127.0.0.1:{port}", retry_on_timeout=False, max_retries=0)
-        task = asyncio.create_task(write_bulk(aes, actions_for("claims", claim(1).to_json(), names), max_wait=1.0))
+        task = asyncio.create_task(write_bulk(aes, actions_for(ClaimMessage(claim(1)), names), max_wait=1.0))
         await asyncio.sleep(2.5)
         assert not task.done()  # still retrying, nothing dropped
         server = await asyncio.start_server(handle, "127.0.0.1", port)

@@ -13,6 +13,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from newsrift.demo import start_worker, stop_worker, wait_for_index
 from newsrift.settings import Settings
 from pipeline.index.core import IndexNames
+from pipeline.messages import RawArticleMessage
 from pipeline.model import RawArticle
 from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
 
@@ -29,18 +30,23 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_indexed(isol
     producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
     good2 = RawArticle(article_id="good2", outlet_id="o2", url="https://o2.example/1", title="Flood in the valley",
                        content="<p>Police said that 12 people were rescued from the flood in the valley.</p>")
-    numeric_date = {**good.to_json(), "article_id": "date1", "published": 1700000000}
-    list_content = {**good.to_json(), "article_id": "list1", "content": ["x"]}
-    huge_number = json.dumps({**good.to_json(), "article_id": "inf1"}).encode()[:-1] + b', "revision": 1e400}'
-    too_long = {**good.to_json(), "article_id": "long1", "content": "The mayor said more. " * 30_000}
-    for key, value in [(b"junk", b"{not json"), (b"nofields", b'{"title": "x"}'),
-                       (b"empty1", json.dumps(empty.to_json()).encode()),
+
+    def tagged(raw: RawArticle) -> dict:
+        return RawArticleMessage(raw).to_json()
+
+    numeric_date = {**tagged(good), "article_id": "date1", "published": 1700000000}
+    list_content = {**tagged(good), "article_id": "list1", "content": ["x"]}
+    huge_number = json.dumps({**tagged(good), "article_id": "inf1"}).encode()[:-1] + b', "revision": 1e400}'
+    too_long = {**tagged(good), "article_id": "long1", "content": "The mayor said more. " * 30_000}
+    for key, value in [(b"junk", b"{not json"), (b"nofields", b'{"type": "raw_article", "title": "x"}'),
+                       (b"untagged", json.dumps(good.to_json()).encode()),
+                       (b"empty1", json.dumps(tagged(empty)).encode()),
                        (b"date1", json.dumps(numeric_date).encode()),
                        (b"list1", json.dumps(list_content).encode()),
                        (b"inf1", huge_number),
                        (b"long1", json.dumps(too_long).encode()),
-                       (b"good1", json.dumps(good.to_json()).encode()),
-                       (b"good2", json.dumps(good2.to_json()).encode())]:
+                       (b"good1", json.dumps(tagged(good)).encode()),
+                       (b"good2", json.dumps(tagged(good2)).encode())]:
         producer.send(raw_topic, key=key, value=value).get(10)
     producer.close()
     worker = start_worker(settings, tmp_path / "worker.log")
@@ -55,7 +61,7 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_indexed(isol
                                  auto_offset_reset="earliest", consumer_timeout_ms=3000)
         deadline = time.monotonic() + 60
         letters: dict[str, dict] = {}
-        while len(letters) < 7 and time.monotonic() < deadline:
+        while len(letters) < 8 and time.monotonic() < deadline:
             for m in consumer:
                 env = json.loads(m.value)
                 letters[env["key"]] = env
@@ -63,9 +69,10 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_indexed(isol
     finally:
         stop_worker(worker)
     assert indexed == {"good1", "good2"}  # good messages on both sides of the bad ones
-    assert set(letters) == {"junk", "nofields", "empty1", "date1", "list1", "inf1", "long1"}
+    assert set(letters) == {"junk", "nofields", "untagged", "empty1", "date1", "list1", "inf1", "long1"}
     assert "not JSON" in letters["junk"]["error"] and letters["junk"]["payload"] == "{not json"
     assert "missing field" in letters["nofields"]["error"]
+    assert "no 'type' on news.articles.raw.v1" in letters["untagged"]["error"]
     assert "no text" in letters["empty1"]["error"]
     assert "'published' must be an ISO 8601 time string, not int" in letters["date1"]["error"]
     assert "'content' must be a string, not list" in letters["list1"]["error"]

@@ -4,7 +4,6 @@ for the new event's, the old dispute is withdrawn, and the claim documents point
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 import uuid
 from pathlib import Path
@@ -15,8 +14,9 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
 from newsrift.settings import Settings
-from pipeline.disputes.stage import ClaimEnvelope, MoveMessage
+from pipeline import messages
 from pipeline.index.core import IndexNames
+from pipeline.messages import ClaimMessage, Message, MoveMessage
 from pipeline.topics import CLAIMS
 from tests.integration.test_worker_outages import _ready_worker
 from tests.unit.disputes.helpers import claim, later
@@ -56,16 +56,16 @@ def test_a_move_hands_claims_on_and_withdraws_the_dispute_they_made(isolated: Se
     producer = KafkaProducer(bootstrap_servers=isolated.kafka_bootstrap, acks="all")
     topic = isolated.topic(CLAIMS)
 
-    def send(key: str, value: dict[str, Any]) -> None:
-        producer.send(topic, key=key.encode(), value=json.dumps(value).encode()).get(30)
+    def send(key: str, message: Message) -> None:
+        producer.send(topic, key=key.encode(), value=messages.encode(message)).get(30)
 
     try:
         with _ready_worker(isolated, tmp_path):
             for c in (killed, denied, unaware):
-                send(c.event_id or "", ClaimEnvelope(c).to_json())
+                send(c.event_id or "", ClaimMessage(c))
             first = _until("the dispute in the first event", lambda: _search(
                 es, names.alias("disputes"), {"term": {"event_id": ev1}}))
-            send(ev1, MoveMessage(ev2, (killed.article_id,), (killed.claim_id,)).to_json())
+            send(ev1, MoveMessage(ev2, (killed.article_id,), (killed.claim_id,)))
             withdrawn = _until("the first event's dispute withdrawn", lambda: [
                 d for d in _search(es, names.alias("disputes"), {"term": {"event_id": ev1}})
                 if d["status"] == "withdrawn"])
@@ -77,8 +77,8 @@ def test_a_move_hands_claims_on_and_withdraws_the_dispute_they_made(isolated: Se
             # A claim of the moved article that reaches the old event late is handed on, not kept there.
             late = dataclasses.replace(killed, claim_id=f"c4-{tag}", text="Russian nationals died in the strike",
                                        start=40, end=76)
-            send(ev1, MoveMessage(ev2, (killed.article_id,), (late.claim_id,)).to_json())
-            send(ev1, ClaimEnvelope(late).to_json())
+            send(ev1, MoveMessage(ev2, (killed.article_id,), (late.claim_id,)))
+            send(ev1, ClaimMessage(late))
             handed = _until("the late claim indexed under the second event", lambda: [
                 c for c in _search(es, names.alias("claims"), {"term": {"claim_id": late.claim_id}})
                 if c["event_id"] == ev2])

@@ -16,11 +16,13 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from newsrift.settings import Settings
+from pipeline import messages
 from pipeline.alerts import Alert, DeliveryError, Sink
 from pipeline.alerts.retrier import AlertRetrier
 from pipeline.alerts.retry import Retry, RetryPolicy, SettledAttempts, decide, hand_over
 from pipeline.alerts.runtime import deliver_all, retry_policy
 from pipeline.errors import MessageError
+from pipeline.messages import AlertRetryMessage
 from pipeline.streaming import decode, encode
 from tests.unit.core.test_contracts import validate
 
@@ -271,7 +273,7 @@ def _retrier(sinks: list[Sink], now: list[datetime]) -> AlertRetrier:
 
 def _record(make_alert: Callable[[int], Alert], n: int, sink: str, due: datetime) -> bytes:
     retry = Retry(sink, make_alert(n).to_json(), 1, T0, due, "HTTP 503")
-    return encode(retry.to_json())
+    return messages.encode(AlertRetryMessage(retry))
 
 
 def test_a_retry_not_due_pauses_its_partition_only(make_alert: Callable[[int], Alert]) -> None:

@@ -149,7 +149,7 @@ class Recorder:
         self.rejected.append((stage, event.key, error))
 
 
-GOOD = {"article_id": "good1", "outlet_id": "o1", "url": "https://o1.example/1", "title": "T",
+GOOD = {"type": "raw_article", "article_id": "good1", "outlet_id": "o1", "url": "https://o1.example/1", "title": "T",
         "content": "<p>The mayor said five people died.</p>"}
 
 
@@ -215,6 +215,7 @@ class Record:
 
 
 def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> None:
+    from pipeline import messages
     from pipeline.index import agent
 
     letters: list[tuple[bytes, str]] = []
@@ -222,10 +223,10 @@ def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> Non
     async def to_dlq(record: Record, error: Any) -> None:
         letters.append((record.key, f"{type(error).__name__}: {error}"))
 
-    topic = next(t for t, kind in agent.KIND_BY_TOPIC.items() if kind == "events")
-    ev = {"event_id": "e1", "title": "t", "article_ids": ["a"]}
+    topic = next(t for t, decode in agent.DECODER_BY_TOPIC.items() if decode is messages.EVENTS)
+    ev = {"type": "event", "event_id": "e1", "title": "t", "article_ids": ["a"]}
     batch = [Record(b"e1", json.dumps(ev).encode(), topic),
-             Record(b"nan", b'{"event_id": "e2", "title": NaN}', topic),
+             Record(b"nan", b'{"type": "event", "event_id": "e2", "title": NaN}', topic),
              Record(b"time", json.dumps({**ev, "event_id": "e3", "first_seen": 5}).encode(), topic),
              Record(b"bad", json.dumps({**ev, "event_id": "e4", "title": "bad"}).encode(), topic),
              Record(b"odd", json.dumps(ev).encode(), "a.topic.nobody.indexes")]
@@ -265,10 +266,12 @@ def test_a_batch_that_keeps_failing_is_dead_lettered_after_five_tries_not_retrie
     fifth time the same records fail, they are dead-lettered so that indexing goes on behind them."""
     from aiokafka.errors import KafkaConnectionError
 
+    from pipeline import messages
     from pipeline.index import agent
 
-    topic = next(t for t, kind in agent.KIND_BY_TOPIC.items() if kind == "events")
-    batch = [Record(f"e{i}".encode(), json.dumps({"event_id": f"e{i}", "title": "t"}).encode(), topic, offset=i)
+    topic = next(t for t, decode in agent.DECODER_BY_TOPIC.items() if decode is messages.EVENTS)
+    batch = [Record(f"e{i}".encode(), json.dumps({"type": "event", "event_id": f"e{i}", "title": "t"}).encode(),
+                    topic, offset=i)
              for i in range(3)]
     letters: list[tuple[bytes, str]] = []
 
@@ -357,9 +360,10 @@ def test_the_indexer_check_fails_only_while_the_indexer_starts_over() -> None:
 def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The dispute agent encodes its changes before it writes the event's state: a change that fails (over the size
     limit, here) fails the claim with the state as it was, so a replay of the dead letter opens the dispute."""
+    from pipeline import messages
     from pipeline.disputes import agent
-    from pipeline.disputes.stage import ClaimEnvelope
     from pipeline.errors import ProcessingError
+    from pipeline.messages import ClaimMessage
     from tests.unit.disputes.helpers import claim, later, qty
 
     states: dict[str, Any] = {}
@@ -372,20 +376,20 @@ def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkey
                      article="art-s4", at=later(1), qs=(qty("about 100", 100, None, "about", "dead"),))
 
     def message(c: Any) -> Event:
-        return Event(b"ev1", json.dumps(ClaimEnvelope(c).to_json()).encode(), Msg("news.claims.v1"))
+        return Event(b"ev1", messages.encode(ClaimMessage(c)), Msg("news.claims.v1"))
 
     asyncio.run(agent._handle(message(police)))
     before = json.loads(json.dumps(states))
-    real = agent.encode_message
+    real = messages.encode
 
-    def too_big(data: dict[str, Any], what: str) -> bytes:
+    def too_big(message: Any, what: str | None = None) -> bytes:
         raise ProcessingError(f"{what} is 2000000 bytes encoded, over the 900000-byte message limit")
 
-    monkeypatch.setattr(agent, "encode_message", too_big)
+    monkeypatch.setattr(messages, "encode", too_big)
     with pytest.raises(ProcessingError):
         asyncio.run(agent._handle(message(hospital)))
     assert states == before and rec.sent == []  # nothing recorded, nothing sent
-    monkeypatch.setattr(agent, "encode_message", real)
+    monkeypatch.setattr(messages, "encode", real)
     asyncio.run(agent._handle(message(hospital)))  # the dead letter replayed: the dispute opens now
     assert [json.loads(v)["change"] for _, v in rec.sent] == ["new"]
 

@@ -9,7 +9,19 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
+from pipeline.disputes.detector import Handover
+from pipeline.errors import MessageError
 from pipeline.index.core import IndexNames, actions_for, load_template
+from pipeline.messages import (
+    CLAIMS,
+    AlertMessage,
+    AnalysedArticle,
+    ClaimMessage,
+    EventMessage,
+    HandoverMessage,
+    MoveMessage,
+    SweepTick,
+)
 from pipeline.model import Article, Claim, Dispute, DisputeSide, Entity, Event, Quantity, RawArticle
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
@@ -48,7 +60,7 @@ DISPUTE = Dispute(dispute_id="d1", event_id="e1", kind="non_confirmation", topic
     ("claim.v1", CLAIM.to_json()),
     ("event.v1", Event("e1", "title", ("a1",), T, T).to_json()),
     ("dispute.v1", DISPUTE.to_json()),
-    ("analyzed_article.v1", {"article": ARTICLE.to_json(), "claims": [CLAIM.to_json()]}),
+    ("analyzed_article.v1", AnalysedArticle(ARTICLE, (CLAIM,)).to_json()),
 ])
 def test_records_match_their_schema(schema: str, doc: dict) -> None:
     validate(schema, doc)
@@ -85,13 +97,18 @@ def test_index_documents_only_use_mapped_fields(kind: str) -> None:
     assert tpl["dynamic"] == "strict"
     fields = _mapping_fields(tpl["properties"])
     names = IndexNames("x")
+    from pipeline.disputes import DisputeChange
+    from pipeline.messages import DisputeChangeMessage
+
     msg = {
-        "articles": {"article": ARTICLE.to_json(), "claims": [CLAIM.to_json()]},
-        "claims": CLAIM.to_json(),
-        "events": Event("e1", "t", ("a1",), T, T).to_json(),
-        "disputes": DISPUTE.to_json(),
+        "articles": AnalysedArticle(ARTICLE, (CLAIM,)),
+        "claims": ClaimMessage(CLAIM),
+        "events": EventMessage(Event("e1", "t", ("a1",), T, T)),
+        "disputes": DisputeChangeMessage(DisputeChange(DISPUTE, "new")),
     }[kind]
-    for action in actions_for(kind, msg, names):
+    (action,) = actions_for(msg, names)
+    assert action.index == f"x-{kind}"
+    for action in actions_for(msg, names):
         def walk(d: dict, prefix: str = "") -> None:
             for k, v in d.items():
                 assert prefix + k in fields, f"{kind}: {prefix + k} is not in the template"
@@ -111,36 +128,40 @@ def test_alert_record_matches_schema_and_template() -> None:
     record = alert.to_json() | {"watchlists": ["syria"]}
     validate("alert.v1", record)
     tpl = load_template("alerts")["template"]["mappings"]["properties"]
-    (action,) = actions_for("alerts", record, IndexNames("x"))
+    validate("alert.v1", AlertMessage(record).to_json())
+    (action,) = actions_for(AlertMessage(record), IndexNames("x"))
+    assert "type" not in action.doc
     assert set(action.doc) <= set(tpl)
     assert action.doc_id == alert.alert_id
 
 
 def test_sweep_nudges_on_the_claims_topic_are_not_indexed() -> None:
-    assert actions_for("claims", {"sweep": "2018-02-14T00:00:00Z"}, IndexNames("x")) == []
+    assert actions_for(SweepTick(T), IndexNames("x")) == []
 
 
 def test_a_move_on_the_claims_topic_points_each_named_claim_at_the_new_event() -> None:
-    from pipeline.disputes.stage import MoveMessage
-
-    msg = MoveMessage("ev-new", ("a1", "a2"), ("c1", "c2")).to_json()
+    move = MoveMessage("ev-new", ("a1", "a2"), ("c1", "c2"))
+    msg = move.to_json()
     validate("claim_move.v1", msg)
-    actions = actions_for("claims", msg, IndexNames("x"))
+    actions = actions_for(move, IndexNames("x"))
     assert [(a.op, a.doc_id, dict(a.doc)) for a in actions] == [
         ("patch", "c1", {"event_id": "ev-new"}), ("patch", "c2", {"event_id": "ev-new"})]
     # A patch never creates a document: a claim Elasticsearch never took stays absent, not a stub with an id.
     assert actions[0].lines()[1] == {"doc": {"event_id": "ev-new"}}
-    assert MoveMessage.from_json(msg) == MoveMessage("ev-new", ("a1", "a2"), ("c1", "c2"))
-    with pytest.raises(ValueError, match="target event"):
-        MoveMessage.from_json({"move": {"claims": ["c1"]}})
+    assert CLAIMS(json.dumps(msg)) == move
+    with pytest.raises(MessageError, match="target event"):
+        CLAIMS(json.dumps({"type": "move", "claims": ["c1"]}))
 
 
 def test_a_handover_follows_its_contract_and_is_not_indexed() -> None:
-    from pipeline.disputes.detector import Handover
-
-    msg = Handover([(dataclasses.replace(CLAIM, event_id="ev2"), ["o1", "o2"])], {"d1": {"members": ["c1"]}}).to_json()
+    handover = HandoverMessage(Handover([(dataclasses.replace(CLAIM, event_id="ev2"), ["o1", "o2"])],
+                                        {"d1": {"members": ["c1"]}}))
+    msg = handover.to_json()
     validate("claim_handover.v1", msg)
-    assert Handover.from_json(msg).claims[0][0] == dataclasses.replace(CLAIM, event_id="ev2")
-    assert actions_for("claims", msg, IndexNames("x")) == []
-    with pytest.raises(ValueError, match="event_id"):
-        Handover.from_json(Handover([(dataclasses.replace(CLAIM, event_id=None), [])]).to_json())
+    decoded = CLAIMS(json.dumps(msg))
+    assert isinstance(decoded, HandoverMessage)
+    assert decoded.handover.claims[0][0] == dataclasses.replace(CLAIM, event_id="ev2")
+    assert decoded.handover.disputes == {"d1": {"members": ["c1"]}}
+    assert actions_for(handover, IndexNames("x")) == []
+    with pytest.raises(MessageError, match="event_id"):
+        CLAIMS(json.dumps(HandoverMessage(Handover([(dataclasses.replace(CLAIM, event_id=None), [])])).to_json()))
