@@ -597,11 +597,12 @@ def _tally_numbers(claim: Claim) -> list[Quantity] | None:
 # "Robyn Mendes, 48, and ..." or "Nichols, 37, told": an age in apposition to a name; "No one was hurt": none.
 _AGE_BEFORE = re.compile(r"[A-Za-z.'’],\s*$")
 _AGE_AFTER = re.compile(r"^\s*(?:,|\)|-year-old|years? old)")
-_NO_BEFORE = re.compile(r"\b(?:no|not a single)\s*$", re.IGNORECASE)
+_NO_BEFORE = re.compile(r"\b(?:no|not a single|not|instead of|rather than)\s*$", re.IGNORECASE)
 
 
 def _not_a_count(claim: Claim, q: Quantity) -> bool:
-    """The quantity is an age or the "one" of "no one": nothing anybody counted."""
+    """The quantity is an age, the "one" of "no one", or a figure the claim sets aside ("290 and not 359"):
+    nothing the speaker counts."""
     quote, at = claim.quote or "", q.start - claim.start
     if not quote or not 0 <= at <= len(quote):
         return False

@@ -569,6 +569,8 @@ class _Extractor:
         self.voice: tuple[Speaker, int] | None = None
         self.quotes = quotations(doc)
         self.owners: dict[tuple[int, int], tuple[Speaker, Token] | None] = {}
+        # The owner of the quotation just before, while no narration came between.
+        self.quote_voice: tuple[Speaker, Token] | None = None
 
     def quantities_between(self, start: int, end: int) -> list[Quantity]:
         i = bisect_left(self.q_starts, start)
@@ -677,7 +679,9 @@ class _Extractor:
         q = self._quote_of(sent)
         if q is None:
             return False
-        owner = self._owner(q)
+        # A quotation with no reporting verb of its own, right after another speaker's quotation, is theirs: a
+        # paper names a new voice, so the words run on ("...," said the State Department. / "Russia bears ...").
+        owner = self._owner(q) or self.quote_voice
         if owner is None:
             return False
         speaker, verb = owner
@@ -689,6 +693,43 @@ class _Extractor:
         statement = (min(whole[0], span[0]), max(whole[1], span[1])) if whole else None
         self.claim(speaker, verb.lemma_.lower(), span[0], span[1], sent, None, statement=statement)
         self.voice = (speaker, self._last_tok(sent))
+        self.quote_voice = (speaker, verb)
+        return True
+
+    def _participle(self, sent: Span, verb: Token) -> bool:
+        """A reporting participle with no subject of its own: "X issued a statement saying ...", "Interfax cited X as
+        saying ...", "X was quoted as saying ...". Returns whether it made a claim."""
+        if verb.tag_ != "VBG" or _subject(verb) is not None:
+            return False
+        comps = [c for c in verb.children if c.dep_ in ("ccomp", "xcomp")]
+        speaker_tok = content = None
+        citer = next((a for a in verb.ancestors if a.lemma_.lower() in ("cite", "quote") and a.pos_ == "VERB"), None)
+        if citer is not None:
+            # The one cited speaks; what they said is the participle's clause, or the clause the citing verb hangs on.
+            speaker_tok = next((c for c in citer.children if c.dep_ in ("dobj", "nsubjpass")), None)
+            outer = [c for c in citer.children if c.dep_ == "ccomp" and c.i < citer.i]
+            content = comps[0] if comps else (outer[0] if outer else None)
+        else:
+            issuer = next((t for t in reversed(list(self.doc[sent.start : verb.i]))
+                           if t.pos_ == "VERB" and t.lemma_.lower() in ("issue", "release", "publish", "post", "put")
+                           and any(c.dep_ == "dobj" and c.lemma_.lower() in _MEDIUM for c in t.children)), None)
+            if issuer is not None:
+                speaker_tok = _subject(issuer)
+                content = comps[0] if comps else None
+                if content is None:
+                    rest = [t for t in self.doc[verb.i + 1 : sent.end]]
+                    span = _trim(rest)
+                    if speaker_tok is not None and span is not None and (sp := self.resolver.resolve(speaker_tok)):
+                        self.claim(sp, verb.lemma_.lower(), span[0], span[1], sent, verb)
+                        return True
+                    return False
+        if speaker_tok is None or content is None:
+            return False
+        speaker = self.resolver.resolve(speaker_tok)
+        span = _trim(list(content.subtree))
+        if speaker is None or span is None:
+            return False
+        self.claim(speaker, verb.lemma_.lower(), span[0], span[1], sent, verb)
         return True
 
     def _cited(self, verb: Token) -> Speaker | None:
@@ -703,6 +744,8 @@ class _Extractor:
     def sentence(self, sent: Span) -> None:
         if self.quoted(sent):
             return
+        if any(not (t.is_punct or t.is_space) for t in sent):
+            self.quote_voice = None  # narration between two quotations: the second needs its own owner
         found = False
         cues = [t for t in sent if t.pos_ in ("VERB", "AUX") and (t.lemma_.lower() in CUES or _denounces(t) or _tallies(t))]
         for verb in cues:
@@ -746,6 +789,8 @@ class _Extractor:
                 statement=(min(bounds[0], span[0]), max(bounds[1], span[1])) if bounds else None,
             )
             found = True
+        for verb in cues:
+            found = self._participle(sent, verb) or found
         # "according to X, ..." attributes the rest of the sentence to X.
         for t in sent:
             if t.lower_ == "according" and t.i + 1 < sent.end and self.doc[t.i + 1].lower_ == "to":
