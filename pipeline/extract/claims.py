@@ -277,9 +277,11 @@ def quotations(doc: Doc) -> list[tuple[int, int]]:
         elif text in _CLOSE or text == '"' or (text in _OPEN and tok.i > start + 1):
             out.append((start, tok.i))
             start = tok.i if text in _OPEN else None
-        if para_end and start is not None and not tok.is_space:
-            if tok.i > start + 1:
-                out.append((start, tok.i + 1))
+        if para_end and start is not None:
+            # The break is in the token's trailing whitespace, or a space token of its own ("\n\n").
+            end = tok.i if tok.is_space else tok.i + 1
+            if end > start + 1:
+                out.append((start, end))
             start = None
     return out
 

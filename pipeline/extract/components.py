@@ -54,13 +54,45 @@ def doc_quantities(doc: Doc) -> list[Quantity]:
 def lines_component(doc: Doc) -> Doc:
     """A line break ends a sentence: headlines, captions and paragraphs carry no final full stop, and the parser
     would otherwise run a headline into the first sentence below it (and give both one speaker)."""
+    starts = [0]
     for i, tok in enumerate(doc[:-1]):
         nxt = doc[i + 1]
         if tok.is_space and "\n" in tok.text and not nxt.is_space:
             nxt.is_sent_start = True
+            starts.append(i + 1)
         elif "\n" in tok.whitespace_ and not nxt.is_space:
             nxt.is_sent_start = True
+            starts.append(i + 1)
+    for start in starts:
+        after = _dateline_end(doc, start)
+        if after is not None:
+            doc[after].is_sent_start = True
     return doc
+
+
+_DATELINE_MARKS = {"•", "-", "—", "–", ":", "|"}
+
+
+def _dateline_end(doc: Doc, start: int) -> int | None:
+    """The first token after a dateline that opens a line ("DUBAI • ", "MOSCOW (Reuters) - ", "COLOMBO: "), so the
+    place is a sentence of its own and not the subject of the first one."""
+    caps, depth = 0, 0
+    for i in range(start, min(start + 10, len(doc) - 1)):
+        t = doc[i]
+        if t.text == "(":
+            depth += 1
+        elif t.text == ")":
+            depth -= 1
+        elif depth > 0:
+            continue
+        elif t.text in _DATELINE_MARKS:
+            spaced = t.text == ":" or bool(doc[i - 1].whitespace_)  # "NATO-led" is a word, "MOSCOW - " a dateline
+            return i + 1 if caps and spaced and not doc[i + 1].is_space else None
+        elif t.is_alpha and t.is_upper and len(t.text) > 2:
+            caps += 1
+        elif t.text != ",":
+            return None
+    return None
 
 
 @Language.component("newsrift_quantities")

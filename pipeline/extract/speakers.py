@@ -44,6 +44,7 @@ _TITLES = {
     "captain",
     "colonel",
 }
+_HONORIFICS = {"mr", "mrs", "ms", "dr", "gen", "brig", "col", "lt", "sgt", "rep", "sen", "gov", "prof", "sir"}
 _OFFICIALS = {"official", "officials", "officer", "officers", "authorities", "diplomat", "diplomats"}
 _ANONYMOUS = {"source", "sources", "insider", "insiders", "witness", "witnesses", "people"}
 _MEDIA = {
@@ -217,6 +218,10 @@ class SpeakerResolver:
         self.by_head: dict[str, Speaker] = {}
 
     def _person(self, name: str, text: str) -> Speaker:
+        words = name.split()
+        while len(words) > 1 and words[0].casefold().rstrip(".") in _TITLES | _HONORIFICS:
+            words = words[1:]  # "Spokesperson Maria Zakharova" (a title inside the tagged name) is Maria Zakharova
+        name = " ".join(words)
         name = self.surnames.get(name.casefold(), name) if " " not in name else name
         if " " in name:
             self.surnames[name.split()[-1].casefold()] = name
@@ -237,6 +242,11 @@ class SpeakerResolver:
         if found:
             name = max(found)[1]
             self._person(name, name)
+        for e in ents_in(sent, ("ORG",)):
+            # "a revised report by the Health Ministry": a later "the ministry said" is that ministry.
+            head = e.root.lemma_.lower()
+            if len(e) > 1 and e.root.pos_ in ("NOUN", "PROPN") and head not in self.by_head:
+                self.by_head[head] = Speaker(e.text.removeprefix("the ").strip(), "organisation", e.text)
 
     def resolve(self, subject: Token) -> Speaker | None:
         """The canonical speaker of a subject phrase, or None when it is not a source ("the report said")."""
@@ -267,6 +277,15 @@ class SpeakerResolver:
         ):
             # "Varga said", after "Prime Minister Elena Varga": a surname already met; "Holt, a spokeswoman".
             return self._person(_name(subject), text)
+        named = [c for c in subject.children if c.dep_ == "appos" and c.ent_type_ == "ORG" and c.pos_ == "PROPN"]
+        if subject.pos_ == "NOUN" and named and subject.lemma_.lower() not in _NOT_SPEAKERS:
+            # "Ukraine's hydropower company, Ukrhydroenergo, said": the name in apposition is who speaks.
+            org = next((e for e in subject.doc.ents if e.start <= named[0].i < e.end), None)
+            name = org.text if org is not None else named[0].text
+            found = self.table.find(name)
+            sp = Speaker(found[0] if found else name, found[1] if found else "organisation", text)
+            self._remember(subject, sp)
+            return sp
         persons = list(ents_in(phrase, ("PERSON",)))
         if subject.ent_type_ == "PERSON":
             # The whole name even where the parse splits it: "Adel al-Jubeir told" hangs "al-" on the verb.
@@ -330,9 +349,11 @@ class SpeakerResolver:
             e = orgs[-1]
             typ = "government" if e.label_ == "GPE" else "organisation"
             name = self.table.canonical(e.text)
-            if e.label_ == "NORP" and e.end <= subject.i and subject.pos_ == "NOUN":
-                # "Syrian opposition activists", "the Ukrainian navy": the nationality qualifies who speaks.
-                name = " ".join([e.text, *(t.lower_ for t in subject.doc[e.end : subject.i + 1] if not t.is_punct)])
+            if e.label_ in ("NORP", "GPE") and e.end <= subject.i and subject.pos_ == "NOUN":
+                # "Syrian opposition activists", "the Ukrainian navy", "Peru's health ministry": the country
+                # qualifies who speaks.
+                name = " ".join([e.text, *(t.lower_ for t in subject.doc[e.end : subject.i + 1]
+                                           if not t.is_punct and t.dep_ != "case")])
             sp = Speaker(name, typ, text)
             self._remember(subject, sp)
             return sp
