@@ -32,7 +32,7 @@ from typing import Any
 
 from pipeline.disputes.frames import Frame, frame_of, speaker_key
 from pipeline.disputes.records import ChangeKind, DisputeChange, PositionChange
-from pipeline.disputes.rules import ACCOUNT, BLAME, KIND_PRIORITY, SlotMatch, compare
+from pipeline.disputes.rules import ACCOUNT, BLAME, KIND_PRIORITY, SlotMatch, compare, stance_of
 from pipeline.model import Claim, Dispute, DisputeSide, format_time, parse_time, stable_id
 
 __all__ = ["DisputeDetector", "Handover"]
@@ -659,7 +659,7 @@ class DisputeDetector:
         sides = []
         for entry in sorted(cur.values(), key=lambda e: self._when(e)):
             c = entry["c"]
-            pol = c.get("polarity", "asserts")
+            pol = stance_of(self._frame(entry))  # "called it staged" denies, whatever its verb
             # Everyone who carried this speaker saying this (reprints, repeats), not what they said before.
             outlets = sorted(
                 {
@@ -667,7 +667,7 @@ class DisputeDetector:
                     for cid in d["members"]
                     if (m := state["claims"].get(cid)) is not None
                     and m["s"] == entry["s"]
-                    and m["c"].get("polarity", "asserts") == pol
+                    and stance_of(self._frame(m)) == pol
                     for o in m["o"]
                 }
             )
@@ -713,8 +713,8 @@ class DisputeDetector:
             label = "who is responsible: " + " vs ".join(dict.fromkeys(blamed))
         elif d["family"] == ACCOUNT:
             said = {"asserts": "asserts", "denies": "denies", "no_knowledge": "cannot confirm"}
-            label = "; ".join(dict.fromkeys(f"{e['c']['speaker']} {said.get(e['c'].get('polarity', 'asserts'), '')}"
-                                            for e in entries))
+            label = "; ".join(dict.fromkeys(f"{e['c']['speaker']} {said[stance_of(f)]}"
+                                            for e, f in zip(entries, frames, strict=True)))
             act = next((f.action for f in frames if f.action), None)
             label = f"{act}: {label}" if act else label
         else:

@@ -148,6 +148,11 @@ def _denied_number(a: Frame, b: Frame) -> list[SlotMatch]:
     return []
 
 
+def stance_of(f: Frame) -> str:
+    """asserts, denies or no_knowledge: the claim's polarity, or its stance where that denies."""
+    return f.stance if f.stance in ("denies", "no_knowledge") else f.polarity
+
+
 def _act(a: Frame, b: Frame) -> list[SlotMatch]:
     if a.action is None or a.action != b.action:
         return []
@@ -155,7 +160,8 @@ def _act(a: Frame, b: Frame) -> list[SlotMatch]:
         return []
     family = f"a|{a.action}"
     anchor = _anchor(a.topic & b.topic)
-    pols = {a.polarity, b.polarity}
+    # What each claim does to the account: a claim that calls it "staged" denies it without a denial verb.
+    pols = {stance_of(a), stance_of(b)}
 
     def match(kind: DisputeKind | None, reason: str) -> list[SlotMatch]:
         if kind is None:
@@ -172,7 +178,7 @@ def _act(a: Frame, b: Frame) -> list[SlotMatch]:
         if a.outlet_voice or b.outlet_voice or len(a.content & b.content) < MIN_SHARED_CONTENT:
             return []  # the denial must answer this account (the act and whom it concerns), not any mention of it
         kind: DisputeKind = "polarity" if "denies" in pols else "non_confirmation"
-        return match(kind, f"{a.polarity} vs {b.polarity}")
+        return match(kind, f"{stance_of(a)} vs {stance_of(b)}")
     # Two assertions of one act agree here. Who did it is the parties' question (``_stance``): on real news the
     # actors the parse finds for one act differ between outlets far more often than the accounts do.
     return match(None, "agree" if pols == {"asserts"} else "nobody asserts")
@@ -219,9 +225,9 @@ def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
     if other.stance != "accuses" and not _close(a, b):
         return []  # a plain account must be close to what is denied
     kind: DisputeKind = "non_confirmation" if deny.stance == "no_knowledge" else "polarity"
-    family = ACCOUNT
     conf = _damp(BASE_CONFIDENCE[kind], a, b)
-    return [SlotMatch(family, "", kind, conf, f"{deny.stance} vs {other.stance}: {'+'.join(sorted(shared)[:4])}")]
+    reason = f"{deny.stance} vs {other.stance}: {'+'.join(sorted(shared)[:4])}"
+    return [SlotMatch(ACCOUNT, "", kind, conf, reason)]
 
 
 def compare(a: Frame, b: Frame) -> list[SlotMatch]:

@@ -60,3 +60,15 @@ def test_ages_and_no_one_are_not_counts() -> None:
     assert frame_of(ages).numbers == ()
     assert frame_of(none).numbers == ()
     assert [n.low for n in frame_of(dead).numbers] == [48]
+
+
+def test_a_claim_that_calls_the_account_staged_denies_it_and_shows_as_denying() -> None:
+    account = claim("rescuers", "a chemical attack on the town killed dozens of civilians", action="attack",
+                    places=("Duma",))
+    staged = claim("Kremlin", "the chemical attack on the town was staged by foreign agents", action="attack",
+                   places=("Duma",))
+    also = claim("ministry", "the chemical attack on the town was staged by foreign agents", action="attack",
+                 places=("Duma",))
+    assert frame_of(staged).stance == "denies"
+    assert [m.kind for m in compare(frame_of(account), frame_of(staged))] == ["polarity"]
+    assert all(m.kind is None for m in compare(frame_of(staged), frame_of(also)))  # two denials agree
