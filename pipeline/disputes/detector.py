@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -155,7 +156,7 @@ class DisputeDetector:
                 oid, grew = folded
                 return changes + (self._outlets_grew(state, oid, now) if grew else [])
             state["seq"] += 1
-            claims[cid] = {"c": cj, "s": speaker_key(claim), "o": sorted(set(outlets)), "n": state["seq"]}
+            claims[cid] = {"c": cj, "s": self._speaker(state, claim), "o": sorted(set(outlets)), "n": state["seq"]}
             state["order"].append(cid)
 
         changes += self._conflicts_of(state, cid, now)
@@ -273,7 +274,7 @@ class DisputeDetector:
                 self._add_outlets(entry, outlets)
                 continue
             state["seq"] += 1
-            claims[cid] = {"c": claim.to_json(), "s": speaker_key(claim), "o": sorted(set(outlets)),
+            claims[cid] = {"c": claim.to_json(), "s": self._speaker(state, claim), "o": sorted(set(outlets)),
                            "n": state["seq"]}
             state["order"].append(cid)
             fresh.append(cid)
@@ -450,6 +451,23 @@ class DisputeDetector:
         # More independent speakers and outlets on the record make the dispute more certainly real.
         bonus = 0.04 * (len(speakers) - 2) + 0.01 * max(0, len(outlets) - 2)
         d["confidence"] = round(min(0.99, max(m.confidence for m in live) + bonus), 3)
+
+    @staticmethod
+    def _speaker(state: MutableMapping[str, Any], claim: Claim) -> str:
+        """One speaker key per person in the event: "Trump" in one article is "Donald Trump" of another (a surname
+        alone takes the full name already met; a full name takes over the surname-only claims met before it)."""
+        key = speaker_key(claim)
+        if claim.speaker_type != "person":
+            return key
+        words = key.split()
+        people = [e for e in state["claims"].values() if e["c"].get("speaker_type") == "person"]
+        if len(words) == 1:
+            full = sorted({e["s"] for e in people if len(e["s"].split()) > 1 and e["s"].split()[-1] == key})
+            return full[0] if len(full) == 1 else key
+        for e in people:
+            if e["s"] == words[-1]:
+                e["s"] = key
+        return key
 
     def _frame(self, entry: Mapping[str, Any]) -> Frame:
         c = entry["c"]
@@ -705,6 +723,7 @@ class DisputeDetector:
         if parts[0] == "n":
             _, cls, dim, _scope = parts
             what = cls.replace("persons/", "people ").replace("/armed", " (armed men)")
+            what = re.sub(r"/(\w+)$", r" (\1)", what)  # "deaths/children" -> "deaths (children)"
             label = what + (f" in {dim}" if dim and dim != "-" else "")
             answers = [next((n.text for n in f.numbers if n.key == d["family"]), "") for f in frames]
             label += ": " + " vs ".join(dict.fromkeys(" ".join(a.split()) for a in answers if a))

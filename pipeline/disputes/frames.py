@@ -487,10 +487,22 @@ _ARMED = {"troop", "troops", "soldier", "soldiers", "serviceman", "servicemen", 
           "militants", "attacker", "attackers", "mercenary", "mercenaries", "policeman", "policemen"}
 
 
+# Parts of a toll counted on their own: "40 foreigners had died" is part of "253 people", not another answer.
+_SUBGROUPS = {"foreigner": "foreigners", "foreigners": "foreigners", "tourist": "foreigners", "tourists": "foreigners",
+              "child": "children", "children": "children", "kid": "children", "kids": "children",
+              "minor": "children", "minors": "children", "baby": "children", "babies": "children",
+              "infant": "children", "infants": "children", "student": "students", "students": "students",
+              "woman": "women", "women": "women"}
+
+
 def _group(cls: str, q: Quantity) -> str:
-    """Armed men and everyone else are counted apart: "killed six troops" does not answer "150 people died"."""
+    """Armed men, and parts of a toll (foreigners, children, women, students), are counted apart from everyone:
+    "killed six troops" does not answer "150 people died", and "40 foreigners" is part of "253 people"."""
     words = set(re.findall(r"[a-z]+", f"{q.text} {q.counted or ''}".lower()))
-    return f"{cls}/armed" if words & _ARMED else cls
+    if words & _ARMED:
+        return f"{cls}/armed"
+    part = next((_SUBGROUPS[w] for w in sorted(words) if w in _SUBGROUPS), None)
+    return f"{cls}/{part}" if part else cls
 
 
 @dataclass(frozen=True)
@@ -555,6 +567,12 @@ _CONTENT_STOP = _STOP | {
     "we", "not", "no", "but", "also", "would", "will", "could", "can", "did", "does", "do", "than", "there", "what",
     "all", "after", "before", "about", "over", "more", "most", "other", "one", "two", "three",
 }
+
+
+def local_places(f: Frame) -> frozenset[str]:
+    """The places of a frame below the level of a country: "the U.S. territory" and "the Island" are not two places
+    for a toll of one event, but "Aleppo" and "Idlib" are."""
+    return f.place_terms - _DEMONYMS
 
 
 def parties(texts: Iterable[str]) -> frozenset[str]:

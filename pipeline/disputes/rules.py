@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pipeline.disputes.frames import TALLY_CLASSES, Frame, NumFact
+from pipeline.disputes.frames import TALLY_CLASSES, Frame, NumFact, local_places
 from pipeline.model import DisputeKind
 
 __all__ = ["KIND_PRIORITY", "SlotMatch", "compare", "times_overlap"]
@@ -116,7 +116,7 @@ def _numeric(a: Frame, b: Frame) -> list[SlotMatch]:
         return _denied_number(a, b)
     if pols != ("asserts", "asserts"):
         return []
-    if _disjoint(a.place_terms, b.place_terms) or not times_overlap(a.times, b.times):
+    if _disjoint(local_places(a), local_places(b)) or not times_overlap(a.times, b.times):
         return []
     best: dict[str, SlotMatch] = {}
     anchor = _anchor(a.place_terms & b.place_terms)

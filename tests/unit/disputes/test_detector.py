@@ -343,3 +343,21 @@ def test_change_json_roundtrip_and_naive_time_rejected() -> None:
         assert dispute_from_json(c.dispute.to_json()) == c.dispute
     with pytest.raises(ValueError):
         DisputeDetector().update({}, stream()[0], T0.replace(tzinfo=None))
+
+
+def test_a_surname_and_the_full_name_are_one_side() -> None:
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    said = [
+        claim("Trump", "3000 people did not die", pol="denies", action="kill", stype="person", article="a1",
+              qs=[qty("3000 people", 3000, 3000, counted="people")]),
+        claim("Ricardo Rossello", "the toll is 2,975", action="kill", stype="person", article="a2",
+              qs=[qty("2,975", 2975, 2975, counted="dead")]),
+        claim("Donald Trump", "they had anywhere from 6 to 18 deaths", action="kill", stype="person", article="a3",
+              qs=[qty("6 to 18 deaths", 6, 18, "range", counted="deaths")]),
+    ]
+    changes = []
+    for i, c in enumerate(said):
+        changes += det.update(state, c, later(i))
+    last = changes[-1].dispute
+    assert sorted(s.speaker for s in last.sides) == ["Donald Trump", "Ricardo Rossello"]

@@ -7,7 +7,7 @@ import dataclasses
 from pipeline.disputes.frames import frame_of
 from pipeline.disputes.rules import compare
 from pipeline.model import Claim, Quantity
-from tests.unit.disputes.helpers import claim
+from tests.unit.disputes.helpers import claim, qty
 
 
 def _with_numbers(c: Claim, cue: str, *numbers: tuple[str, float, float | None, str]) -> Claim:
@@ -72,3 +72,25 @@ def test_a_claim_that_calls_the_account_staged_denies_it_and_shows_as_denying() 
     assert frame_of(staged).stance == "denies"
     assert [m.kind for m in compare(frame_of(account), frame_of(staged))] == ["polarity"]
     assert all(m.kind is None for m in compare(frame_of(staged), frame_of(also)))  # two denials agree
+
+
+def test_part_of_a_toll_is_not_another_answer_to_it() -> None:
+    total = claim("health ministry", "253 people died", action="kill", qs=[qty("253 people", 253, 253, counted="people")])
+    part = claim("foreign ministry", "40 foreigners died", action="kill",
+                 qs=[qty("40 foreigners", 40, 40, counted="foreigners")])
+    other = claim("police", "359 people died", action="kill", qs=[qty("359 people", 359, 359, counted="people")])
+    assert not any(m.kind for m in compare(frame_of(total), frame_of(part)))
+    assert [m.kind for m in compare(frame_of(total), frame_of(other)) if m.kind] == ["numeric"]
+
+
+def test_a_country_and_a_local_place_are_not_two_places_for_a_toll() -> None:
+    a = claim("governor", "the toll in the U.S. territory is 2,975", action="kill", places=("US",),
+              qs=[qty("2,975", 2975, 2975, counted="people")])
+    b = claim("Trump", "on the Island they had 6 to 18 deaths", action="kill", places=("Island",),
+              qs=[qty("6 to 18 deaths", 6, 18, "range", counted="deaths")])
+    c = claim("mayor", "in Idlib 40 people died", action="kill", places=("Idlib",),
+              qs=[qty("40 people", 40, 40, counted="people")])
+    d = claim("monitor", "in Aleppo 12 people died", action="kill", places=("Aleppo",),
+              qs=[qty("12 people", 12, 12, counted="people")])
+    assert [m.kind for m in compare(frame_of(a), frame_of(b))] == ["numeric"]
+    assert compare(frame_of(c), frame_of(d)) == []  # two towns: two tolls
