@@ -159,6 +159,10 @@ VAGUE: dict[str, tuple[float, float]] = {
     "a handful": (2, 6),
 }
 _VAGUE_PHRASES = sorted(((p.split(), p) for p in VAGUE), key=lambda x: -len(x[0]))
+# The same phrases by first word, longest first: most tokens start none, and are turned away by one lookup.
+_VAGUE_BY_FIRST: dict[str, list[tuple[list[str], str]]] = {}
+for _words, _phrase in _VAGUE_PHRASES:
+    _VAGUE_BY_FIRST.setdefault(_words[0], []).append((_words, _phrase))
 # Modifiers before a number, longest first so "more than" wins over "more".
 _BEFORE = sorted(
     [
@@ -364,7 +368,7 @@ def _counted(doc: Doc, first: int, last: int, limit: int) -> tuple[str | None, s
 
 def _vague_at(doc: Doc, i: int, end: int) -> tuple[str, int] | None:
     """The vague amount starting at token ``i`` ("dozens", "tens of thousands") and its last token index."""
-    for words, phrase in _VAGUE_PHRASES:
+    for words, phrase in _VAGUE_BY_FIRST.get(doc[i].lower_, ()):
         n = len(words)
         if i + n <= end and [t.lower_ for t in doc[i : i + n]] == words:
             return phrase, i + n - 1
