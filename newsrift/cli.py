@@ -109,10 +109,10 @@ def worker(
         _die(e)
     from faust import Worker
 
-    from pipeline.app import load_agents
     from pipeline.logfilter import install_repeat_filter
+    from pipeline.worker import build
 
-    faust_app = load_agents()
+    faust_app = build(get_settings()).app
     faust_app.conf.datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust makes the directory, not its parents
     install_repeat_filter()  # a broker outage otherwise logs thousands of identical lines a second
     Worker(faust_app, loglevel=loglevel).execute_from_commandline()

@@ -1,8 +1,8 @@
 """The worker's offset watch: every ``offset_check_seconds``, each assigned stage partition is read from Kafka's
 books and from Faust's, and ``pipeline.offsets.StuckWatch`` decides which ones are stuck; a stuck partition gets its
 commit sent again or is fetched again from its committed offset, and each repair is logged (``offsets_repaired``).
-And every stage passes each message through ``note_offset``: a message past the offset its partition should be at
-reveals a hole, which Faust would commit over without a trace; the partition is fetched again from the hole.
+And every stage passes each message through ``OffsetChecks.note``: a message past the offset its partition should
+be at reveals a hole, which Faust would commit over without a trace; the partition is fetched again from the hole.
 
 This module reaches into the Faust consumer's own books (``_committed_offset``, ``_unacked_messages``, the stream
 buffers): they are what goes wrong, and faust-streaming is pinned to the version these names were read from."""
@@ -18,69 +18,100 @@ from typing import Any
 import mode
 
 from newsrift.lag import PartitionOffsets, admin_client, partition_offsets
-from pipeline.app import app, settings
+from newsrift.settings import Settings
 from pipeline.offsets import Continuity, PartitionState, Repair, StuckWatch
 from pipeline.streaming import log_event
 from pipeline.topics import readers
 
 log = logging.getLogger("newsrift.worker")
 Key = tuple[str, int]
-
-watch: StuckWatch[Key] = StuckWatch(settings.stuck_offset_seconds)
-checks = {"done": 0, "failed": 0, "repaired": 0, "holes": 0, "holes_lost": 0}
-"""How often the watch ran, failed to read the books, and repaired a partition; how many holes the stages met,
-and how many of them could not be filled; since the worker started."""
-continuity: Continuity[tuple[str, str, int]] = Continuity()
 HOLE_SEEK_DELAY = 0.05
-"""Seconds a stage waits before a seek to a hole (see ``note_offset``)."""
+"""Seconds a stage waits before a seek to a hole (see ``OffsetChecks.note``)."""
 
 
-@app.on_partitions_revoked.connect  # type: ignore[arg-type]  # mode's handler type rejects any def here
-def _forget_offsets_seen(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
-    for (stage, topic, partition), start, high in continuity.forget():
-        # The fetch from the hole had not come back when the partition was taken away: its messages are lost
-        # unless this worker or another fetches them again (Faust may have committed over them).
-        checks["holes_lost"] += 1
-        log_event(log, "offset_hole_unfilled", logging.ERROR, stage=stage, topic=topic, partition=partition,
-                  missing_from=start, seen_up_to=high)
+class OffsetChecks:
+    """The offset watch's state in one worker: the stuck-partition judge, the offsets each stage saw, and the
+    counts ``GET /health`` reports."""
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.watch: StuckWatch[Key] = StuckWatch(settings.stuck_offset_seconds)
+        self.checks = {"done": 0, "failed": 0, "repaired": 0, "holes": 0, "holes_lost": 0}
+        """How often the watch ran, failed to read the books, and repaired a partition; how many holes the stages
+        met, and how many of them could not be filled; since the worker started."""
+        self.continuity: Continuity[tuple[str, str, int]] = Continuity()
 
-async def note_offset(stage: str, event: Any, consumer: Any = None) -> None:
-    """Check a stage's message against the offset its partition should be at (``Continuity``). On a hole: log it
-    (``offset_hole``) and fetch the partition again from the hole's start, so the missing messages reach the stage
-    (the ones after them come a second time), and log when its first message came (``offset_hole_filled``) or
-    that it cannot come (``offset_hole_lost``). The first message after an assignment is judged against the
-    committed offset Faust sought to; where Faust has none (never committed, or committed 0) it is not judged.
-    ``consumer``: Faust's (the app's when None). Never raises."""
-    try:
-        msg = event.message
-        tp = msg.tp
-        key = (stage, msg.topic, msg.partition)
-        consumer = consumer if consumer is not None else app.consumer
-        first = None if continuity.knows(key) else consumer._committed_offset.get(tp)
-        gap = continuity.see(key, msg.offset, first)
-        if gap is None:
-            return
-        where = {"stage": stage, "topic": msg.topic, "partition": msg.partition}
-        if gap.action == "filled":
-            log_event(log, "offset_hole_filled", **where, offset=gap.start, seeks=gap.seeks)
-        elif gap.action == "lost":
-            checks["holes_lost"] += 1
-            log_event(log, "offset_hole_lost", logging.ERROR, **where, missing=f"{gap.start}-{gap.at - 1}",
-                      seeks=gap.seeks)
-        else:
-            if gap.first:
-                checks["holes"] += 1
-                log_event(log, "offset_hole", logging.WARNING, **where, missing=f"{gap.start}-{gap.at - 1}",
-                          at=gap.at)
-            if tp in consumer.assignment():
-                # Let Faust's fetch loop finish handing out this message (it moves its read offset on after), so
-                # the seek is not undone at once.
-                await asyncio.sleep(HOLE_SEEK_DELAY)
-                await consumer.seek_wait({tp: gap.start})
-    except Exception as e:  # a check must never fail the message in hand
-        log_event(log, "offset_hole_check_failed", logging.WARNING, stage=stage, error_type=type(e).__name__,
-                  error=str(e)[:300])
+    def forget(self) -> None:
+        """Partitions were revoked: what the stages saw no longer tells what comes next."""
+        for (stage, topic, partition), start, high in self.continuity.forget():
+            # The fetch from the hole had not come back when the partition was taken away: its messages are lost
+            # unless this worker or another fetches them again (Faust may have committed over them).
+            self.checks["holes_lost"] += 1
+            log_event(log, "offset_hole_unfilled", logging.ERROR, stage=stage, topic=topic, partition=partition,
+                      missing_from=start, seen_up_to=high)
+
+    async def note(self, stage: str, event: Any, consumer: Any) -> None:
+        """Check a stage's message against the offset its partition should be at (``Continuity``). On a hole: log
+        it (``offset_hole``) and fetch the partition again from the hole's start, so the missing messages reach the
+        stage (the ones after them come a second time), and log when its first message came
+        (``offset_hole_filled``) or that it cannot come (``offset_hole_lost``). The first message after an
+        assignment is judged against the committed offset Faust sought to; where Faust has none (never committed,
+        or committed 0) it is not judged. ``consumer``: Faust's. Never raises."""
+        try:
+            msg = event.message
+            tp = msg.tp
+            key = (stage, msg.topic, msg.partition)
+            first = None if self.continuity.knows(key) else consumer._committed_offset.get(tp)
+            gap = self.continuity.see(key, msg.offset, first)
+            if gap is None:
+                return
+            where = {"stage": stage, "topic": msg.topic, "partition": msg.partition}
+            if gap.action == "filled":
+                log_event(log, "offset_hole_filled", **where, offset=gap.start, seeks=gap.seeks)
+            elif gap.action == "lost":
+                self.checks["holes_lost"] += 1
+                log_event(log, "offset_hole_lost", logging.ERROR, **where, missing=f"{gap.start}-{gap.at - 1}",
+                          seeks=gap.seeks)
+            else:
+                if gap.first:
+                    self.checks["holes"] += 1
+                    log_event(log, "offset_hole", logging.WARNING, **where, missing=f"{gap.start}-{gap.at - 1}",
+                              at=gap.at)
+                if tp in consumer.assignment():
+                    # Let Faust's fetch loop finish handing out this message (it moves its read offset on after),
+                    # so the seek is not undone at once.
+                    await asyncio.sleep(HOLE_SEEK_DELAY)
+                    await consumer.seek_wait({tp: gap.start})
+        except Exception as e:  # a check must never fail the message in hand
+            log_event(log, "offset_hole_check_failed", logging.WARNING, stage=stage, error_type=type(e).__name__,
+                      error=str(e)[:300])
+
+    async def check(self, app: Any, books: Books) -> None:
+        """One look at both books, and the repairs it calls for. Never raises: a watch that cannot read the books
+        this time tries again at the next tick."""
+        try:
+            consumer: Any = app.consumer  # Faust's aiokafka Consumer: its books are not on the ConsumerT interface
+            if consumer.should_stop or app.rebalancing or not consumer.flow_active:
+                return  # stopping, or between assignments: the books are being put away or rewritten
+            topics = set(stage_topics(self.settings))
+            assigned = [tp for tp in consumer.assignment() if tp.topic in topics]
+            if not assigned:
+                return
+            positions: dict[Key, int | None] = {}
+            for tp in assigned:
+                positions[(tp.topic, tp.partition)] = await consumer.position(tp)
+            kafka = await asyncio.to_thread(books.read, sorted(topics))
+            if kafka is None:
+                return
+            for fix in self.watch.check(states(consumer, app.topics, kafka, positions), time.monotonic()):
+                if await repair(consumer, fix):
+                    self.checks["repaired"] += 1
+            if self.checks["done"] == 0:
+                log_event(log, "offset_watch_started", partitions=len(assigned), after_seconds=self.watch.after)
+            self.checks["done"] += 1
+        except Exception as e:  # the watch must never take the worker down
+            self.checks["failed"] += 1
+            log_event(log, "offset_watch_failed", logging.WARNING, error_type=type(e).__name__, error=str(e)[:300])
 
 
 class Books:
@@ -89,7 +120,8 @@ class Books:
     ``close`` began, no client is made again, and ``close`` waits for a read in progress (at most the client's
     5 s request timeout) before it closes the client under it."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self._lock = threading.Lock()
         self._client: Any = None
         self._closing = False
@@ -100,9 +132,10 @@ class Books:
             if self._closing:
                 return None
             if self._client is None:
-                self._client = admin_client(settings, request_timeout_ms=5000)
+                self._client = admin_client(self.settings, request_timeout_ms=5000)
             try:
-                return partition_offsets(settings, topics, [settings.app_id], admin=self._client)[settings.app_id]
+                app_id = self.settings.app_id
+                return partition_offsets(self.settings, topics, [app_id], admin=self._client)[app_id]
             except Exception:
                 self._drop()
                 raise
@@ -121,7 +154,7 @@ class Books:
                 log_event(log, "offset_watch_close_failed", logging.DEBUG, error=str(e)[:200])
 
 
-def stage_topics() -> list[str]:
+def stage_topics(settings: Settings) -> list[str]:
     """The topics the Faust consumer group reads (the indexer and the alert retrier keep their own books)."""
     return sorted({topic for _, topic, group, _ in readers(settings) if group == settings.app_id})
 
@@ -167,51 +200,30 @@ async def repair(consumer: Any, fix: Repair[Key]) -> bool:
             raise RuntimeError(f"Kafka refused the commit of {fix.offset} for {tp.topic}[{tp.partition}]")
     else:
         await consumer.seek_wait({tp: fix.offset})
-    checks["repaired"] += 1
     log_event(log, "offsets_repaired", logging.WARNING, topic=tp.topic, partition=tp.partition, action=fix.action,
               offset=fix.offset, behind=fix.behind, idle_seconds=round(fix.idle_seconds, 1))
     return True
 
 
-async def check_offsets(books: Books) -> None:
-    """One look at both books, and the repairs it calls for. Never raises: a watch that cannot read the books this
-    time tries again at the next tick."""
-    try:
-        consumer: Any = app.consumer  # Faust's aiokafka Consumer: its books are not on the ConsumerT interface
-        if consumer.should_stop or app.rebalancing or not consumer.flow_active:
-            return  # stopping, or between assignments: the books are being put away or rewritten
-        topics = set(stage_topics())
-        assigned = [tp for tp in consumer.assignment() if tp.topic in topics]
-        if not assigned:
-            return
-        positions: dict[Key, int | None] = {}
-        for tp in assigned:
-            positions[(tp.topic, tp.partition)] = await consumer.position(tp)
-        kafka = await asyncio.to_thread(books.read, sorted(topics))
-        if kafka is None:
-            return
-        for fix in watch.check(states(consumer, app.topics, kafka, positions), time.monotonic()):
-            await repair(consumer, fix)
-        if checks["done"] == 0:
-            log_event(log, "offset_watch_started", partitions=len(assigned), after_seconds=watch.after)
-        checks["done"] += 1
-    except Exception as e:  # the watch must never take the worker down
-        checks["failed"] += 1
-        log_event(log, "offset_watch_failed", logging.WARNING, error_type=type(e).__name__, error=str(e)[:300])
+def install(app: Any, offsets: OffsetChecks) -> None:
+    """The watch in a worker: ``OffsetChecks.check`` every ``offset_check_seconds`` (each worker looks after its own
+    partitions), and the stages' offsets forgotten when partitions are revoked."""
 
+    class OffsetWatch(mode.Service):
+        books: Books
 
-@app.service
-class OffsetWatch(mode.Service):
-    """``check_offsets`` every ``offset_check_seconds`` in every worker (each looks after its own partitions)."""
+        async def on_start(self) -> None:
+            self.books = Books(offsets.settings)
 
-    books: Books
+        @mode.Service.timer(offsets.settings.offset_check_seconds)
+        async def _tick(self) -> None:
+            await offsets.check(app, self.books)
 
-    async def on_start(self) -> None:
-        self.books = Books()
+        async def on_stop(self) -> None:
+            await asyncio.to_thread(self.books.close)
 
-    @mode.Service.timer(settings.offset_check_seconds)
-    async def _tick(self) -> None:
-        await check_offsets(self.books)
+    def forget(sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        offsets.forget()
 
-    async def on_stop(self) -> None:
-        await asyncio.to_thread(self.books.close)
+    app.on_partitions_revoked.connect(forget)
+    app.service(OffsetWatch)

@@ -11,28 +11,26 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from pipeline.app import app, dead_lettered_by_stage, settings
+from newsrift.settings import Settings
 from pipeline.health import Check, elasticsearch_check, health_report, indexer_check, kafka_check
-from pipeline.index.agent import indexer_state
+from pipeline.index.indexer import IndexerState
 from pipeline.logfilter import recent_errors_everywhere
-
-_started = datetime.now(timezone.utc)
-_es: list[Any] = []
+from pipeline.runner import Runtime
 
 
-async def _elasticsearch() -> Check:
+async def _elasticsearch(settings: Settings, es: list[Any]) -> Check:
     from pipeline.index.es import connect
 
-    if not _es:
-        _es.append(connect(settings, asynchronous=True))
+    if not es:
+        es.append(connect(settings, asynchronous=True))
     try:
-        resp = await asyncio.wait_for(_es[0].options(request_timeout=3).cluster.health(), timeout=4)
+        resp = await asyncio.wait_for(es[0].options(request_timeout=3).cluster.health(), timeout=4)
     except Exception as e:  # refused, timeout, 5xx: the answer is "unreachable", not an error page
         return elasticsearch_check(None, f"{type(e).__name__}: {e}")
     return elasticsearch_check(str(resp.get("status")), None)
 
 
-def _kafka() -> Check:
+def _kafka(app: Any) -> Check:
     try:
         assigned = len(app.consumer.assignment())
     except Exception:  # the consumer is not started yet
@@ -40,7 +38,7 @@ def _kafka() -> Check:
     return kafka_check(assigned, recent_errors_everywhere())
 
 
-async def _lag(kafka: Check) -> tuple[dict[str, int] | None, str | None]:
+async def _lag(settings: Settings, kafka: Check) -> tuple[dict[str, int] | None, str | None]:
     """``newsrift lag``'s figures, asked of the broker in a thread within 5 s; not asked while Kafka is failing."""
     if not kafka.ok:
         return None, "not measured: Kafka check failing"
@@ -52,28 +50,28 @@ async def _lag(kafka: Check) -> tuple[dict[str, int] | None, str | None]:
         return None, f"{type(e).__name__}: {e}"
 
 
-def _offset_watch() -> dict[str, int]:
-    from pipeline import watch
+def install(rt: Runtime, indexer: IndexerState) -> None:
+    """``GET /health`` on the worker's web server."""
+    started = datetime.now(timezone.utc)
+    es: list[Any] = []
 
-    return dict(watch.checks)
+    async def health(self: Any, request: Any) -> Any:
+        monitor = rt.app.monitor
+        kafka = _kafka(rt.app)
+        lag, lag_error = await _lag(rt.settings, kafka)
+        code, body = health_report(
+            now=datetime.now(timezone.utc),
+            started=started,
+            checks={"kafka": kafka, "elasticsearch": await _elasticsearch(rt.settings, es),
+                    "indexer": indexer_check(indexer.running, indexer.error)},
+            received_by_topic=Counter(monitor.messages_received_by_topic),
+            sent_by_topic=Counter(monitor.messages_sent_by_topic),
+            dead_lettered_by_stage=rt.dead_lettered,
+            events_per_second=float(monitor.events_s),
+            lag_by_topic=lag,
+            lag_error=lag_error,
+            offset_watch=dict(rt.offsets.checks),
+        )
+        return self.json(body, status=code)
 
-
-@app.page("/health")
-async def health(self: Any, request: Any) -> Any:
-    monitor = app.monitor
-    kafka = _kafka()
-    lag, lag_error = await _lag(kafka)
-    code, body = health_report(
-        now=datetime.now(timezone.utc),
-        started=_started,
-        checks={"kafka": kafka, "elasticsearch": await _elasticsearch(),
-                "indexer": indexer_check(indexer_state.running, indexer_state.error)},
-        received_by_topic=Counter(monitor.messages_received_by_topic),
-        sent_by_topic=Counter(monitor.messages_sent_by_topic),
-        dead_lettered_by_stage=dead_lettered_by_stage,
-        events_per_second=float(monitor.events_s),
-        lag_by_topic=lag,
-        lag_error=lag_error,
-        offset_watch=_offset_watch(),
-    )
-    return self.json(body, status=code)
+    rt.app.page("/health")(health)

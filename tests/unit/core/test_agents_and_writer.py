@@ -1,6 +1,6 @@
-"""The batch agents finish every batch whatever one message raises; the index writer splits a refused bulk request.
+"""The stages finish every batch whatever one message raises; the index writer splits a refused bulk request.
 
-Kafka and Elasticsearch are stood in for here (unit tests of the agents' own logic); the integration tests use
+Kafka and Elasticsearch are stood in for here (unit tests of the stages' own logic); the integration tests use
 the real ones.
 """
 
@@ -140,9 +140,11 @@ def test_far_times_do_not_cost_the_article() -> None:
 class Recorder:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, bytes]] = []
+        self.topics: list[str] = []
         self.rejected: list[tuple[str, bytes, Exception]] = []
 
-    async def send(self, key: bytes, value: bytes) -> None:
+    async def send(self, topic: str, key: bytes, value: bytes, *, wait: bool = False) -> None:
+        self.topics.append(topic)
         self.sent.append((key, value))
 
     async def reject(self, stage: str, event: Event, error: Exception) -> None:
@@ -153,54 +155,87 @@ GOOD = {"type": "raw_article", "article_id": "good1", "outlet_id": "o1", "url": 
         "content": "<p>The mayor said five people died.</p>"}
 
 
-def test_the_analyse_batch_handles_every_event_whatever_it_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.normalize import agent
+def _runtime(rec: Recorder) -> Any:
+    """A worker's runtime whose sends and dead letters go to ``rec`` (its Faust app is made, never started)."""
+    from newsrift.settings import Settings
+    from pipeline.runner import Runtime
+
+    rt = Runtime(Settings())
+    rt.send = rec.send  # type: ignore[method-assign]
+    rt.reject = rec.reject  # type: ignore[method-assign]
+    return rt
+
+
+def _run_analyse(batch: list[Event], analyser: Any, rec: Recorder) -> None:
+    from functools import partial
+
+    from pipeline import messages
+    from pipeline.normalize.step import analyse
+
+    rt = _runtime(rec)
+    asyncio.run(rt.run_batch("analyse_articles", messages.RAW_ARTICLES, partial(analyse, analyser), batch, {}))
+
+
+def test_the_analyse_batch_handles_every_event_whatever_it_raises() -> None:
+    from pipeline.normalize.step import Analyser
 
     rec = Recorder()
-    monkeypatch.setattr(agent, "reject", rec.reject)
-    monkeypatch.setattr(agent, "articles_topic", rec)
 
-    async def fake_analyse(articles: list[Any]) -> list[Any]:
-        return [{"article": a.to_json(), "claims": [], "score": float("nan") if a.article_id == "nan1" else 1.0}
-                for a in articles]
+    class Fake(Analyser):
+        async def analyse(self, articles: list[Any]) -> list[Any]:
+            return [{"article": a.to_json(), "claims": [], "score": float("nan") if a.article_id == "nan1" else 1.0}
+                    for a in articles]
 
-    monkeypatch.setattr(agent, "_analyse", fake_analyse)
     inputs = {
         b"published": {**GOOD, "article_id": "p1", "published": 1700000000},
         b"fetched": {**GOOD, "article_id": "f1", "fetched_at": True},
         b"language": {**GOOD, "article_id": "l1", "language": 7},
         b"content": {**GOOD, "article_id": "c1", "content": ["x"]},
         b"nan": {**GOOD, "article_id": "nan1"},
+        b"empty": {**GOOD, "article_id": "e1", "content": ""},
         b"good": GOOD,
     }
     batch = [Event(k, json.dumps(v).encode(), Msg("raw", 0, i)) for i, (k, v) in enumerate(inputs.items())]
     batch.insert(3, Event(b"revision", json.dumps(GOOD).encode()[:-1] + b', "revision": 1e400}', Msg("raw", 0, 9)))
-    asyncio.run(agent._analyse_batch(batch))
-    assert [k for k, _ in rec.sent] == [b"good"]
+    _run_analyse(batch, Fake(0), rec)
+    assert [k for k, _ in rec.sent] == [b"good"] and rec.topics == ["news.articles.v1"]
     why = {k: str(e) for _, k, e in rec.rejected}
-    assert set(why) == {b"published", b"fetched", b"language", b"content", b"revision", b"nan"}
+    assert set(why) == {b"published", b"fetched", b"language", b"content", b"revision", b"nan", b"empty"}
+    assert all(stage == "analyse_articles" for stage, _, _ in rec.rejected)
     assert "'published' must be an ISO 8601" in why[b"published"]
     assert "out of range" in why[b"revision"]
     assert "cannot encode" in why[b"nan"]
+    assert "no text" in why[b"empty"]
 
 
-def test_the_analyse_batch_survives_a_batch_wide_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline.normalize import agent
+def test_the_analyse_batch_survives_a_batch_wide_failure() -> None:
+    from pipeline.normalize.step import Analyser
 
     rec = Recorder()
-    monkeypatch.setattr(agent, "reject", rec.reject)
-    monkeypatch.setattr(agent, "articles_topic", rec)
 
-    async def flaky(articles: list[Any]) -> list[Any]:
-        if len(articles) > 1 or articles[0].article_id == "boom":
-            raise RuntimeError("pool exploded")
-        return [{"article": a.to_json(), "claims": []} for a in articles]
+    class Flaky(Analyser):
+        async def analyse(self, articles: list[Any]) -> list[Any]:
+            if len(articles) > 1 or articles[0].article_id == "boom":
+                raise RuntimeError("pool exploded")
+            return [{"article": a.to_json(), "claims": []} for a in articles]
 
-    monkeypatch.setattr(agent, "_analyse", flaky)
     batch = [Event(k.encode(), json.dumps({**GOOD, "article_id": k}).encode(), Msg("raw")) for k in ("a", "boom")]
-    asyncio.run(agent._analyse_batch(batch))
+    _run_analyse(batch, Flaky(0), rec)
     assert [k for k, _ in rec.sent] == [b"a"]
     assert [(k, type(e).__name__) for _, k, e in rec.rejected] == [(b"boom", "RuntimeError")]
+
+
+def test_a_batch_step_that_fails_as_a_whole_dead_letters_each_of_its_messages() -> None:
+    from pipeline import messages
+
+    rec = Recorder()
+
+    async def broken(ctx: Any, items: list[Any]) -> list[Exception | None]:
+        raise RuntimeError("step bug")
+
+    batch = [Event(k.encode(), json.dumps({**GOOD, "article_id": k}).encode(), Msg("raw")) for k in ("a", "b")]
+    asyncio.run(_runtime(rec).run_batch("s", messages.RAW_ARTICLES, broken, batch, {}))
+    assert [(k, str(e)) for _, k, e in rec.rejected] == [(b"a", "step bug"), (b"b", "step bug")]
 
 
 @dataclass
@@ -215,15 +250,18 @@ class Record:
 
 
 def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> None:
-    from pipeline import messages
-    from pipeline.index import agent
+    from newsrift.settings import Settings
+    from pipeline import topics
+    from pipeline.index import indexer
+    from pipeline.index.core import IndexNames
 
     letters: list[tuple[bytes, str]] = []
 
     async def to_dlq(record: Record, error: Any) -> None:
         letters.append((record.key, f"{type(error).__name__}: {error}"))
 
-    topic = next(t for t, decode in agent.DECODER_BY_TOPIC.items() if decode is messages.EVENTS)
+    settings = Settings()
+    topic = settings.topic(topics.EVENTS)
     ev = {"type": "event", "event_id": "e1", "title": "t", "article_ids": ["a"]}
     batch = [Record(b"e1", json.dumps(ev).encode(), topic),
              Record(b"nan", b'{"type": "event", "event_id": "e2", "title": NaN}', topic),
@@ -240,7 +278,8 @@ def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> Non
 
     es = ES()
     settled: set[int] = set()
-    asyncio.run(agent._index_batch(es, batch, to_dlq, settled))
+    decoders, names = indexer.decoders(settings), IndexNames("x")
+    asyncio.run(indexer.index_batch(es, batch, to_dlq, decoders, names, settled))
     assert es.written == ["e1"]
     why = dict(letters)
     assert set(why) == {b"nan", b"time", b"bad", b"odd"}
@@ -257,7 +296,7 @@ def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> Non
 
     settled = set()
     with pytest.raises(RuntimeError):
-        asyncio.run(agent._index_batch(ES(), batch, failing_dlq, settled))
+        asyncio.run(indexer.index_batch(ES(), batch, failing_dlq, decoders, names, settled))
     assert settled == {id(r) for r in batch if r.key != b"bad"}
 
 
@@ -266,10 +305,12 @@ def test_a_batch_that_keeps_failing_is_dead_lettered_after_five_tries_not_retrie
     fifth time the same records fail, they are dead-lettered so that indexing goes on behind them."""
     from aiokafka.errors import KafkaConnectionError
 
-    from pipeline import messages
-    from pipeline.index import agent
+    from newsrift.settings import Settings
+    from pipeline import topics
+    from pipeline.index import indexer as agent
 
-    topic = next(t for t, decode in agent.DECODER_BY_TOPIC.items() if decode is messages.EVENTS)
+    settings = Settings()
+    topic = settings.topic(topics.EVENTS)
     batch = [Record(f"e{i}".encode(), json.dumps({"type": "event", "event_id": f"e{i}", "title": "t"}).encode(),
                     topic, offset=i)
              for i in range(3)]
@@ -282,7 +323,7 @@ def test_a_batch_that_keeps_failing_is_dead_lettered_after_five_tries_not_retrie
         async def bulk(self, operations: list[dict[str, Any]], refresh: bool) -> dict[str, Any]:
             return {"items": []}
 
-    indexer = agent.Indexer(state=agent.IndexerState())
+    indexer = agent.Indexer(settings, agent.IndexerState(), lambda *args: None)
     for _ in range(agent.Indexer.MAX_FAILURES - 1):
         with pytest.raises(ValueError):
             asyncio.run(indexer._write(Broken(), batch, to_dlq))
@@ -296,7 +337,7 @@ def test_a_batch_that_keeps_failing_is_dead_lettered_after_five_tries_not_retrie
     async def kafka_down(record: Record, error: Any) -> None:
         raise KafkaConnectionError("broker away")
 
-    fresh = agent.Indexer(state=agent.IndexerState())
+    fresh = agent.Indexer(settings, agent.IndexerState(), lambda *args: None)
     for _ in range(agent.Indexer.MAX_FAILURES + 1):
         with pytest.raises(KafkaConnectionError):
             asyncio.run(fresh._write(FakeES(), bad, kafka_down))
@@ -308,7 +349,8 @@ def test_a_start_that_fails_half_way_closes_every_client(monkeypatch: pytest.Mon
     safe on a half-started client) and the Elasticsearch client closed, so restarts leak nothing."""
     from aiokafka.errors import KafkaConnectionError
 
-    from pipeline.index import agent
+    from newsrift.settings import Settings
+    from pipeline.index import indexer as agent
 
     calls: list[str] = []
 
@@ -343,7 +385,7 @@ def test_a_start_that_fails_half_way_closes_every_client(monkeypatch: pytest.Mon
     monkeypatch.setattr(agent, "AIOKafkaConsumer", Consumer)
     state = agent.IndexerState()
     with pytest.raises(KafkaConnectionError):
-        asyncio.run(agent.Indexer(connect, state)._run())
+        asyncio.run(agent.Indexer(Settings(), state, lambda *args: None, connect)._run())
     assert calls == ["producer.start", "consumer.start", "consumer.stop", "producer.stop", "es.close"]
     assert not state.running
 
@@ -361,24 +403,27 @@ def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkey
     """The dispute agent encodes its changes before it writes the event's state: a change that fails (over the size
     limit, here) fails the claim with the state as it was, so a replay of the dead letter opens the dispute."""
     from pipeline import messages
-    from pipeline.disputes import agent
+    from pipeline.disputes import DisputeDetector
+    from pipeline.disputes.step import detect
     from pipeline.errors import ProcessingError
     from pipeline.messages import ClaimMessage
+    from pipeline.runner import Context
     from tests.unit.disputes.helpers import claim, later, qty
 
     states: dict[str, Any] = {}
     rec = Recorder()
-    monkeypatch.setattr(agent, "disputes_by_event", states)
-    monkeypatch.setattr(agent, "disputes_topic", rec)
+    detector = DisputeDetector()
     police = claim("police", "five people were killed", action="kill", places=("Khasham",), cid="s3",
                    article="art-s3", at=later(0), qs=(qty("five people", 5, counted="people"),))
     hospital = claim("hospital", "about 100 people died", action="die", places=("Khasham",), cid="s4",
                      article="art-s4", at=later(1), qs=(qty("about 100", 100, None, "about", "dead"),))
 
-    def message(c: Any) -> Event:
-        return Event(b"ev1", messages.encode(ClaimMessage(c)), Msg("news.claims.v1"))
+    def handle(c: Any) -> None:
+        value = messages.encode(ClaimMessage(c))
+        ctx = Context(rec.send, b"ev1", value, tables={"disputes": states})
+        asyncio.run(detect(detector, ctx, messages.CLAIMS(value)))
 
-    asyncio.run(agent._handle(message(police)))
+    handle(police)
     before = json.loads(json.dumps(states))
     real = messages.encode
 
@@ -387,10 +432,10 @@ def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkey
 
     monkeypatch.setattr(messages, "encode", too_big)
     with pytest.raises(ProcessingError):
-        asyncio.run(agent._handle(message(hospital)))
+        handle(hospital)
     assert states == before and rec.sent == []  # nothing recorded, nothing sent
     monkeypatch.setattr(messages, "encode", real)
-    asyncio.run(agent._handle(message(hospital)))  # the dead letter replayed: the dispute opens now
+    handle(hospital)  # the dead letter replayed: the dispute opens now
     assert [json.loads(v)["change"] for _, v in rec.sent] == ["new"]
 
 

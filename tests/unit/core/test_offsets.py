@@ -169,9 +169,10 @@ def test_a_repair_is_applied_only_while_the_partition_is_still_ours_and_unchange
 
 
 def test_the_books_are_not_read_once_closing() -> None:
+    from newsrift.settings import Settings
     from pipeline.watch import Books
 
-    books = Books()
+    books = Books(Settings())
     books.close()
     assert books.read(["raw"]) is None  # no client is made after close, so none is left open
 
@@ -237,8 +238,10 @@ def test_a_stage_that_meets_a_hole_fetches_again_until_it_is_filled(caplog: pyte
 
     from faust.types import TP
 
-    from pipeline import watch
+    from newsrift.settings import Settings
+    from pipeline.watch import OffsetChecks
 
+    watch = OffsetChecks(Settings())
     tp = TP("claims", 1)
     consumer = _Consumer({tp}, {tp: 3})
     seeks: list[dict] = []
@@ -251,9 +254,8 @@ def test_a_stage_that_meets_a_hole_fetches_again_until_it_is_filled(caplog: pyte
     def deliver(*offsets: int) -> None:
         for offset in offsets:
             event = SimpleNamespace(message=SimpleNamespace(tp=tp, topic="claims", partition=1, offset=offset))
-            asyncio.run(watch.note_offset("detect_disputes", event, consumer))
+            asyncio.run(watch.note("detect_disputes", event, consumer))
 
-    watch.continuity.forget()
     before = dict(watch.checks)
     with caplog.at_level(logging.INFO, logger="newsrift.worker"):
         deliver(3, 4, 6, 7)  # 5 dropped; 7 is the rest of the stale fetch
@@ -261,7 +263,7 @@ def test_a_stage_that_meets_a_hole_fetches_again_until_it_is_filled(caplog: pyte
         deliver(5, 6, 7, 8)  # the fetch from the hole
         assert seeks == [{tp: 5}, {tp: 5}]
         deliver(10)  # 9 dropped, and the partition is taken away before the fetch from it came back
-        watch._forget_offsets_seen(None, signal=None)
+        watch.forget()
     lines = [r.getMessage() for r in caplog.records]
     assert any("event=offset_hole stage=detect_disputes topic=claims partition=1 missing=5-5 at=6" in m for m in lines)
     assert any("event=offset_hole_filled stage=detect_disputes topic=claims partition=1 offset=5 seeks=2" in m
@@ -272,4 +274,3 @@ def test_a_stage_that_meets_a_hole_fetches_again_until_it_is_filled(caplog: pyte
     seeks.clear()
     deliver(4)
     assert seeks == [{tp: 3}]
-    watch.continuity.forget()
