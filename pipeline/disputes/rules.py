@@ -108,6 +108,24 @@ def _is_tally_update(x: NumFact, y: NumFact, a: Frame, b: Frame) -> bool:
     return late.low >= early.low
 
 
+def _total(f: Frame, key: str) -> NumFact | None:
+    """The sum of a claim's several counts of one thing ("12 Somali and 11 Yemeni suspects"), when it has several."""
+    parts = [n for n in f.numbers if n.key == key]
+    if len(parts) < 2:
+        return None
+    low, high = sum(n.low for n in parts), sum(n.high for n in parts)
+    return NumFact(parts[0].cls, parts[0].dim, parts[0].scope, low, high, " + ".join(n.text for n in parts))
+
+
+def _sums_agree(key: str, a: Frame, b: Frame) -> bool:
+    """One side counts in parts what the other counts whole: "12 Somali and 11 Yemeni suspects" and "23 suspects"."""
+    for parts, whole in ((a, b), (b, a)):
+        total = _total(parts, key)
+        if total is not None and any(n.key == key and _compatible(total, n) for n in whole.numbers):
+            return True
+    return False
+
+
 def _numeric(a: Frame, b: Frame) -> list[SlotMatch]:
     if not a.numbers or not b.numbers or a.outlet_voice or b.outlet_voice:
         return []
@@ -124,7 +142,7 @@ def _numeric(a: Frame, b: Frame) -> list[SlotMatch]:
         for y in b.numbers:
             if x.key != y.key:
                 continue
-            if _compatible(x, y) or _is_tally_update(x, y, a, b):
+            if _compatible(x, y) or _is_tally_update(x, y, a, b) or _sums_agree(x.key, a, b):
                 match = SlotMatch(x.key, anchor, None, 0.0, f"compatible {x.text!r} ~ {y.text!r}")
             else:
                 lo_iv, hi_iv = (x, y) if x.high < y.low else (y, x)

@@ -542,6 +542,9 @@ def _denounces(verb: Token) -> bool:
     )
 
 
+_WH = {"what", "who", "whom", "whether", "how", "why", "when", "where", "which", "if"}
+
+
 def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
     text = content.text
     cue_neg = cue is not None and _negated(cue)
@@ -555,6 +558,8 @@ def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
     negated = act is not None and act.pos_ != "NOUN" and _negated(act)
     if cue is not None and (cue.lemma_ in DENY_CUES or _denounces(cue)):
         return "asserts" if negated or cue_neg else "denies"  # "did not deny that he fired" concedes it
+    if cue_neg and content[0].lower_ in _WH:
+        return "no_knowledge"  # "did not say what he was treated for", "would not reveal who": declined to say
     return "denies" if negated or (cue is not None and cue_neg and cue.lemma_ in ("say", "claim")) else "asserts"
 
 

@@ -94,3 +94,14 @@ def test_a_country_and_a_local_place_are_not_two_places_for_a_toll() -> None:
               qs=[qty("12 people", 12, 12, counted="people")])
     assert [m.kind for m in compare(frame_of(a), frame_of(b))] == ["numeric"]
     assert compare(frame_of(c), frame_of(d)) == []  # two towns: two tolls
+
+
+def test_a_count_in_parts_agrees_with_the_whole() -> None:
+    parts = claim("military", "the navy seized 12 Somali and 11 Yemeni suspects", action="arrest",
+                  qs=[qty("12 Somali", 12, 12, counted="suspects"), qty("11 Yemeni suspects", 11, 11, counted="suspects")])
+    whole = claim("officials", "the navy captured 23 piracy suspects", action="arrest",
+                  qs=[qty("23 piracy suspects", 23, 23, counted="suspects")])
+    other = claim("coast guard", "the navy captured 30 suspects", action="arrest",
+                  qs=[qty("30 suspects", 30, 30, counted="suspects")])
+    assert not any(m.kind for m in compare(frame_of(parts), frame_of(whole)))
+    assert "numeric" in [m.kind for m in compare(frame_of(parts), frame_of(other))]
