@@ -561,6 +561,11 @@ class DisputeDetector:
         """The dispute this conflict belongs to: one that already holds either claim in this slot family, or a new
         one whose id comes from the event and slot alone (stable under replay)."""
         disputes: dict[str, Any] = state["disputes"]
+        # The event's dispute of this question, whatever its id: one adopted from a regrouped event keeps its own.
+        same = [t for t in sorted(disputes) if disputes[t]["family"] == m.family and disputes[t]["anchor"] == m.anchor]
+        if same:
+            self._add_kind(disputes[same[0]], m)
+            return same[0]
         for x in (oid, cid):
             for did in sorted(disputes):
                 d = disputes[did]

@@ -232,8 +232,8 @@ def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
             conf = _damp(BASE_CONFIDENCE["attribution"], a, b)
             return [SlotMatch(BLAME, "", "attribution", conf, f"{sorted(a.accused)} vs {sorted(b.accused)}")]
         return []
-    if len(shared) < MIN_SHARED_CONTENT:
-        return []
+    if len(shared) < MIN_SHARED_CONTENT or not stances & {"denies", "no_knowledge"}:
+        return []  # an accusation against a plain account: nobody denies anything
     deny = a if a.stance in ("denies", "no_knowledge") else b
     other = b if deny is a else a
     if other.stance in ("denies", "no_knowledge"):

@@ -105,3 +105,13 @@ def test_a_count_in_parts_agrees_with_the_whole() -> None:
                   qs=[qty("30 suspects", 30, 30, counted="suspects")])
     assert not any(m.kind for m in compare(frame_of(parts), frame_of(whole)))
     assert "numeric" in [m.kind for m in compare(frame_of(parts), frame_of(other))]
+
+
+def test_an_accusation_against_a_plain_account_is_no_denial() -> None:
+    accuses = claim("Ukrainian navy", "six seamen were wounded when Russian coast guards opened fire on the ships in "
+                    "the strait", stype="organisation")
+    account = claim("Russian government", "Russia is holding 24 Ukrainian seamen from the ships in the strait",
+                    stype="government")
+    fa, fb = frame_of(accuses), frame_of(account)
+    assert (fa.stance, fb.stance) == ("accuses", "asserts")
+    assert not any(m.kind for m in compare(fa, fb))

@@ -163,3 +163,19 @@ def test_a_stale_dispute_that_moves_whole_alerts_nobody() -> None:
     target: dict[str, Any] = {}
     changes = det.take_over(target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(11))
     assert changes and all(c.change == "updated" for c in changes)
+
+
+def test_a_conflict_after_a_dispute_was_adopted_joins_the_adopted_dispute() -> None:
+    det = DisputeDetector()
+    source = _state(det, [KILLED, DENIED])
+    [moved] = det.disputes(source)
+    target: dict[str, Any] = {}
+    det.take_over(target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(6))
+    # Two claims of ev2 itself, not members of the adopted dispute, disagree on the same question later.
+    for i, c in enumerate([
+        dataclasses.replace(KILLED, claim_id="b1", article_id="b-a1", event_id="ev2", speaker="RT", outlet_id="o2"),
+        dataclasses.replace(DENIED, claim_id="b2", article_id="b-a2", event_id="ev2", speaker="Kremlin",
+                            outlet_id="o3"),
+    ]):
+        det.update(target, c, later(7 + i))
+    assert [d.dispute_id for d in det.disputes(target)] == [moved.dispute_id]  # one question, one dispute
