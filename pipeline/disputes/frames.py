@@ -607,7 +607,8 @@ def _tally_numbers(claim: Claim) -> list[Quantity] | None:
         if _OLD_VALUE.search(before):
             if q.approx != "range" or q.high is None:
                 continue
-            q = Quantity(q.text, q.high, q.high, "exact", "deaths", q.unit, q.start, q.end)  # "from 64 to 2,975"
+            new = q.text.rsplit(" to ", 1)[-1]  # "from 64 to 2,975": the toll is now 2,975
+            q = Quantity(new, q.high, q.high, "exact", "deaths", q.unit, q.end - len(new), q.end)
         out.append(Quantity(q.text, q.low, q.high, q.approx, "deaths", q.unit, q.start, q.end))
     return out
 

@@ -29,7 +29,7 @@ def test_a_revised_toll_states_the_new_value_only() -> None:
 def test_a_toll_raised_from_one_figure_to_another_is_the_second() -> None:
     c = _with_numbers(claim("governor", "raised the official death toll from 64 to 2,975"),
                       "raise", ("64 to 2,975", 64, 2975, "range"))
-    assert [(n.cls, n.low, n.high) for n in frame_of(c).numbers] == [("deaths", 2975, 2975)]
+    assert [(n.cls, n.low, n.high, n.text) for n in frame_of(c).numbers] == [("deaths", 2975, 2975, "2,975")]
 
 
 def test_two_sources_putting_the_toll_apart_disagree_and_the_same_toll_agrees() -> None:
