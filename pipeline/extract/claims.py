@@ -558,8 +558,6 @@ def _polarity(cue: Token | None, content: Span, act: Token | None) -> str:
     negated = act is not None and act.pos_ != "NOUN" and _negated(act)
     if cue is not None and (cue.lemma_ in DENY_CUES or _denounces(cue)):
         return "asserts" if negated or cue_neg else "denies"  # "did not deny that he fired" concedes it
-    if cue_neg and content[0].lower_ in _WH:
-        return "no_knowledge"  # "did not say what he was treated for", "would not reveal who": declined to say
     return "denies" if negated or (cue is not None and cue_neg and cue.lemma_ in ("say", "claim")) else "asserts"
 
 
@@ -607,6 +605,8 @@ class _Extractor:
         start, end = quote.start_char, quote.end_char
         if (start, end) in self.used:
             return
+        if cue_tok is not None and _negated(cue_tok) and span[0].lower_ in _WH:
+            return  # "did not say what he was treated for", "would not reveal who": declined to say, claims nothing
         self.used.add((start, end))
         act = _action(span)
         table = alias_table()
