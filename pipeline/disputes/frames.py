@@ -617,6 +617,11 @@ def _tally_numbers(claim: Claim) -> list[Quantity] | None:
 _AGE_BEFORE = re.compile(r"[A-Za-z.'’],\s*$")
 _AGE_AFTER = re.compile(r"^\s*(?:,|\)|-year-old|years? old)")
 _NO_BEFORE = re.compile(r"\b(?:no|not a single|not|instead of|rather than)\s*$", re.IGNORECASE)
+# "our first estimates were 290", "the earlier figure of 359": a figure the speaker has left behind.
+_FORMER = re.compile(r"\b(?:first|earlier|previous|initial|original|old)\s+(?:estimates?|figures?|tolls?|counts?|"
+                     r"tally|numbers?)\s*(?:were|was|of|at|had been|stood at)?\s*$", re.IGNORECASE)
+# "the death toll was 290", "the toll stands at 12": a number the parse gives no noun counts the toll's dead.
+_TOLL_IS = re.compile(r"\b(?:death )?toll\b[^.;]{0,60}$", re.IGNORECASE)
 
 
 def _not_a_count(claim: Claim, q: Quantity) -> bool:
@@ -626,7 +631,14 @@ def _not_a_count(claim: Claim, q: Quantity) -> bool:
     if not quote or not 0 <= at <= len(quote):
         return False
     before, after = quote[max(0, at - 40) : at], quote[at + len(q.text) :]
-    return bool(_NO_BEFORE.search(before) or (_AGE_BEFORE.search(before) and _AGE_AFTER.match(after)))
+    return bool(_NO_BEFORE.search(before) or _FORMER.search(before)
+                or (_AGE_BEFORE.search(before) and _AGE_AFTER.match(after)))
+
+
+def _toll_figure(claim: Claim, q: Quantity) -> bool:
+    """A bare number stated as the toll: "the death toll from the attacks is at least 253"."""
+    quote, at = claim.quote or "", q.start - claim.start
+    return q.counted is None and not q.unit and 0 <= at <= len(quote) and bool(_TOLL_IS.search(quote[:at]))
 
 
 def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
@@ -635,7 +647,7 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
     for q in claim.quantities if tally is None else tally:
         if _not_a_count(claim, q):
             continue
-        cls = counted_class(q.counted, claim.action)
+        cls = counted_class(q.counted, claim.action) or ("deaths" if _toll_figure(claim, q) else None)
         dim, factor = normalise_unit(q.unit)
         if cls is None and not dim:
             continue

@@ -115,3 +115,15 @@ def test_an_accusation_against_a_plain_account_is_no_denial() -> None:
     fa, fb = frame_of(accuses), frame_of(account)
     assert (fa.stance, fb.stance) == ("accuses", "asserts")
     assert not any(m.kind for m in compare(fa, fb))
+
+
+def test_a_bare_figure_stated_as_the_toll_counts_deaths_and_a_former_estimate_does_not() -> None:
+    c = _with_numbers(claim("director-general", "The death toll from the attacks is at least 253, our first "
+                                                "estimates were 290"), "say",
+                      ("at least 253", 253, None, "at_least"), ("290", 290, 290, "exact"))
+    c = dataclasses.replace(c, quantities=tuple(dataclasses.replace(q, counted=None) for q in c.quantities))
+    assert [(n.cls, n.low) for n in frame_of(c).numbers] == [("deaths", 253)]
+    plain = _with_numbers(claim("ministry", "The budget was 290 million"), "say", ("290", 290, 290, "exact"))
+    plain = dataclasses.replace(plain, quantities=tuple(dataclasses.replace(q, counted=None)
+                                                        for q in plain.quantities))
+    assert frame_of(plain).numbers == ()
