@@ -47,14 +47,14 @@ def _fail(msg: str) -> None:
 
 def default_state_dir() -> Path:
     """``NEWSRIFT_HOME``/state/connectors: like the worker's state, not relative to the current directory."""
-    from newsrift.settings import get_settings
+    from pipeline.settings import get_settings
 
     return get_settings().home / "state" / "connectors"
 
 
 def default_topic() -> str:
     """The raw-article topic with ``NEWSRIFT_TOPIC_PREFIX``, as the worker, ``topics`` and ``lag`` name it."""
-    from newsrift.settings import get_settings
+    from pipeline.settings import get_settings
     from pipeline.topics import RAW_ARTICLES
 
     return get_settings().topic(RAW_ARTICLES)
@@ -139,8 +139,8 @@ def _poll_config(concurrency: int, per_host: int, per_host_interval: float
     """The poller's settings, with the User-Agent, dead-feed and Crawl-delay limits from NEWSRIFT_*; a notifier
     over the alert sinks (webhook, e-mail) when any is configured, and what closes them. ``ConfigError`` when a
     setting is invalid."""
-    from newsrift.settings import get_settings
     from pipeline.alerts.runtime import build_sinks
+    from pipeline.settings import get_settings
 
     settings = get_settings()
     sinks = build_sinks(settings)

@@ -11,8 +11,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from newsrift.settings import REPO_ROOT, get_settings
 from pipeline.errors import NewsriftError
+from pipeline.settings import REPO_ROOT, get_settings
 
 # Elasticsearch's default index.max_result_window: a larger size is refused by the server.
 MAX_SEARCH_SIZE = 10000
@@ -124,7 +124,7 @@ def lag_cmd() -> None:
 
     A topic that does not exist is printed as "missing" (run `newsrift topics`), and the exit code is then 1.
     """
-    from newsrift.lag import topic_lag
+    from pipeline.lag import topic_lag
 
     try:
         lag = topic_lag(get_settings())

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from newsrift import services
-from newsrift.settings import REPO_ROOT, Settings
 from pipeline.errors import NewsriftError
 from pipeline.index.core import IndexNames
+from pipeline.settings import REPO_ROOT, Settings
 
 SEED_REGISTRY = REPO_ROOT / "seeds" / "outlets.toml"
 

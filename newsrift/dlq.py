@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 import typer
 
-from newsrift.settings import Settings, get_settings
 from pipeline.dlq import Redelivery, Republish, parse_record, plan_replay, summarise
 from pipeline.errors import MessageError, NewsriftError
+from pipeline.settings import Settings, get_settings
 from pipeline.topics import TOPICS, dlq
 
 __all__ = ["Record", "dlq_app", "dlq_topics", "read_records", "replay", "replay_each"]

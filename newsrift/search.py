@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from newsrift.settings import Settings
 from pipeline.errors import ConfigError, NewsriftError
 from pipeline.index.core import INDEX_KINDS, IndexNames
+from pipeline.settings import Settings
 
 # Fields searched per kind, most telling first.
 FIELDS = {

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from newsrift.settings import REPO_ROOT, Settings
 from pipeline.errors import NewsriftError
+from pipeline.settings import REPO_ROOT, Settings
 
 DEPLOY_LOCAL = REPO_ROOT / "deploy" / "local"
 ES_MAVEN = "org.elasticsearch.distribution.integ-test-zip:elasticsearch"

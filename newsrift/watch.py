@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from newsrift.settings import get_settings
 from pipeline.alerts.watchlist import Watch, add_watch, load_watches, remove_watch
 from pipeline.errors import NewsriftError
+from pipeline.settings import get_settings
 
 watch_app = typer.Typer(help="Watchlists: only alerts matching a watch are delivered (all, when none exists).",
                         no_args_is_help=True)

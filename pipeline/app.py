@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import faust
 
-from newsrift.settings import Settings
+from pipeline.settings import Settings
 
 
 def make_app(settings: Settings) -> faust.App:

@@ -18,11 +18,11 @@ from typing import Any, Generic, TypeVar
 
 import faust
 
-from newsrift.settings import Settings
 from pipeline import messages
 from pipeline import topics as names
 from pipeline.app import make_app
 from pipeline.errors import NewsriftError
+from pipeline.settings import Settings
 from pipeline.streaming import batches, dead_letter, encode, kv, log_event, reason
 from pipeline.watch import OffsetChecks
 

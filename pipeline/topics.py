@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from newsrift.settings import Settings
+from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import mode
 
-from newsrift.lag import PartitionOffsets, admin_client, partition_offsets
-from newsrift.settings import Settings
+from pipeline.lag import PartitionOffsets, admin_client, partition_offsets
 from pipeline.offsets import Continuity, PartitionState, Repair, StuckWatch
+from pipeline.settings import Settings
 from pipeline.streaming import log_event
 from pipeline.topics import readers
 

@@ -11,11 +11,11 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
 
-from newsrift.settings import Settings
 from pipeline.health import Check, elasticsearch_check, health_report, indexer_check, kafka_check
 from pipeline.index.indexer import IndexerState
 from pipeline.logfilter import recent_errors_everywhere
 from pipeline.runner import Runtime
+from pipeline.settings import Settings
 
 
 async def _elasticsearch(settings: Settings, es: list[Any]) -> Check:
@@ -42,7 +42,7 @@ async def _lag(settings: Settings, kafka: Check) -> tuple[dict[str, int] | None,
     """``newsrift lag``'s figures, asked of the broker in a thread within 5 s; not asked while Kafka is failing."""
     if not kafka.ok:
         return None, "not measured: Kafka check failing"
-    from newsrift.lag import consumer_lag
+    from pipeline.lag import consumer_lag
 
     try:
         return await asyncio.wait_for(asyncio.to_thread(consumer_lag, settings), timeout=5), None

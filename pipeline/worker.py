@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from newsrift.settings import Settings
 from pipeline import watch, web
 from pipeline.alerts import agent as alerts
 from pipeline.disputes import agent as disputes
@@ -15,6 +14,7 @@ from pipeline.index.indexer import IndexerState
 from pipeline.logfilter import held_everywhere
 from pipeline.normalize import agent as normalize
 from pipeline.runner import Runtime
+from pipeline.settings import Settings
 from pipeline.streaming import log_event
 
 log = logging.getLogger("newsrift.worker")

@@ -28,7 +28,6 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from newsrift.settings import Settings
 from pipeline import messages
 from pipeline import topics as names
 from pipeline.alerts.model import Alert
@@ -37,6 +36,7 @@ from pipeline.alerts.runtime import deliver_all
 from pipeline.alerts.sinks import Sink
 from pipeline.errors import MessageError, NewsriftError
 from pipeline.messages import AlertRetryMessage
+from pipeline.settings import Settings
 from pipeline.streaming import FailureCounts, Restarts, dead_letter, encode, log_event
 
 log = logging.getLogger("newsrift.alerts")

@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from newsrift.settings import Settings
 from pipeline.alerts.delivery import AlertDedupe, Deliverer, RateLimiter
 from pipeline.alerts.model import Alert
 from pipeline.alerts.retry import RetryPolicy
 from pipeline.alerts.sinks import DeliveryError, EmailSink, Sink, WebhookSink
 from pipeline.alerts.watchlist import Watch, load_watches, matches
 from pipeline.errors import ConfigError
+from pipeline.settings import Settings
 
 log = logging.getLogger("newsrift.alerts")
 

@@ -13,7 +13,6 @@ from typing import Any
 
 import mode
 
-from newsrift.settings import Settings
 from pipeline import messages, topics
 from pipeline.alerts import AlertDedupe, alert_from_change
 from pipeline.alerts.core import QUIET_CHANGES
@@ -23,6 +22,7 @@ from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all, stil
 from pipeline.alerts.sinks import Sink
 from pipeline.messages import AlertMessage, AlertRetryMessage, DisputeChangeMessage
 from pipeline.runner import Context
+from pipeline.settings import Settings
 from pipeline.streaming import encode, log_event
 
 log = logging.getLogger("newsrift.alerts")

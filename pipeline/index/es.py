@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from newsrift.settings import Settings
 from pipeline.index.core import IndexNames, install_templates
+from pipeline.settings import Settings
 
 
 def connect(settings: Settings, asynchronous: bool = False) -> Any:

@@ -19,13 +19,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
-from newsrift.settings import Settings
 from pipeline import messages
 from pipeline import topics as names
 from pipeline.errors import MessageError, NewsriftError
 from pipeline.index.core import BulkAction, IndexNames, actions_for
 from pipeline.index.es import connect, ensure_indices
 from pipeline.index.writer import backoff, write_bulk
+from pipeline.settings import Settings
 from pipeline.streaming import FailureCounts, Restarts, batches, dead_letter, encode, kv, log_event
 
 log = logging.getLogger("newsrift.index")

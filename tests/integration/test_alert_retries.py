@@ -11,8 +11,8 @@ import pytest
 from kafka import KafkaConsumer
 
 from newsrift.demo import ingest_seeds, start_worker, stop_worker
-from newsrift.lag import topic_lag
-from newsrift.settings import Settings
+from pipeline.lag import topic_lag
+from pipeline.settings import Settings
 from pipeline.topics import ALERT_RETRY, ALERTS, dlq, ensure_topics
 from tests.unit.alerts.conftest import Receiver
 

@@ -14,8 +14,8 @@ from kafka import KafkaProducer
 
 from newsrift.demo import settings_env
 from newsrift.dlq import counts, read_records, replay
-from newsrift.settings import REPO_ROOT, Settings
 from pipeline.alerts import Alert
+from pipeline.settings import REPO_ROOT, Settings
 from pipeline.streaming import dead_letter, encode
 from pipeline.topics import ALERTS, RAW_ARTICLES, dlq, ensure_topics
 from tests.unit.alerts.conftest import Receiver

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from newsrift.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
-from newsrift.lag import partition_offsets, wait_drained
-from newsrift.settings import Settings
+from pipeline.lag import partition_offsets, wait_drained
+from pipeline.settings import Settings
 from pipeline.topics import CLAIMS, RAW_ARTICLES, ensure_topics
 from tests.integration.test_worker_outages import _wait_for_line
 

@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 
 from newsrift import services
-from newsrift.settings import Settings
+from pipeline.settings import Settings
 
 pytestmark = pytest.mark.integration
 

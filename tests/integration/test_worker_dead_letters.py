@@ -11,10 +11,10 @@ from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
 
 from newsrift.demo import start_worker, stop_worker, wait_for_index
-from newsrift.settings import Settings
 from pipeline.index.core import IndexNames
 from pipeline.messages import RawArticleMessage
 from pipeline.model import RawArticle
+from pipeline.settings import Settings
 from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

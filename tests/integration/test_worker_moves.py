@@ -13,10 +13,10 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
-from newsrift.settings import Settings
 from pipeline import messages
 from pipeline.index.core import IndexNames
 from pipeline.messages import ClaimMessage, Message, MoveMessage
+from pipeline.settings import Settings
 from pipeline.topics import CLAIMS
 from tests.integration.test_worker_outages import _ready_worker
 from tests.unit.disputes.helpers import claim, later

@@ -20,8 +20,8 @@ from kafka import KafkaConsumer
 
 from newsrift import services
 from newsrift.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
-from newsrift.lag import topic_lag
-from newsrift.settings import Settings
+from pipeline.lag import topic_lag
+from pipeline.settings import Settings
 from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

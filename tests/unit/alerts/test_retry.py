@@ -15,7 +15,6 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
-from newsrift.settings import Settings
 from pipeline import messages
 from pipeline.alerts import Alert, DeliveryError, Sink
 from pipeline.alerts.retrier import AlertRetrier
@@ -23,6 +22,7 @@ from pipeline.alerts.retry import Retry, RetryPolicy, SettledAttempts, decide, h
 from pipeline.alerts.runtime import deliver_all, retry_policy
 from pipeline.errors import MessageError
 from pipeline.messages import AlertRetryMessage
+from pipeline.settings import Settings
 from pipeline.streaming import decode, encode
 from tests.unit.core.test_contracts import validate
 

@@ -19,8 +19,8 @@ from connectors.items import FeedParseError, parse_feed
 from connectors.poller import PollConfig, poll_once
 from connectors.registry import Feed, check_feed_url, check_outlet_id, load_registry, parse_opml
 from connectors.state import FeedState, StateStore, jsonl_state_dir, kafka_state_dir, migrate_legacy_state
-from newsrift.settings import get_settings
 from pipeline.errors import ConfigError
+from pipeline.settings import get_settings
 from tests.unit.connectors.conftest import ListSink, RouteServer, rss
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -101,7 +101,7 @@ def test_legacy_state_goes_to_the_unprefixed_topic_the_old_versions_published_to
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from connectors.cli import state_dir_for
-    from newsrift.settings import get_settings
+    from pipeline.settings import get_settings
 
     StateStore(tmp_path).save(FeedState("https://a.example/rss", etag="e1"))
     monkeypatch.setenv("NEWSRIFT_TOPIC_PREFIX", "dev.")

@@ -22,7 +22,7 @@ from connectors.poller import PollConfig, Summary, poll_once
 from connectors.registry import Feed
 from connectors.robots import MAX_ROBOTS_BYTES, origin_of, robots_url
 from connectors.state import StateStore
-from newsrift.settings import Settings
+from pipeline.settings import Settings
 from tests.unit.connectors.conftest import ListSink, RouteServer, item, rss
 from tests.unit.connectors.test_politeness import HTML, PAGE, XML
 

@@ -157,8 +157,8 @@ GOOD = {"type": "raw_article", "article_id": "good1", "outlet_id": "o1", "url": 
 
 def _runtime(rec: Recorder) -> Any:
     """A worker's runtime whose sends and dead letters go to ``rec`` (its Faust app is made, never started)."""
-    from newsrift.settings import Settings
     from pipeline.runner import Runtime
+    from pipeline.settings import Settings
 
     rt = Runtime(Settings())
     rt.send = rec.send  # type: ignore[method-assign]
@@ -250,10 +250,10 @@ class Record:
 
 
 def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> None:
-    from newsrift.settings import Settings
     from pipeline import topics
     from pipeline.index import indexer
     from pipeline.index.core import IndexNames
+    from pipeline.settings import Settings
 
     letters: list[tuple[bytes, str]] = []
 
@@ -305,9 +305,9 @@ def test_a_batch_that_keeps_failing_is_dead_lettered_after_five_tries_not_retrie
     fifth time the same records fail, they are dead-lettered so that indexing goes on behind them."""
     from aiokafka.errors import KafkaConnectionError
 
-    from newsrift.settings import Settings
     from pipeline import topics
     from pipeline.index import indexer as agent
+    from pipeline.settings import Settings
 
     settings = Settings()
     topic = settings.topic(topics.EVENTS)
@@ -349,8 +349,8 @@ def test_a_start_that_fails_half_way_closes_every_client(monkeypatch: pytest.Mon
     safe on a half-started client) and the Elasticsearch client closed, so restarts leak nothing."""
     from aiokafka.errors import KafkaConnectionError
 
-    from newsrift.settings import Settings
     from pipeline.index import indexer as agent
+    from pipeline.settings import Settings
 
     calls: list[str] = []
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from newsrift.lag import PartitionOffsets
+from pipeline.lag import PartitionOffsets
 from pipeline.offsets import PartitionState, StuckWatch
 
 P = ("raw", 0)
@@ -169,7 +169,7 @@ def test_a_repair_is_applied_only_while_the_partition_is_still_ours_and_unchange
 
 
 def test_the_books_are_not_read_once_closing() -> None:
-    from newsrift.settings import Settings
+    from pipeline.settings import Settings
     from pipeline.watch import Books
 
     books = Books(Settings())
@@ -238,7 +238,7 @@ def test_a_stage_that_meets_a_hole_fetches_again_until_it_is_filled(caplog: pyte
 
     from faust.types import TP
 
-    from newsrift.settings import Settings
+    from pipeline.settings import Settings
     from pipeline.watch import OffsetChecks
 
     watch = OffsetChecks(Settings())

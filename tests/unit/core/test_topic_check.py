@@ -33,7 +33,7 @@ def test_all_present_with_the_right_counts() -> None:
 
 
 def test_each_reader_of_a_topic_has_its_own_lag_key_and_group() -> None:
-    from newsrift.settings import Settings
+    from pipeline.settings import Settings
     from pipeline.topics import ALERT_RETRY, ALERTS, CLAIMS, EVENTS, RAW_ARTICLES, readers
 
     s = Settings(app_id="nr", topic_prefix="p.")

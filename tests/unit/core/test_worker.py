@@ -11,7 +11,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from newsrift.settings import Settings
+from pipeline.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -26,7 +26,7 @@ def test_every_stage_agent_module_is_at_most_40_lines() -> None:
 def test_importing_the_worker_makes_no_app_settings_topic_or_table() -> None:
     probe = """
 import gc, faust
-from newsrift.settings import Settings
+from pipeline.settings import Settings
 import pipeline.worker, pipeline.runner, pipeline.app, pipeline.watch, pipeline.web
 for name in ("normalize", "events", "disputes", "alerts", "index"):
     __import__(f"pipeline.{name}.agent")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
-from newsrift.settings import Settings
 from pipeline.errors import NewsriftError
 from pipeline.offsets import processed_to
+from pipeline.settings import Settings
 from pipeline.topics import readers
 
 
