@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.extract.claims import TALLY_VERBS
+from pipeline.extract.quantities import VAGUE
+from pipeline.lexicons import actions, parties, units
 from pipeline.model import Claim, Quantity
 
 __all__ = [
@@ -30,45 +32,8 @@ __all__ = [
 
 # Verb lemmas that name the same act. Classes are coarse on purpose: "blew up" and "destroyed" a dam are one act
 # for the question "who did it"; finer distinctions come from actors and places.
-_ACTION_CLASSES: dict[str, tuple[str, ...]] = {
-    "kill": ("kill", "die", "death", "dead", "slay", "murder", "execute", "be killed", "lose life", "perish"),
-    "injure": ("injure", "wound", "hurt", "maim"),
-    "attack": (
-        "attack",
-        "strike",
-        "hit",
-        "bomb",
-        "shell",
-        "fire",
-        "open fire",
-        "shoot",
-        "raid",
-        "blow up",
-        "destroy",
-        "sabotage",
-        "target",
-        "launch attack",
-        "fall on",
-        "explode",
-        "damage",
-        "storm",
-        "ambush",
-    ),
-    "launch": ("launch", "test-fire", "fire missile"),
-    "cause": ("cause", "be behind", "be responsible", "carry out", "orchestrate"),
-    "raise": ("raise", "hike", "lift", "increase"),
-    "cut": ("cut", "lower", "reduce", "slash"),
-    "protest": ("march", "take part", "protest", "rally", "demonstrate", "attend", "turn out", "gather"),
-    "deploy": ("deploy", "mass", "station", "send", "amass", "move"),
-    "meet": ("hold", "take place", "meet", "host", "convene"),
-    "identify": ("identify", "name", "be named", "be identified"),
-    "value": ("be worth", "value", "cost", "price"),
-    "arrest": ("arrest", "detain", "apprehend"),
-    "rescue": ("rescue", "save", "pick up"),
-    "seize": ("seize", "capture", "take", "hijack"),
-    "crash": ("crash", "come down", "go down"),
-}
-_ACTION_INDEX = {lemma: cls for cls, lemmas in _ACTION_CLASSES.items() for lemma in lemmas}
+_ACTION_CLASSES = actions().classes  # ``pipeline/lexicons/actions.toml``, shared with the extractor
+_ACTION_INDEX = actions().index
 
 # What a number counts. Deaths, injuries and casualties (killed or wounded) are kept apart on purpose: "30 killed"
 # and "over 100 casualties" are both true in most strikes.
@@ -160,86 +125,13 @@ _PERSONS = {
 # Tallies grow as a story develops; a higher figure from a later day is an update, not a contradiction.
 TALLY_CLASSES = frozenset({"deaths", "injured", "casualties"})
 
-_UNITS: dict[str, tuple[str, float]] = {
-    "%": ("percent", 1.0),
-    "percent": ("percent", 1.0),
-    "per cent": ("percent", 1.0),
-    "pct": ("percent", 1.0),
-    "percentage point": ("pp", 1.0),
-    "percentage points": ("pp", 1.0),
-    "pp": ("pp", 1.0),
-    "ppt": ("pp", 1.0),
-    "ppts": ("pp", 1.0),
-    "point": ("pp", 1.0),
-    "points": ("pp", 1.0),
-    "basis point": ("pp", 0.01),
-    "basis points": ("pp", 0.01),
-    "bp": ("pp", 0.01),
-    "bps": ("pp", 0.01),
-    "$": ("usd", 1.0),
-    "usd": ("usd", 1.0),
-    "us$": ("usd", 1.0),
-    "dollar": ("usd", 1.0),
-    "dollars": ("usd", 1.0),
-    "€": ("eur", 1.0),
-    "eur": ("eur", 1.0),
-    "euro": ("eur", 1.0),
-    "euros": ("eur", 1.0),
-    "£": ("gbp", 1.0),
-    "gbp": ("gbp", 1.0),
-    "pound": ("gbp", 1.0),
-    "pounds": ("gbp", 1.0),
-    "year": ("years", 1.0),
-    "years": ("years", 1.0),
-    "month": ("years", 1 / 12),
-    "months": ("years", 1 / 12),
-    "day": ("days", 1.0),
-    "days": ("days", 1.0),
-    "week": ("days", 7.0),
-    "weeks": ("days", 7.0),
-    "km": ("m", 1000.0),
-    "kilometre": ("m", 1000.0),
-    "kilometres": ("m", 1000.0),
-    "kilometer": ("m", 1000.0),
-    "kilometers": ("m", 1000.0),
-    "mile": ("m", 1609.344),
-    "miles": ("m", 1609.344),
-    "m": ("m", 1.0),
-    "metre": ("m", 1.0),
-    "metres": ("m", 1.0),
-}
+_UNITS = units().scale  # ``pipeline/lexicons/units.toml``: spelling or name -> (dimension, factor)
 
-# Country and group names that outlets write in several ways; the extractor normalises speakers, but actor and
-# place strings come as written.
-_ALIASES: dict[str, str] = {}
-for _canon, _names in {
-    "russia": ("russia", "russian", "russians", "moscow", "kremlin"),
-    "us": ("us", "u.s", "usa", "american", "americans", "america", "washington", "pentagon"),
-    "uk": ("uk", "britain", "british", "london"),
-    "ukraine": ("ukraine", "ukrainian", "ukrainians", "kyiv", "kiev"),
-    "syria": ("syria", "syrian", "syrians", "damascus"),
-    "israel": ("israel", "israeli", "israelis", "idf"),
-    "iran": ("iran", "iranian", "iranians", "tehran"),
-    "china": ("china", "chinese", "beijing"),
-    "turkey": ("turkey", "turkish", "ankara", "turkiye"),
-    "iraq": ("iraq", "iraqi", "iraqis", "baghdad"),
-    "france": ("france", "french", "paris"),
-    "germany": ("germany", "german", "berlin"),
-    "kurds": ("kurd", "kurds", "kurdish"),
-}.items():
-    for _n in _names:
-        _ALIASES[_n] = _canon
-_MULTIWORD = (
-    ("united states", "us"),
-    ("united kingdom", "uk"),
-    ("north korea", "northkorea"),
-    ("north korean", "northkorea"),
-    ("south korea", "southkorea"),
-    ("south korean", "southkorea"),
-    ("us-led", "us"),
-    ("u.s.-led", "us"),
-)
-_DEMONYMS = frozenset(_ALIASES.values()) | {"northkorea", "southkorea"}
+# Country and group names that outlets write in several ways (``pipeline/lexicons/parties.toml``); the extractor
+# normalises speakers, but actor and place strings come as written.
+_ALIASES = parties().words
+_MULTIWORD = parties().phrases
+_DEMONYMS = parties().names
 
 _STOP = {
     "the",
@@ -335,19 +227,7 @@ _GENERIC = {
 
 _TOKEN = re.compile(r"[a-z0-9\u00c0-\u024f.$€£%]+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.(\d+))?")
-_VAGUE: dict[str, tuple[float, float]] = {
-    "dozens": (24, 99),
-    "scores": (40, 99),
-    "hundreds": (200, 999),
-    "thousands": (2000, 9999),
-    "tens of thousands": (20000, 99999),
-    "several": (3, 9),
-    "a few": (2, 9),
-    "few": (2, 9),
-    "a dozen": (10, 14),
-    "a handful": (2, 6),
-    "handful": (2, 6),
-}
+_VAGUE = VAGUE  # the extractor's table of vague amounts ("dozens" -> 24..99), one table for both
 ABOUT_TOLERANCE = 0.2  # "about 100" covers 80..120: wide enough for rounding, narrow enough that 5 vs 100 conflicts
 
 

@@ -13,6 +13,7 @@ from pipeline.extract.components import doc_is_english, doc_quantities
 from pipeline.extract.quantities import MONTHS, WEEKDAYS, word_number
 from pipeline.extract.spans import ents_in
 from pipeline.extract.speakers import Speaker, SpeakerResolver, alias_table, place_table
+from pipeline.lexicons import actions
 from pipeline.model import Article, Claim, Quantity, stable_id
 
 __all__ = ["CUES", "claims_from_doc", "normalise_times"]
@@ -107,64 +108,9 @@ _NOT_INFORMED = {
     "confirm",
     "receive",
 }
-_ACTION_NOUNS = {
-    "death": "die",
-    "deaths": "die",
-    "killing": "kill",
-    "killings": "kill",
-    "attack": "attack",
-    "strike": "strike",
-    "strikes": "strike",
-    "casualties": "kill",
-    "bombing": "bomb",
-    "explosion": "explode",
-    "blast": "explode",
-    "raid": "raid",
-    "offensive": "attack",
-    "shelling": "shell",
-}
-_ACTION_VERBS = {
-    "kill",
-    "die",
-    "injure",
-    "wound",
-    "attack",
-    "strike",
-    "hit",
-    "bomb",
-    "shell",
-    "fire",
-    "shoot",
-    "raid",
-    "destroy",
-    "launch",
-    "cause",
-    "raise",
-    "cut",
-    "lower",
-    "increase",
-    "reduce",
-    "arrest",
-    "detain",
-    "seize",
-    "capture",
-    "crash",
-    "deploy",
-    "murder",
-    "execute",
-    "explode",
-    "damage",
-    "protest",
-    "march",
-    "rescue",
-    "hike",
-    "slash",
-    "target",
-    "sabotage",
-    "storm",
-    "ambush",
-    "retaliate",
-}
+# Act verbs and nouns come from ``pipeline/lexicons/actions.toml``, shared with the dispute stage.
+_ACTION_NOUNS = actions().nouns
+_ACTION_VERBS = actions().verbs
 _WEEKDAYS = list(WEEKDAYS)
 _MONTHS = list(MONTHS)
 

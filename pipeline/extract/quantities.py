@@ -36,6 +36,7 @@ import re
 
 from spacy.tokens import Doc, Span, Token
 
+from pipeline.lexicons import units
 from pipeline.model import Quantity
 
 __all__ = ["COUNTED_TOLLS", "VAGUE", "quantities_in", "word_number"]
@@ -87,44 +88,10 @@ _TOLL_WORDS = {
     "flee": "displaced",
     "homeless": "displaced",
 }
-_UNITS_1 = {
-    "%": "percent",
-    "percent": "percent",
-    "pct": "percent",
-    "bp": "bp",
-    "bps": "bp",
-    "dollars": "USD",
-    "euros": "EUR",
-    "pounds": "GBP",
-    "km": "km",
-    "kilometres": "km",
-    "kilometers": "km",
-    "miles": "miles",
-    "years": "years",
-    "months": "months",
-    "weeks": "weeks",
-    "days": "days",
-    "hours": "hours",
-    "minutes": "minutes",
-    "tons": "tonnes",
-    "tonnes": "tonnes",
-    "metres": "metres",
-    "meters": "metres",
-    "year": "years",
-    "month": "months",
-    "week": "weeks",
-    "day": "days",
-    "hour": "hours",
-    "points": "percentage points",
-}
-_UNITS_2 = {
-    "per cent": "percent",
-    "basis points": "bp",
-    "basis point": "bp",
-    "percentage points": "percentage points",
-    "percentage point": "percentage points",
-}
-_CURRENCY = {"$": "USD", "€": "EUR", "£": "GBP", "us$": "USD"}
+# Units after a number and currency signs before one come from ``pipeline/lexicons/units.toml``.
+_UNITS_1 = {w: name for w, name in units().by_word.items() if " " not in w}
+_UNITS_2 = {w: name for w, name in units().by_word.items() if " " in w}
+_CURRENCY = units().signs
 _SCALE = {
     "thousand": 1e3,
     "million": 1e6,
@@ -144,7 +111,7 @@ _SMALL = {
     )
 }
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-# Vague amounts and the values they allow (kept equal to the dispute stage's table; longest phrase first).
+# Vague amounts and the values they allow (the dispute stage reads this table too; longest phrase first).
 VAGUE: dict[str, tuple[float, float]] = {
     "tens of thousands": (20000, 99999),
     "hundreds of thousands": (200000, 999999),

@@ -13,10 +13,10 @@ from spacy.tokens import Span, Token
 
 from pipeline.extract.errors import AliasTableError
 from pipeline.extract.spans import ents_in
+from pipeline.lexicons import ALIAS_FILE
 
 __all__ = ["AliasTable", "Speaker", "SpeakerResolver", "alias_table", "place_table"]
 
-ALIAS_FILE = Path(__file__).with_name("aliases.toml")
 _PRONOUNS_PERSON = {"he", "she", "him", "her"}
 _PRONOUNS_GROUP = {"they", "it", "we"}
 _TITLES = {
