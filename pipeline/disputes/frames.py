@@ -455,6 +455,10 @@ def local_places(f: Frame) -> frozenset[str]:
     return f.place_terms - _DEMONYMS
 
 
+# "the U.S.-based dissident", "a British-born engineer": a country that describes someone, not a party to blame.
+_DESCRIPTOR = re.compile(r"\b[\w.]+-(?:based|born|educated|registered|flagged|bred|raised|owned)\b", re.IGNORECASE)
+
+
 def parties(texts: Iterable[str]) -> frozenset[str]:
     """The countries or groups a phrase speaks for or names ("Kremlin spokesman" -> russia)."""
     return terms(texts) & _DEMONYMS
@@ -545,7 +549,7 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
     actor_terms = terms(claim.actors)
     place_terms = terms(claim.places)
     party = parties([claim.speaker, claim.speaker_text or ""]) if claim.speaker_type != "outlet" else frozenset()
-    named = parties([claim.text]) - party
+    named = parties([_DESCRIPTOR.sub(" ", claim.text)]) - party
     if claim.polarity != "asserts" or _DENIAL.search(claim.text):
         stance = "denies" if claim.polarity != "no_knowledge" else "no_knowledge"
     elif named and _BLAME.search(claim.text):

@@ -254,6 +254,8 @@ class SpeakerResolver:
         if sp is None:
             return None
         name = " ".join(sp.name.split())  # a line break inside a name is layout, not part of it
+        if "(" in name and ")" not in name:
+            name = name.split("(")[0].strip()  # "Hatice (Khadija": the parse cut a bracketed alias in half
         if name.casefold().startswith("the "):
             name = name[4:]
         return Speaker(name, sp.type, sp.text) if name else None

@@ -127,3 +127,10 @@ def test_a_bare_figure_stated_as_the_toll_counts_deaths_and_a_former_estimate_do
     plain = dataclasses.replace(plain, quantities=tuple(dataclasses.replace(q, counted=None)
                                                         for q in plain.quantities))
     assert frame_of(plain).numbers == ()
+
+
+def test_a_country_that_describes_someone_is_not_accused() -> None:
+    described = claim("Saudi officials", "the U.S.-based dissident was killed inside the building")
+    blamed = claim("Turkish officials", "U.S. forces killed him inside the building")
+    assert frame_of(described).accused == frozenset()
+    assert frame_of(blamed).accused == {"us"}
