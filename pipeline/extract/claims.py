@@ -817,12 +817,27 @@ class _Extractor:
         if not doc_is_english(self.doc):
             return []
         for sent in self.doc.sents:
+            if _title_case(sent):
+                continue  # "Japanese Tanker Owner Disputes U.S. Account": the tagger reads every word as a name
             try:
                 self.sentence(sent)
             except (IndexError, ValueError):  # a parse too odd for the rules: skip the sentence, keep the article
                 pass
             self.resolver.note(sent)
         return self.claims
+
+
+_SMALL_WORDS = {"a", "an", "the", "and", "or", "but", "of", "in", "on", "at", "to", "for", "by", "with", "from", "as",
+                "vs", "is", "are", "was"}
+
+
+def _title_case(sent: Span) -> bool:
+    """A headline in title case: four or more words, every word but the small ones capitalised, no full stop."""
+    words = [t for t in sent if t.is_alpha]
+    if len(words) < 4 or sent.text.rstrip().endswith((".", "!", "?", '"', "\u201d")):
+        return False
+    big = [t for t in words if t.lower_ not in _SMALL_WORDS]
+    return len(big) >= 4 and all(t.text[0].isupper() for t in big)
 
 
 def claims_from_doc(article: Article, doc: Doc) -> list[Claim]:
