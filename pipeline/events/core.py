@@ -18,6 +18,7 @@ same answers; the inverted index over live events is a cache rebuilt from it.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -84,6 +85,9 @@ class ClusterConfig:
     probe_terms: int = 15
     """Heaviest terms per channel used to find candidate events through the inverted index (rare terms have short
     posting lists, which keeps the cost flat as live events grow)."""
+    probe_max: int = 20
+    """A probe term held by more live events than this finds no candidates (it says little about which event
+    an article belongs to, and walking its list would make a join's cost grow with the live events)."""
     rerank: int = 12
     """Candidates, best first by the probe score, that get the full score."""
     centroid_terms: int = 400
@@ -114,7 +118,11 @@ class ClusterConfig:
     """Fragments whose last article is older than this (in stream time) are no longer regrouped, unless a group
     still live holds them."""
     settle_max: int = 3000
-    """Most fragments one settle regroups (the most recently active first): bounds its cost."""
+    """Most fragments a settle of the whole window starts from (the most recently active first): the first settles
+    of a stream and the first once rarity counts; the others start from what changed (``settle_neighbours``)."""
+    settle_neighbours: int = 4
+    """Fragments outside the changed groups that a settle regroups with each fragment of them: the closest by
+    their shared heaviest terms (and every one sharing a rare word). Bounds a settle by what changed."""
     rare_bonus: float = 0.15
     """Added to the score of two articles that share a word at most ``rare_df`` articles hold (counted when the
     settle runs, so with hindsight): a venue, a spokesman's name, a detail of this event rather than of its kind."""
@@ -210,7 +218,7 @@ def _bucket(channel: str, term: str) -> int:
 def _dot(a: dict[str, float], b: dict[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
+    return sum(w * b[t] for t, w in a.items() if t in b)  # the same sum as adding 0.0 for the others, faster
 
 
 def _top(v: dict[str, float], keep: int) -> dict[str, float]:
@@ -231,6 +239,11 @@ def _same_day(a: dict[str, float] | None, b: dict[str, float] | None) -> bool:
     if len(a) > len(b):
         a, b = b, a
     return any(t in b and not t[:1].isdigit() for t in a)
+
+
+@functools.lru_cache(maxsize=65536)
+def _parsed(value: str | None) -> datetime | None:
+    return parse_time(value)
 
 
 def _earliest(x: str | None, y: str | None) -> str | None:
@@ -260,10 +273,18 @@ class EventClusterer:
         self._pending: list[int] = []
         self._touched: set[int] = set()
         self._legacy: dict[int, list[int]] = {}  # page -> its buckets still stored as d:<bucket> keys
-        # Caches for settles, derived from the store: each window article's (fragment, rare buckets), and the
-        # centroid dot products of fragment pairs, valid while both fragments hold the same articles.
+        # Caches for settles, derived from the store: articles' (fragment as placed, rare buckets), which never
+        # change, and the centroid dot products of fragment pairs, valid while both hold the same articles.
         self._rare: dict[str, tuple[str, tuple[int, ...]]] = {}
         self._dots: dict[tuple[str, str], tuple[int, int, float]] = {}
+        # Caches for local settles: (channel, term) -> live fragments holding the term among their ``probe_terms``
+        # heaviest (and each fragment's such terms), and rare-word bucket -> articles whose placement lists it.
+        self._tpost: dict[tuple[str, str], set[str]] = {}
+        self._tops: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._holders: dict[int, list[str]] = {}
+        # Articles placed since the last settle (their placements' ``n`` is past the settle's ``sn``).
+        self._new: set[str] = set()
+        settled = int(store.get("sn") or 0)
         keys = sorted(store.keys())
         quiet = str(store.get("uq") or "")
         # Cache: the latest known article time (the latest ``l`` of any event record).
@@ -275,6 +296,12 @@ class EventClusterer:
                     self._latest = parse_time(ev["l"])
                 if not ev.get("merged_into") and ev.get("c") and (ev.get("l") is None or ev["l"] >= quiet):
                     self._post(key[2:], ev)
+            elif key.startswith("a:"):
+                rec = store[key]
+                for b in rec.get("r", ()):
+                    self._holders.setdefault(b, []).append(key[2:])
+                if int(rec.get("n", 0)) > settled:
+                    self._new.add(key[2:])
         self._load_df(keys)
 
     # -- cache -------------------------------------------------------------------------------------------------
@@ -284,6 +311,10 @@ class EventClusterer:
         for ch, vec in ev["c"].items():
             for t in vec:
                 self._postings.setdefault((ch, t), set()).add(event_id)
+        tops = tuple((ch, t) for ch, vec in sorted(ev["c"].items()) for t in _top(vec, self.cfg.probe_terms))
+        self._tops[event_id] = tops
+        for key in tops:
+            self._tpost.setdefault(key, set()).add(event_id)
 
     def _unpost(self, event_id: str) -> None:
         ev = self._live.pop(event_id, None)
@@ -296,6 +327,12 @@ class EventClusterer:
                     s.discard(event_id)
                     if not s:
                         del self._postings[(ch, t)]
+        for key in self._tops.pop(event_id, ()):
+            s = self._tpost.get(key)
+            if s is not None:
+                s.discard(event_id)
+                if not s:
+                    del self._tpost[key]
 
     def _load_df(self, keys: list[str]) -> None:
         """Rebuild the frequencies: every page (``{"n": folded through article n, "c": {bucket: df}}``), then each
@@ -340,15 +377,17 @@ class EventClusterer:
 
     # -- vectors -----------------------------------------------------------------------------------------------
 
-    def _learn_and_vectorise(self, article: Article) -> tuple[dict[str, dict[str, float]], list[int]]:
+    def _learn_and_vectorise(self, article: Article) -> tuple[dict[str, dict[str, float]], list[int], list[int]]:
         """Count the article into document frequencies, then weight its terms (learning first keeps IDF finite).
-        Also returns the buckets of its words that are rare so far (a word rare later was rare now: counts grow)."""
+        Also returns the buckets of its words that are rare so far (a word rare later was rare now: counts grow),
+        and those of its words that this article made common (their count just passed ``rare_df``)."""
         feats = features(article, self.cfg.title_weight)
         n = int(self.store.get("n", 0)) + 1
         self.store["n"] = n
         out: dict[str, dict[str, float]] = {}
         learned: list[int] = []
         rare: list[int] = []
+        turned: list[int] = []
         for ch, counts in feats.items():
             if not counts:
                 continue
@@ -360,13 +399,15 @@ class EventClusterer:
                 self._touched.add(b >> DF_PAGE_BITS)
                 if ch == "w" and self._df[b] <= self.cfg.rare_df:
                     rare.append(b)
+                elif ch == "w" and self._df[b] == self.cfg.rare_df + 1:
+                    turned.append(b)
                 vec[t] = (1.0 + math.log(f)) * math.log((n + self.cfg.prior_docs + 1) / self._df[b])
             vec = _top(vec, self.cfg.query_terms)
             norm = _norm(vec) or 1.0
             out[ch] = {t: w / norm for t, w in vec.items()}
         self.store[f"dd:{n}"] = learned
         self._pending.append(n)
-        return out, sorted(rare)[: self.cfg.rare_keep]
+        return out, sorted(rare)[: self.cfg.rare_keep], sorted(turned)[: self.cfg.rare_keep]
 
     def _score(self, vec: dict[str, dict[str, float]], ev: dict[str, Any]) -> float:
         score = 0.0
@@ -409,7 +450,10 @@ class EventClusterer:
         for ch, terms in vec.items():
             weight = self._weights.get(ch, 0.0)
             for t, w in _top(terms, self.cfg.probe_terms).items():
-                for eid in self._postings.get((ch, t), ()):
+                posting = self._postings.get((ch, t), ())
+                if len(posting) > self.cfg.probe_max:
+                    continue  # held by that many live events, the term does not tell which one
+                for eid in posting:
                     ev = self._live[eid]
                     ok = reach.get(eid)
                     if ok is None:
@@ -507,7 +551,8 @@ class EventClusterer:
         for eid in [e for e, ev in self._live.items() if ev.get("l") is not None and ev["l"] < quiet]:
             self._unpost(eid)
         cutoff = now - self.cfg.retention
-        events = {k[2:]: self.store[k] for k in list(self.store.keys()) if k.startswith("e:")}
+        # A live event's record is the cached one (no need to read every record back from the store each time).
+        events = {k[2:]: self._live.get(k[2:]) or self.store[k] for k in list(self.store.keys()) if k.startswith("e:")}
         gone = {eid for eid, ev in events.items()
                 if not ev.get("merged_into") and (parse_time(ev.get("l")) or now) < cutoff}
         # A group's label stays while any of its fragments does: the others' event id is the label's.
@@ -526,17 +571,35 @@ class EventClusterer:
             for key in [k for k in self.store.keys() if k.startswith("a:")]:
                 seen = self.store.get(key)
                 if seen and self.resolve(seen["e"]) in gone:
-                    del self.store[key]
+                    self._drop_placement(key[2:])
         for eid in sorted(gone):
             for aid in events[eid]["a"]:
-                self.store.pop(f"a:{aid}", None)
+                self._drop_placement(aid)
             del self.store[f"e:{eid}"]
             self.store.pop(f"g:{eid}", None)
             self._unpost(eid)
         return sorted(gone)
 
+    def _drop_placement(self, article_id: str) -> None:
+        rec = self.store.get(f"a:{article_id}")
+        if rec is None:
+            return
+        for b in rec.get("r", ()):
+            holders = self._holders.get(b)
+            if holders is not None and article_id in holders:
+                holders.remove(article_id)
+                if not holders:
+                    del self._holders[b]
+        del self.store[f"a:{article_id}"]
+        self._new.discard(article_id)
+        self._rare.pop(article_id, None)
+
     def _assign(self, article: Article, when: datetime | None, claim_ids: tuple[str, ...]) -> Assignment:
-        vec, rare = self._learn_and_vectorise(article)
+        vec, rare, turned = self._learn_and_vectorise(article)
+        n = int(self.store["n"])
+        for b in rare:
+            self._holders.setdefault(b, []).append(article.article_id)
+        self._new.add(article.article_id)
         best: tuple[float, str] | None = None
         for eid in self._candidates(vec, when):
             ev = self._live[eid]
@@ -550,7 +613,7 @@ class EventClusterer:
             eid = stable_id("event", article.article_id)
             ev = {"t": article.title, "a": [article.article_id], "na": 1, "c": vec,
                   "q": {ch: 1.0 for ch in vec}, "f": format_time(when), "l": format_time(when), "k": 1,
-                  "merged_into": None}
+                  "merged_into": None, "u": n}
             label = eid
             if self.cfg.settle_every and best is not None and best[0] >= self.cfg.provisional:
                 # Close, but not close enough to join for good: a fragment of its own, in the nearest event's group
@@ -561,29 +624,36 @@ class EventClusterer:
                 self.store[f"g:{label}"] = {"m": sorted({*members, eid})}
             self.store[f"e:{eid}"] = ev
             self._post(eid, ev)
-            self.store[f"a:{article.article_id}"] = self._placed(eid, 0.0, rare, claim_ids)
+            self.store[f"a:{article.article_id}"] = self._placed(eid, 0.0, rare, claim_ids, n, turned)
             return Assignment(label, label == eid, round(best[0], 4) if label != eid and best else 0.0)
         score, eid = best
         ev = dict(self._live[eid])
         self._unpost(eid)
         self._absorb(ev, vec, 1)
         self._list(ev, [article.article_id], 1)
+        ev["u"] = n  # changed since the last settle: the next one regroups around it
         if when is not None:
             ev["l"] = format_time(max(when, parse_time(ev.get("l")) or when))
             ev["f"] = format_time(min(when, parse_time(ev.get("f")) or when))
         merged, moves = self._merge_close(eid, ev, when)
         self.store[f"e:{eid}"] = ev
         self._post(eid, ev)
-        self.store[f"a:{article.article_id}"] = self._placed(eid, round(score, 4), rare, claim_ids)
+        self.store[f"a:{article.article_id}"] = self._placed(eid, round(score, 4), rare, claim_ids, n, turned)
         return Assignment(self._label(eid), False, round(score, 4), merged, moves)
 
     @staticmethod
-    def _placed(fragment: str, score: float, rare: list[int], claim_ids: tuple[str, ...]) -> dict[str, Any]:
-        """An article's placement record: its fragment, join score, rare-word buckets and claim ids (absent when
+    def _placed(fragment: str, score: float, rare: list[int], claim_ids: tuple[str, ...], n: int = 0,
+                turned: list[int] | None = None) -> dict[str, Any]:
+        """An article's placement record: its fragment, join score, rare-word buckets, claim ids, its number in
+        the stream (``n``) and the words it made common (``x``), the last two for the next settle (absent when
         empty, which keeps records of the earlier layout valid)."""
         rec: dict[str, Any] = {"e": fragment, "s": score}
         if rare:
             rec["r"] = rare
+        if n:
+            rec["n"] = n
+        if turned:
+            rec["x"] = turned
         if claim_ids:
             rec["k"] = list(claim_ids)
         return rec
@@ -710,59 +780,152 @@ class EventClusterer:
 
     def _settle(self) -> list[Move]:
         n = int(self.store.get("n", 0))
-        if not self.cfg.settle_every or self.store.get("sn") == n:
+        last = self.store.get("sn")
+        if not self.cfg.settle_every or last == n:
             return []
         self.store["sn"] = n
-        frags = self._settle_window()
+        eligible = self._eligible()
+        seeds = None if last is None or int(last) < self.cfg.rare_after else self._changed(int(last), eligible)
+        self._new.clear()  # as a restart would find them: placed before this settle
+        if not eligible:
+            return []
+        if seeds is None:
+            # The first settles, and the first since rarity counts: every recent fragment (most recent first).
+            seeds = [f for _, f in sorted(((eligible[f].get("l") or "~", f) for f in eligible),
+                                           reverse=True)[: self.cfg.settle_max]]
+        frags, core = self._region(sorted(seeds), eligible)
         if not frags:
             return []
+        if len(self._dots) > 8 * len(eligible) * self.cfg.settle_neighbours:
+            # Dot products of unchanged pairs are kept from one settle to the next; those of fragments that left
+            # the window go (cheap to redo, so the rule only bounds memory).
+            self._dots = {k: v for k, v in self._dots.items() if k[0] in eligible and k[1] in eligible}
         ids = sorted(frags)
-        pair = self._settle_scores(frags)
+        pair = self._settle_scores(frags, core)
         groups = self._average_link(ids, {f: int(frags[f]["k"]) for f in ids}, pair)
         return self._relabel(frags, groups)
 
-    def _settle_window(self) -> dict[str, dict[str, Any]]:
-        # A fragment of unknown time (a batch without dates) is always recent.
+    def _eligible(self) -> dict[str, dict[str, Any]]:
+        """Fragments a settle may regroup: live ones active within ``settle_window`` of the latest (all of them
+        when one has an unknown time, a batch without dates)."""
         live = [(ev.get("l") or "~", eid) for eid, ev in self._live.items() if not ev.get("merged_into")]
-        if not live:
-            return {}
-        known = [parse_time(lt) for lt, _ in live if lt != "~"]
-        cutoff = format_time(max(known) - self.cfg.settle_window) if known else ""
+        known = [lt for lt, _ in live if lt != "~"]
+        cutoff = format_time(parse_time(max(known)) - self.cfg.settle_window) if known else ""
         if any(lt == "~" for lt, _ in live):
-            # A fragment of unknown time may belong with any live one, however far back: all of them (a batch).
             cutoff = ""
-        recent = sorted((x for x in live if x[0] >= cutoff), reverse=True)[: self.cfg.settle_max]
-        out: dict[str, dict[str, Any]] = {}
-        for _, eid in recent:
-            out[eid] = self._live[eid]
-            label = self._label(eid)
-            for member in [label, *((self.store.get(f"g:{label}") or {}).get("m", ()))]:
-                if member not in out:
-                    ev = self.store.get(f"e:{member}")
-                    if ev is not None and not ev.get("merged_into") and ev.get("c"):
-                        out[member] = ev
-        return out
+        return {eid: self._live[eid] for lt, eid in live if lt >= (cutoff or "")}
 
-    def _settle_scores(self, frags: dict[str, dict[str, Any]]) -> dict[tuple[str, str], float]:
+    def _changed(self, last: int, eligible: dict[str, dict[str, Any]]) -> set[str]:
+        """Fragments whose score against another may have changed since the settle at article ``last``: those
+        that took articles (``u``), and those holding a word that a new article made common (the bonus their
+        articles had for it is gone). A word that a new article shares while still rare pairs that article's
+        fragment with its holders, which ``_region`` finds."""
+        seeds = {f for f, ev in eligible.items() if int(ev.get("u", 0)) > last}
+        for aid in sorted(self._new):
+            rec = self.store.get(f"a:{aid}")
+            for b in (rec or {}).get("x", ()):
+                for other in self._holders.pop(b, ()):  # common from now on: no settle needs its holders again
+                    placed = self._placement(other)
+                    if placed is not None and self.resolve(placed[0]) in eligible:
+                        seeds.add(self.resolve(placed[0]))
+        return seeds
+
+    def _members(self, fragment: str) -> list[str]:
+        """The fragments of a fragment's current group (itself included), those still scored."""
+        label = self._label(fragment)
+        out = []
+        for member in [label, *((self.store.get(f"g:{label}") or {}).get("m", ()))]:
+            ev = self._live.get(member) or self.store.get(f"e:{member}")
+            if ev is not None and not ev.get("merged_into") and ev.get("c") and member not in out:
+                out.append(member)
+        return out or [fragment]
+
+    def _region(self, seeds: list[str],
+                eligible: dict[str, dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], set[str]]:
+        """What a settle regroups: the seeds' groups, the recent fragments those could pair with (a shared heavy
+        term or a shared rare word, within reach in time), and those fragments' groups. Groups elsewhere keep
+        their events, so a settle's cost follows what changed, not how many events are live."""
+        out: dict[str, dict[str, Any]] = {}
+
+        def take(f: str) -> None:
+            for member in self._members(f):
+                if member not in out:
+                    out[member] = self._live.get(member) or self.store[f"e:{member}"]
+
+        for f in seeds:
+            if f not in out:
+                take(f)
+        core = sorted(out)
+        near: set[str] = set()
+        counting = int(self.store.get("n", 0)) >= self.cfg.rare_after
+        for f in seeds:
+            ev = out[f]
+            # The fragments closest to this one by their shared heaviest terms (cosine over those terms, as the
+            # join's candidates are found), best ``settle_neighbours`` within reach in time.
+            partial: dict[str, float] = {}
+            for ch, t in self._tops.get(f, ()):
+                weight = self._weights.get(ch, 0.0)
+                mine = ev["c"][ch][t] / (ev["q"][ch] or 1.0)
+                for g in self._tpost.get((ch, t), ()):
+                    if g in eligible and g not in out:
+                        other = eligible[g]
+                        partial[g] = partial.get(g, 0.0) + weight * mine * other["c"][ch][t] / (other["q"][ch] or 1.0)
+            best = sorted(partial.items(), key=lambda kv: (-kv[1], kv[0]))
+            kept = 0
+            for g, _ in best:
+                if kept >= self.cfg.settle_neighbours:
+                    break
+                if self._pair_fade(ev, eligible[g]) > 0.0:
+                    near.add(g)
+                    kept += 1
+            for aid in ev["a"] if counting else ():
+                known = self._placement(aid)
+                if known is None or known[0] != f:
+                    continue
+                for b in known[1]:
+                    if 2 <= self._df[b] <= self.cfg.rare_df:
+                        for other in self._holders.get(b, ()):
+                            placed = self._placement(other)
+                            g = self.resolve(placed[0]) if placed is not None else None
+                            if g is not None and g in eligible and g not in out:
+                                near.add(g)
+        for g in sorted(near):
+            if g not in out and any(self._pair_fade(out[f], eligible[g]) > 0.0 for f in core):
+                take(g)
+        return out, set(core)
+
+    def _placement(self, article_id: str) -> tuple[str, tuple[int, ...]] | None:
+        """An article's fragment (as placed: ``resolve`` follows merges) and rare-word buckets, which never change
+        once written; cached, read from the store once."""
+        known = self._rare.get(article_id)
+        if known is None:
+            rec = self.store.get(f"a:{article_id}")
+            if rec is None:
+                return None
+            known = self._rare[article_id] = (rec["e"], tuple(rec.get("r", ())))
+        return known
+
+    def _pair_fade(self, ea: dict[str, Any], eb: dict[str, Any]) -> float:
+        fa, la, fb, lb = _parsed(ea.get("f")), _parsed(ea.get("l")), _parsed(eb.get("f")), _parsed(eb.get("l"))
+        if fa is None or la is None or fb is None or lb is None:
+            return 1.0  # a fragment of unknown time: no evidence either way
+        return self._reach(max(timedelta(0), fa - lb, fb - la), _same_day(ea["c"].get("d"), eb["c"].get("d")))
+
+    def _settle_scores(self, frags: dict[str, dict[str, Any]],
+                       core: set[str] | None = None) -> dict[tuple[str, str], float]:
         """Mean pair score of every two fragments that share a heavy term or a rare word (others score 0)."""
         where: dict[str, str] = {}
         rare_posts: dict[int, list[str]] = {}
         counting = int(self.store.get("n", 0)) >= self.cfg.rare_after
-        cache: dict[str, tuple[str, tuple[int, ...]]] = {}
         for f in sorted(frags):
             for aid in frags[f]["a"]:
-                known = self._rare.get(aid)
+                known = self._placement(aid)
                 if known is None or known[0] != f:
-                    rec = self.store.get(f"a:{aid}")
-                    if rec is None or rec.get("e") != f:
-                        continue
-                    known = (f, tuple(rec.get("r", ())))
-                cache[aid] = known
+                    continue
                 where[aid] = f
                 for bucket in known[1] if counting else ():
                     if 2 <= self._df[bucket] <= self.cfg.rare_df:
                         rare_posts.setdefault(bucket, []).append(aid)
-        self._rare = cache  # only the window's articles stay cached
         shared: dict[tuple[str, str], int] = {}
         rare_pairs: set[tuple[str, str]] = set()
         for arts in rare_posts.values():
@@ -775,24 +938,39 @@ class EventClusterer:
             shared[(fa, fb)] = shared.get((fa, fb), 0) + 1
         postings: dict[tuple[str, str], list[str]] = {}
         for f in sorted(frags):
-            for ch, vec in frags[f]["c"].items():
-                for t in _top(vec, self.cfg.probe_terms):
-                    postings.setdefault((ch, t), []).append(f)
+            tops = self._tops.get(f)
+            if tops is None:  # a fragment no longer live, in a group that is
+                tops = tuple((ch, t) for ch, vec in sorted(frags[f]["c"].items())
+                             for t in _top(vec, self.cfg.probe_terms))
+            for key in tops:
+                postings.setdefault(key, []).append(f)
         candidates = set(shared)
-        for fs in postings.values():
-            if len(fs) > 1:
-                candidates.update((a, b) for i, a in enumerate(fs) for b in fs[i + 1 :])
+        if core is None:
+            for fs in postings.values():
+                if len(fs) > 1:
+                    candidates.update((a, b) for i, a in enumerate(fs) for b in fs[i + 1 :])
+        else:
+            # Two groups outside what changed were settled apart (or together) before, on the same evidence:
+            # only their own members' pairs count, and the pairs with what changed.
+            label = {f: self._label(f) for f in frags}
+            candidates = {(a, b) for a, b in candidates if a in core or b in core or label[a] == label[b]}
+            for fs in postings.values():
+                if len(fs) < 2:
+                    continue
+                inside = [f for f in fs if f in core]
+                for a in inside:
+                    candidates.update((min(a, b), max(a, b)) for b in fs if b != a)
+                by_label: dict[str, list[str]] = {}
+                for f in fs:
+                    if f not in core:
+                        by_label.setdefault(label[f], []).append(f)
+                for members in by_label.values():
+                    candidates.update((a, b) for i, a in enumerate(members) for b in members[i + 1 :])
         out: dict[tuple[str, str], float] = {}
-        dots: dict[tuple[str, str], tuple[int, int, float]] = {}
+        dots = self._dots
         for a, b in sorted(candidates):
             ea, eb = frags[a], frags[b]
-            fa, la, fb, lb = (parse_time(ea.get("f")), parse_time(ea.get("l")), parse_time(eb.get("f")),
-                              parse_time(eb.get("l")))
-            if fa is None or la is None or fb is None or lb is None:
-                fade = 1.0  # a fragment of unknown time: no evidence either way
-            else:
-                fade = self._reach(max(timedelta(0), fa - lb, fb - la),
-                                   _same_day(ea["c"].get("d"), eb["c"].get("d")))
+            fade = self._pair_fade(ea, eb)
             if fade == 0.0:
                 continue
             ka, kb = int(ea["k"]), int(eb["k"])
@@ -812,7 +990,6 @@ class EventClusterer:
             score *= fade
             if score > 0:
                 out[(a, b)] = score
-        self._dots = dots
         return out
 
     def _average_link(self, ids: list[str], size: dict[str, int],

@@ -8,8 +8,17 @@ from datetime import timedelta
 
 from pipeline.assign import Assigner, Placement
 from pipeline.events.core import ClusterConfig, EventClusterer, Move
-from pipeline.model import stable_id
-from tests.unit.events.test_clusterer import KLITSCHKO_1, KLITSCHKO_1B, KLITSCHKO_2, KLITSCHKO_2B, _warm, art
+from pipeline.model import Article, stable_id
+from tests.unit.events.test_clusterer import (
+    KLITSCHKO_1,
+    KLITSCHKO_1B,
+    KLITSCHKO_2,
+    KLITSCHKO_2B,
+    T0,
+    _stream,
+    _warm,
+    art,
+)
 
 # Every article its own fragment, and no settle unless asked: what a settle does is all there is to see.
 LONE = dataclasses.replace(ClusterConfig(), threshold=0.99, provisional=0.99, settle_every=10**9)
@@ -166,3 +175,46 @@ def test_a_redelivered_article_sends_its_own_pending_move_and_failed_sends_are_k
     assert again.moves == (Move(stable_id("event", "a2"), stable_id("event", "a"), ("a2",), ("k-a2",)),)
     a.moves_sent()
     assert a.settle() == []
+
+
+def _unrelated(i: int, minutes: float) -> Article:
+    """A story of its own: made-up words no other story holds, so no settle has a reason to touch it."""
+    words = " ".join(f"zq{i}w{j}" for j in range(12))
+    return dataclasses.replace(art(f"u{i}", f"Officials in Town{i} said {words}. {words}.", 0, f"Town{i} {words}"),
+                               published=T0 + timedelta(minutes=minutes))
+
+
+def test_a_settle_regroups_what_changed_and_its_neighbours_not_every_live_event() -> None:
+    c = EventClusterer(copy.deepcopy(_warm().store), ClusterConfig())
+    for i in range(150):
+        c.assign(_unrelated(i, i))
+    c.settle()
+    c.moves_sent()
+    scored: list[int] = []
+    original = c._settle_scores
+
+    def spy(frags, core=None):  # type: ignore[no-untyped-def]
+        scored.append(len(frags))
+        return original(frags, core)
+
+    c._settle_scores = spy  # type: ignore[method-assign]
+    for n, (aid, text, title) in enumerate([("a", KLITSCHKO_1, "Klitschko stops Rahman"),
+                                            ("a2", KLITSCHKO_1B, "Klitschko beats Rahman in Mannheim")]):
+        c.assign(dataclasses.replace(art(aid, text, 0, title), published=T0 + timedelta(minutes=200 + n)))
+    c.settle()
+    assert c.live_events() > 150
+    assert scored and max(scored) < 20  # the two new fragments and what they could pair with
+    assert c.event_of("a") == c.event_of("a2")
+
+
+def test_local_settles_give_the_events_a_settle_of_the_whole_window_gives() -> None:
+    arts = [dataclasses.replace(a, published=T0 + timedelta(minutes=i)) for i, a in enumerate(_stream())]
+    local = EventClusterer({}, ClusterConfig())
+    whole = EventClusterer({}, ClusterConfig())
+    whole._changed = lambda last, eligible: None  # type: ignore[method-assign]  # every settle: the whole window
+    for a in arts:
+        local.assign(a)
+        whole.assign(a)
+    local.settle()
+    whole.settle()
+    assert [local.event_of(a.article_id) for a in arts] == [whole.event_of(a.article_id) for a in arts]
