@@ -62,7 +62,7 @@ def _similar(a: str, b: str) -> bool:
 @dataclass(frozen=True)
 class Handover:
     """What ``move_out`` hands to the event the claims moved to: the claims with their outlets, and the dispute
-    records (state layout) that moved whole."""
+    records (state layout) that moved whole. On the wire it is ``pipeline.messages.HandoverMessage``."""
 
     claims: list[tuple[Claim, list[str]]]
     disputes: dict[str, Any] = field(default_factory=dict)
@@ -75,20 +75,6 @@ class Handover:
         """At most ``size`` claims each (an event holds up to 500), the disputes with the first."""
         return [Handover(self.claims[i : i + size], self.disputes if i == 0 else {})
                 for i in range(0, len(self.claims), size)]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"handover": {"claims": [{"claim": c.to_json(), "outlets": o} for c, o in self.claims],
-                             "disputes": self.disputes}}
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Handover:
-        h = d.get("handover")
-        if not isinstance(h, dict) or not isinstance(h.get("claims"), list):
-            raise ValueError("handover message without 'handover.claims'")
-        claims = [(Claim.from_json(x["claim"]), [str(o) for o in x.get("outlets") or []]) for x in h["claims"]]
-        if any(not c.event_id for c, _ in claims):
-            raise ValueError("handed-over claim without event_id")
-        return cls(claims, dict(h.get("disputes") or {}))
 
 
 class DisputeDetector:

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from pipeline import messages
 from pipeline.disputes import DisputeDetector
 from pipeline.disputes.detector import Handover
 from pipeline.model import Claim
@@ -95,7 +96,9 @@ def test_a_dispute_whose_claims_all_move_keeps_its_id_and_alerts_nobody_again() 
     assert changes == [] and list(handover.disputes) == [before.dispute_id]
     assert det.disputes(state) == [] and state["claims"] == {}
     # Through a message: JSON both ways.
-    wire = Handover.from_json(json.loads(json.dumps(handover.to("ev2").to_json())))
+    message = messages.CLAIMS(messages.encode(messages.HandoverMessage(handover.to("ev2"))))
+    assert isinstance(message, messages.HandoverMessage)
+    wire = message.handover
     target = _state(det, [dataclasses.replace(NO_KNOWLEDGE, event_id="ev2")])
     got = det.take_over(target, wire, later(6))
     adopted = [c for c in got if c.dispute.dispute_id == before.dispute_id]
