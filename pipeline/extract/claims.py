@@ -712,6 +712,9 @@ class _Extractor:
                 continue  # "X said he could not confirm": X's statement, claimed once by the outer cue
             if outer_subj is not None and _own_subject(verb) is None:
                 continue  # a subject borrowed by coordination inside another statement: the outer one claims it
+            if verb.lemma_.lower() in ("count", "estimate") and not any(
+                    c.dep_ in ("dobj", "ccomp", "attr") for c in verb.children):
+                continue  # "after many body parts counted": a tally taken, not a statement
             speaker = self.resolver.resolve(subj) or self._cited(verb)
             if speaker is None:
                 continue
