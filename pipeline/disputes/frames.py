@@ -12,28 +12,28 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from pipeline import lexicons
 from pipeline.extract.claims import TALLY_VERBS
 from pipeline.extract.quantities import VAGUE
-from pipeline.lexicons import actions, parties, units
 from pipeline.model import Claim, Quantity
 
 __all__ = [
     "Frame",
-    "parties",
     "NumFact",
     "action_class",
     "counted_class",
     "frame_of",
     "interval_of",
     "normalise_unit",
+    "parties",
     "speaker_key",
     "terms",
 ]
 
 # Verb lemmas that name the same act. Classes are coarse on purpose: "blew up" and "destroyed" a dam are one act
 # for the question "who did it"; finer distinctions come from actors and places.
-_ACTION_CLASSES = actions().classes  # ``pipeline/lexicons/actions.toml``, shared with the extractor
-_ACTION_INDEX = actions().index
+_ACTION_CLASSES = lexicons.actions().classes  # ``pipeline/lexicons/actions.toml``, shared with the extractor
+_ACTION_INDEX = lexicons.actions().index
 
 # What a number counts. Deaths, injuries and casualties (killed or wounded) are kept apart on purpose: "30 killed"
 # and "over 100 casualties" are both true in most strikes.
@@ -125,13 +125,13 @@ _PERSONS = {
 # Tallies grow as a story develops; a higher figure from a later day is an update, not a contradiction.
 TALLY_CLASSES = frozenset({"deaths", "injured", "casualties"})
 
-_UNITS = units().scale  # ``pipeline/lexicons/units.toml``: spelling or name -> (dimension, factor)
+_UNITS = lexicons.units().scale  # ``pipeline/lexicons/units.toml``: spelling or name -> (dimension, factor)
 
 # Country and group names that outlets write in several ways (``pipeline/lexicons/parties.toml``); the extractor
 # normalises speakers, but actor and place strings come as written.
-_ALIASES = parties().words
-_MULTIWORD = parties().phrases
-_DEMONYMS = parties().names
+_ALIASES = lexicons.parties().words
+_MULTIWORD = lexicons.parties().phrases
+_DEMONYMS = lexicons.parties().names
 
 _STOP = {
     "the",

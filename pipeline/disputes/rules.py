@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from pipeline.disputes.frames import TALLY_CLASSES, Frame, NumFact, local_places
-from pipeline.model import DisputeKind
+from pipeline.model import DisputeKind, Polarity
 
-__all__ = ["KIND_PRIORITY", "SlotMatch", "compare", "times_overlap"]
+__all__ = ["ACCOUNT", "BLAME", "KIND_PRIORITY", "SlotMatch", "compare", "stance_of", "times_overlap"]
 
 # When one dispute holds several kinds, the record shows the strongest: an outright denial says more than a
 # "cannot confirm".
@@ -166,9 +166,13 @@ def _denied_number(a: Frame, b: Frame) -> list[SlotMatch]:
     return []
 
 
-def stance_of(f: Frame) -> str:
+def stance_of(f: Frame) -> Polarity:
     """asserts, denies or no_knowledge: the claim's polarity, or its stance where that denies."""
-    return f.stance if f.stance in ("denies", "no_knowledge") else f.polarity
+    if f.stance == "denies":
+        return "denies"
+    if f.stance == "no_knowledge":
+        return "no_knowledge"
+    return "denies" if f.polarity == "denies" else "no_knowledge" if f.polarity == "no_knowledge" else "asserts"
 
 
 def _act(a: Frame, b: Frame) -> list[SlotMatch]:

@@ -785,14 +785,16 @@ class EventClusterer:
             return []
         self.store["sn"] = n
         eligible = self._eligible()
-        seeds = None if last is None or int(last) < self.cfg.rare_after else self._changed(int(last), eligible)
+        changed = None if last is None or int(last) < self.cfg.rare_after else self._changed(int(last), eligible)
         self._new.clear()  # as a restart would find them: placed before this settle
         if not eligible:
             return []
-        if seeds is None:
+        if changed is None:
             # The first settles, and the first since rarity counts: every recent fragment (most recent first).
             seeds = [f for _, f in sorted(((eligible[f].get("l") or "~", f) for f in eligible),
                                            reverse=True)[: self.cfg.settle_max]]
+        else:
+            seeds = list(changed)
         frags, core = self._region(sorted(seeds), eligible)
         if not frags:
             return []
@@ -810,7 +812,8 @@ class EventClusterer:
         when one has an unknown time, a batch without dates)."""
         live = [(ev.get("l") or "~", eid) for eid, ev in self._live.items() if not ev.get("merged_into")]
         known = [lt for lt, _ in live if lt != "~"]
-        cutoff = format_time(parse_time(max(known)) - self.cfg.settle_window) if known else ""
+        latest = parse_time(max(known)) if known else None
+        cutoff = format_time(latest - self.cfg.settle_window) if latest is not None else ""
         if any(lt == "~" for lt, _ in live):
             cutoff = ""
         return {eid: self._live[eid] for lt, eid in live if lt >= (cutoff or "")}
@@ -884,11 +887,11 @@ class EventClusterer:
                     continue
                 for b in known[1]:
                     if 2 <= self._df[b] <= self.cfg.rare_df:
-                        for other in self._holders.get(b, ()):
-                            placed = self._placement(other)
-                            g = self.resolve(placed[0]) if placed is not None else None
-                            if g is not None and g in eligible and g not in out:
-                                near.add(g)
+                        for holder in self._holders.get(b, ()):
+                            placed = self._placement(holder)
+                            label = self.resolve(placed[0]) if placed is not None else None
+                            if label is not None and label in eligible and label not in out:
+                                near.add(label)
         for g in sorted(near):
             if g not in out and any(self._pair_fade(out[f], eligible[g]) > 0.0 for f in core):
                 take(g)

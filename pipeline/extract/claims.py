@@ -700,7 +700,8 @@ class _Extractor:
         if any(not (t.is_punct or t.is_space) for t in sent):
             self.quote_voice = None  # narration between two quotations: the second needs its own owner
         found = False
-        cues = [t for t in sent if t.pos_ in ("VERB", "AUX") and (t.lemma_.lower() in CUES or _denounces(t) or _tallies(t))]
+        cues = [t for t in sent
+                if t.pos_ in ("VERB", "AUX") and (t.lemma_.lower() in CUES or _denounces(t) or _tallies(t))]
         for verb in cues:
             # A reporting verb inside another one's content is the inner statement: the outer subject carries it.
             outer = next((a for a in verb.ancestors if a in cues), None)

@@ -282,8 +282,8 @@ class SpeakerResolver:
         named = [c for c in subject.children if c.dep_ == "appos" and c.ent_type_ == "ORG" and c.pos_ == "PROPN"]
         if subject.pos_ == "NOUN" and named and subject.lemma_.lower() not in _NOT_SPEAKERS:
             # "Ukraine's hydropower company, Ukrhydroenergo, said": the name in apposition is who speaks.
-            org = next((e for e in subject.doc.ents if e.start <= named[0].i < e.end), None)
-            name = org.text if org is not None else named[0].text
+            ent = next((e for e in subject.doc.ents if e.start <= named[0].i < e.end), None)
+            name = ent.text if ent is not None else named[0].text
             found = self.table.find(name)
             sp = Speaker(found[0] if found else name, found[1] if found else "organisation", text)
             self._remember(subject, sp)

@@ -75,7 +75,8 @@ def test_a_claim_that_calls_the_account_staged_denies_it_and_shows_as_denying() 
 
 
 def test_part_of_a_toll_is_not_another_answer_to_it() -> None:
-    total = claim("health ministry", "253 people died", action="kill", qs=[qty("253 people", 253, 253, counted="people")])
+    total = claim("health ministry", "253 people died", action="kill",
+                  qs=[qty("253 people", 253, 253, counted="people")])
     part = claim("foreign ministry", "40 foreigners died", action="kill",
                  qs=[qty("40 foreigners", 40, 40, counted="foreigners")])
     other = claim("police", "359 people died", action="kill", qs=[qty("359 people", 359, 359, counted="people")])
@@ -98,7 +99,8 @@ def test_a_country_and_a_local_place_are_not_two_places_for_a_toll() -> None:
 
 def test_a_count_in_parts_agrees_with_the_whole() -> None:
     parts = claim("military", "the navy seized 12 Somali and 11 Yemeni suspects", action="arrest",
-                  qs=[qty("12 Somali", 12, 12, counted="suspects"), qty("11 Yemeni suspects", 11, 11, counted="suspects")])
+                  qs=[qty("12 Somali", 12, 12, counted="suspects"),
+                      qty("11 Yemeni suspects", 11, 11, counted="suspects")])
     whole = claim("officials", "the navy captured 23 piracy suspects", action="arrest",
                   qs=[qty("23 piracy suspects", 23, 23, counted="suspects")])
     other = claim("coast guard", "the navy captured 30 suspects", action="arrest",
