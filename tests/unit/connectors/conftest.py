@@ -18,6 +18,16 @@ Reply = tuple[int, dict[str, str], bytes]
 Route = Reply | Callable[[dict[str, str]], Reply]
 
 
+def send_reply(handler: BaseHTTPRequestHandler, code: int, headers: dict[str, str], body: bytes) -> None:
+    """Write one whole HTTP reply from a test server's handler."""
+    handler.send_response(code)
+    for k, v in headers.items():
+        handler.send_header(k, v)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 def rss(*items: str, title: str = "T") -> bytes:
     return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
             f"<link>https://ex.example/</link>{''.join(items)}</channel></rss>").encode()
@@ -60,12 +70,7 @@ class RouteServer:
                 # find this one still counted.
                 with outer._lock:
                     outer.in_flight -= 1
-                self.send_response(code)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_reply(self, code, headers, body)
 
             def log_message(self, *a: object) -> None:
                 pass

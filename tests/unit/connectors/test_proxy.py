@@ -17,7 +17,7 @@ from connectors.http import FetchError, FetchResult, fetch, make_client, proxy_f
 from connectors.poller import PollConfig, poll_once
 from connectors.registry import Feed
 from connectors.state import StateStore
-from tests.unit.connectors.conftest import ListSink, Reply, RouteServer, item, rss
+from tests.unit.connectors.conftest import ListSink, Reply, RouteServer, item, rss, send_reply
 from tests.unit.connectors.test_politeness import XML
 
 _HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "te", "trailer", "transfer-encoding",
@@ -47,12 +47,7 @@ class ForwardProxy:
                     code, body = r.status, r.read()
                     headers = {k: v for k, v in r.getheaders() if k.lower() not in _HOP}
                     conn.close()
-                self.send_response(code)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_reply(self, code, headers, body)
 
             def log_message(self, *a: object) -> None:
                 pass
