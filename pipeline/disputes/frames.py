@@ -32,8 +32,7 @@ __all__ = [
 
 # Verb lemmas that name the same act. Classes are coarse on purpose: "blew up" and "destroyed" a dam are one act
 # for the question "who did it"; finer distinctions come from actors and places.
-_ACTION_CLASSES = lexicons.actions().classes  # ``pipeline/lexicons/actions.toml``, shared with the extractor
-_ACTION_INDEX = lexicons.actions().index
+_ACTION_INDEX = lexicons.actions().index  # ``pipeline/lexicons/actions.toml``, shared with the extractor
 
 # What a number counts. Deaths, injuries and casualties (killed or wounded) are kept apart on purpose: "30 killed"
 # and "over 100 casualties" are both true in most strikes.
@@ -227,7 +226,6 @@ _GENERIC = {
 
 _TOKEN = re.compile(r"[a-z0-9\u00c0-\u024f.$€£%]+")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.(\d+))?")
-_VAGUE = VAGUE  # the extractor's table of vague amounts ("dozens" -> 24..99), one table for both
 ABOUT_TOLERANCE = 0.2  # "about 100" covers 80..120: wide enough for rounding, narrow enough that 5 vs 100 conflicts
 
 
@@ -321,7 +319,7 @@ def interval_of(q: Quantity, factor: float = 1.0) -> tuple[float, float] | None:
     if approx == "vague":
         if lo is None and hi is None:
             words = q.text.lower()
-            for w, (a, b) in sorted(_VAGUE.items(), key=lambda kv: -len(kv[0])):
+            for w, (a, b) in sorted(VAGUE.items(), key=lambda kv: -len(kv[0])):  # the extractor's table
                 if w in words:
                     lo, hi = a, b
                     break
@@ -474,21 +472,27 @@ def speaker_key(claim: Claim) -> str:
     return " ".join(claim.speaker.casefold().split())
 
 
-_OLD_VALUE = re.compile(r"\b(?:from|previous(?: figure)?(?: of)?|earlier(?: figure)?(?: of)?|instead of|not)\s*$",
-                        re.IGNORECASE)
 _TOLL = re.compile(r"\b(?:death )?toll\b", re.IGNORECASE)
+
+
+def _around(claim: Claim, q: Quantity) -> tuple[str, str] | None:
+    """The claim's words before and after one of its quantities, or None when the offsets do not fit its quote."""
+    quote, at = claim.quote or "", q.start - claim.start
+    if not quote or not 0 <= at <= len(quote):
+        return None
+    return quote[:at], quote[at + len(q.text) :]
 
 
 def _tally_numbers(claim: Claim) -> list[Quantity] | None:
     """The count a claim like "raised the death toll from 64 to 2,975" or "revised the toll down to 253, from the
-    previous figure of 359" states: the new value only (the old one is what it replaces), counted as deaths.
-    None when the claim does not change or set a toll."""
+    previous figure of 359" states, counted as deaths: the new value only ("from" a figure is the one replaced;
+    a previous figure is set aside by ``_not_a_count``). None when the claim does not change or set a toll."""
     if claim.cue not in TALLY_VERBS or not _TOLL.search(claim.text):
         return None
     out = []
     for q in claim.quantities:
-        before = (claim.quote or "")[max(0, q.start - claim.start - 30) : max(0, q.start - claim.start)]
-        if _OLD_VALUE.search(before):
+        around = _around(claim, q)
+        if around is not None and re.search(r"\bfrom\s*$", around[0], re.IGNORECASE):
             if q.approx != "range" or q.high is None:
                 continue
             new = q.text.rsplit(" to ", 1)[-1]  # "from 64 to 2,975": the toll is now 2,975
@@ -509,20 +513,20 @@ _TOLL_IS = re.compile(r"\b(?:death )?toll\b[^.;]{0,60}$", re.IGNORECASE)
 
 
 def _not_a_count(claim: Claim, q: Quantity) -> bool:
-    """The quantity is an age, the "one" of "no one", or a figure the claim sets aside ("290 and not 359"):
-    nothing the speaker counts."""
-    quote, at = claim.quote or "", q.start - claim.start
-    if not quote or not 0 <= at <= len(quote):
+    """The quantity is an age, the "one" of "no one", or a figure the claim sets aside ("290 and not 359",
+    "from the previous figure of 359"): nothing the speaker counts."""
+    around = _around(claim, q)
+    if around is None:
         return False
-    before, after = quote[max(0, at - 40) : at], quote[at + len(q.text) :]
+    before, after = around
     return bool(_NO_BEFORE.search(before) or _FORMER.search(before)
                 or (_AGE_BEFORE.search(before) and _AGE_AFTER.match(after)))
 
 
 def _toll_figure(claim: Claim, q: Quantity) -> bool:
     """A bare number stated as the toll: "the death toll from the attacks is at least 253"."""
-    quote, at = claim.quote or "", q.start - claim.start
-    return q.counted is None and not q.unit and 0 <= at <= len(quote) and bool(_TOLL_IS.search(quote[:at]))
+    around = _around(claim, q)
+    return q.counted is None and not q.unit and around is not None and bool(_TOLL_IS.search(around[0]))
 
 
 def frame_of(claim: Claim, speaker: str | None = None) -> Frame:

@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import cast
 
 from pipeline.disputes.frames import TALLY_CLASSES, Frame, NumFact, local_places
 from pipeline.model import DisputeKind, Polarity
@@ -168,11 +169,7 @@ def _denied_number(a: Frame, b: Frame) -> list[SlotMatch]:
 
 def stance_of(f: Frame) -> Polarity:
     """asserts, denies or no_knowledge: the claim's polarity, or its stance where that denies."""
-    if f.stance == "denies":
-        return "denies"
-    if f.stance == "no_knowledge":
-        return "no_knowledge"
-    return "denies" if f.polarity == "denies" else "no_knowledge" if f.polarity == "no_knowledge" else "asserts"
+    return cast(Polarity, f.stance if f.stance in ("denies", "no_knowledge") else f.polarity)
 
 
 def _act(a: Frame, b: Frame) -> list[SlotMatch]:

@@ -654,32 +654,25 @@ class _Extractor:
         saying ...", "X was quoted as saying ...". Returns whether it made a claim."""
         if verb.tag_ != "VBG" or _subject(verb) is not None:
             return False
-        comps = [c for c in verb.children if c.dep_ in ("ccomp", "xcomp")]
-        speaker_tok = content = None
+        comps = [list(c.subtree) for c in verb.children if c.dep_ in ("ccomp", "xcomp")]
+        speaker_tok: Token | None = None
+        content: list[Token] = []
         citer = next((a for a in verb.ancestors if a.lemma_.lower() in ("cite", "quote") and a.pos_ == "VERB"), None)
         if citer is not None:
             # The one cited speaks; what they said is the participle's clause, or the clause the citing verb hangs on.
             speaker_tok = next((c for c in citer.children if c.dep_ in ("dobj", "nsubjpass")), None)
-            outer = [c for c in citer.children if c.dep_ == "ccomp" and c.i < citer.i]
-            content = comps[0] if comps else (outer[0] if outer else None)
+            outer = [list(c.subtree) for c in citer.children if c.dep_ == "ccomp" and c.i < citer.i]
+            content = (comps or outer or [[]])[0]
         else:
             issuer = next((t for t in reversed(list(self.doc[sent.start : verb.i]))
                            if t.pos_ == "VERB" and t.lemma_.lower() in ("issue", "release", "publish", "post", "put")
                            and any(c.dep_ == "dobj" and c.lemma_.lower() in _MEDIUM for c in t.children)), None)
             if issuer is not None:
+                # "... a statement stating total death toll was 290": the clause, or what follows the participle.
                 speaker_tok = _subject(issuer)
-                content = comps[0] if comps else None
-                if content is None:
-                    rest = [t for t in self.doc[verb.i + 1 : sent.end]]
-                    span = _trim(rest)
-                    if speaker_tok is not None and span is not None and (sp := self.resolver.resolve(speaker_tok)):
-                        self.claim(sp, verb.lemma_.lower(), span[0], span[1], sent, verb)
-                        return True
-                    return False
-        if speaker_tok is None or content is None:
-            return False
-        speaker = self.resolver.resolve(speaker_tok)
-        span = _trim(list(content.subtree))
+                content = comps[0] if comps else list(self.doc[verb.i + 1 : sent.end])
+        speaker = self.resolver.resolve(speaker_tok) if speaker_tok is not None else None
+        span = _trim(content)
         if speaker is None or span is None:
             return False
         self.claim(speaker, verb.lemma_.lower(), span[0], span[1], sent, verb)

@@ -125,11 +125,10 @@ VAGUE: dict[str, tuple[float, float]] = {
     "a dozen": (10, 14),
     "a handful": (2, 6),
 }
-_VAGUE_PHRASES = sorted(((p.split(), p) for p in VAGUE), key=lambda x: -len(x[0]))
-# The same phrases by first word, longest first: most tokens start none, and are turned away by one lookup.
+# The vague phrases by first word, longest first: most tokens start none, and are turned away by one lookup.
 _VAGUE_BY_FIRST: dict[str, list[tuple[list[str], str]]] = {}
-for _words, _phrase in _VAGUE_PHRASES:
-    _VAGUE_BY_FIRST.setdefault(_words[0], []).append((_words, _phrase))
+for _phrase in sorted(VAGUE, key=lambda p: -len(p.split())):
+    _VAGUE_BY_FIRST.setdefault(_phrase.split()[0], []).append((_phrase.split(), _phrase))
 # Modifiers before a number, longest first so "more than" wins over "more".
 _BEFORE = sorted(
     [

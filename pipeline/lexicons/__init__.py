@@ -30,12 +30,9 @@ def _read(name: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Actions:
     classes: dict[str, tuple[str, ...]]  # class -> every lemma and phrase folded into it
+    index: dict[str, str]  # lemma or phrase -> its class
     verbs: frozenset[str]  # lemmas the extractor takes as a claim's act
     nouns: dict[str, str]  # act nouns -> the verb lemma each stands for
-
-    @property
-    def index(self) -> dict[str, str]:
-        return {lemma: cls for cls, lemmas in self.classes.items() for lemma in lemmas}
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,8 @@ def actions() -> Actions:
     data = _read("actions.toml")
     classes = {cls: tuple(d["verbs"]) + tuple(d["other"]) for cls, d in data["classes"].items()}
     verbs = frozenset(v for d in data["classes"].values() for v in d["verbs"])
-    return Actions(classes, verbs, dict(data["nouns"]))
+    index = {lemma: cls for cls, lemmas in classes.items() for lemma in lemmas}
+    return Actions(classes, index, verbs, dict(data["nouns"]))
 
 
 @lru_cache(maxsize=1)
