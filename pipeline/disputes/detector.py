@@ -12,7 +12,7 @@ State layout (``state`` is the value for one event; all values are JSON types)::
     claims     {claim_id: {"c": claim JSON, "s": speaker key, "o": [outlets carrying it], "n": arrival seq}}
     alias      {claim_id: claim_id}   reprints and same-speaker repeats folded into an earlier claim
     disputes   {dispute_id: {"family", "anchor", "members", "kinds", "kind", "status", "confidence", "first_seen",
-                "last_updated", "notes", "emitted": {"speakers", "sides", "kinds", "status"} | None}}
+                "last_updated", "notes", "emitted": {"speakers", "sides", "kind", "status", "outlets"} | None}}
     positions  [PositionChange JSON]
     seen       latest ``now`` any claim arrived with (absent in states written before it existed)
     moved      {claim_id: event_id}   claims whose article a settle moved away before the claim arrived here
@@ -75,6 +75,16 @@ class Handover:
         """At most ``size`` claims each (an event holds up to 500), the disputes with the first."""
         return [Handover(self.claims[i : i + size], self.disputes if i == 0 else {})
                 for i in range(0, len(self.claims), size)]
+
+
+def _same_answer(a: Frame, b: Frame, family: str) -> bool:
+    """One speaker's two claims give the same answer to the dispute's question: the same stance, and the same count
+    (a numeric question) or the same party blamed."""
+    if stance_of(a) != stance_of(b):
+        return False
+    if family.startswith("n|"):
+        return any(m.family == family and m.kind is None for m in compare(a, b))
+    return a.accused == b.accused
 
 
 class DisputeDetector:
@@ -581,16 +591,27 @@ class DisputeDetector:
         if m.kind is not None and m.kind not in d["kinds"]:
             d["kinds"].append(m.kind)
 
-    def _current(self, state: Mapping[str, Any], members: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Each speaker's latest claim among the members: a speaker is one side, whatever they said before."""
-        cur: dict[str, dict[str, Any]] = {}
+    def _current(self, state: Mapping[str, Any], members: Sequence[str],
+                 family: str | None = None) -> dict[str, dict[str, Any]]:
+        """Each speaker's side among the members: what they say now (their latest claim), quoted where they first
+        said it (the earliest claim with the same answer: the original report rather than a later rewrite)."""
+        latest: dict[str, dict[str, Any]] = {}
+        mine: dict[str, list[dict[str, Any]]] = {}
         for cid in members:
             entry = state["claims"].get(cid)
             if entry is None:
                 continue
-            prev = cur.get(entry["s"])
+            mine.setdefault(entry["s"], []).append(entry)
+            prev = latest.get(entry["s"])
             if prev is None or self._when(entry) >= self._when(prev):
-                cur[entry["s"]] = entry
+                latest[entry["s"]] = entry
+        if family is None:
+            return latest
+        cur: dict[str, dict[str, Any]] = {}
+        for speaker, now in latest.items():
+            said = self._frame(now)
+            same = [e for e in mine[speaker] if e is now or _same_answer(self._frame(e), said, family)]
+            cur[speaker] = min(same, key=self._when)
         return cur
 
     @staticmethod
@@ -598,7 +619,7 @@ class DisputeDetector:
         return (parse_time(entry["c"].get("published")) or _EPOCH, int(entry["n"]))
 
     def _live_conflicts(self, state: Mapping[str, Any], d: Mapping[str, Any]) -> list[SlotMatch]:
-        cur = list(self._current(state, d["members"]).values())
+        cur = list(self._current(state, d["members"], d["family"]).values())
         found: list[SlotMatch] = []
         for i, a in enumerate(cur):
             fa = self._frame(a)
@@ -611,12 +632,15 @@ class DisputeDetector:
     ) -> DisputeChange | None:
         d = state["disputes"][did]
         live = self._live_conflicts(state, d)
-        cur = self._current(state, d["members"])
+        cur = self._current(state, d["members"], d["family"])
         speakers = sorted(cur)
         if live:
             self._set_confidence(state, d, live, speakers)
         emitted = d["emitted"]
         sides = sorted(e["c"]["claim_id"] for e in cur.values())
+        # A side quotes where its speaker first said it; a repeat elsewhere adds only outlets, still news for the
+        # dispute's document.
+        outlets = sorted({o for cid in d["members"] if (e := state["claims"].get(cid)) for o in e["o"]})
         change: ChangeKind
         if emitted is None:
             if not live or len(speakers) < 2:
@@ -639,13 +663,14 @@ class DisputeDetector:
                 change = "status"
             elif "position" in reasons and sides != emitted["sides"]:
                 change = "position"
-            elif sides != emitted["sides"]:
-                change = "updated"  # a speaker's side now quotes their latest wording of the same thing
+            elif sides != emitted["sides"] or outlets != emitted.get("outlets"):
+                change = "updated"  # a speaker's side moved to another answer, or more outlets carry one
             else:
                 return None
             d["status"] = status
         d["last_updated"] = format_time(now)
-        d["emitted"] = {"speakers": speakers, "sides": sides, "kind": d["kind"], "status": d["status"]}
+        d["emitted"] = {"speakers": speakers, "sides": sides, "kind": d["kind"], "status": d["status"],
+                        "outlets": outlets}
         return DisputeChange(dispute=self._build(state, did), change=change)
 
     def _sweep(self, state: MutableMapping[str, Any], now: datetime) -> list[DisputeChange]:
@@ -664,7 +689,7 @@ class DisputeDetector:
 
     def _build(self, state: Mapping[str, Any], did: str) -> Dispute:
         d = state["disputes"][did]
-        cur = self._current(state, d["members"])
+        cur = self._current(state, d["members"], d["family"])
         sides = []
         for entry in sorted(cur.values(), key=lambda e: self._when(e)):
             c = entry["c"]

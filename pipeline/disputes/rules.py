@@ -130,7 +130,8 @@ def _sums_agree(key: str, a: Frame, b: Frame) -> bool:
 def _numeric(a: Frame, b: Frame) -> list[SlotMatch]:
     if not a.numbers or not b.numbers or a.outlet_voice or b.outlet_voice:
         return []
-    pols = (a.polarity, b.polarity)
+    # "Reports that the toll is 359 are not correct" denies 359 as surely as "359 did not die".
+    pols = (stance_of(a), stance_of(b))
     if pols.count("denies") == 1 and "no_knowledge" not in pols:
         return _denied_number(a, b)
     if pols != ("asserts", "asserts"):
@@ -158,7 +159,7 @@ def _numeric(a: Frame, b: Frame) -> list[SlotMatch]:
 
 def _denied_number(a: Frame, b: Frame) -> list[SlotMatch]:
     """"3,000 people did not die" against "2,975 dead": a count one side denies and the other asserts."""
-    deny, other = (a, b) if a.polarity == "denies" else (b, a)
+    deny, other = (a, b) if stance_of(a) == "denies" else (b, a)
     for x in deny.numbers:
         for y in other.numbers:
             if x.key == y.key and _compatible(x, y):
@@ -249,10 +250,19 @@ def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
     return [SlotMatch(ACCOUNT, "", kind, conf, reason)]
 
 
+def _counts_alike(a: Frame, b: Frame) -> bool:
+    """Both claims count the same thing: whatever one denies of the other is a question of numbers."""
+    return bool({n.key for n in a.numbers} & {n.key for n in b.numbers})
+
+
 def compare(a: Frame, b: Frame) -> list[SlotMatch]:
-    """Every slot the two frames share, each with a conflict kind or None."""
+    """Every slot the two frames share, each with a conflict kind or None. Two counts of one thing are the numeric
+    rule's alone: "reports that the toll is 359 are not correct" against "the toll was 359" is one disagreement
+    about a number, not a second one about an account."""
     if not a.slots & b.slots:
         return []
+    if _counts_alike(a, b):
+        return _numeric(a, b)
     act = _act(a, b)
     if any(m.kind for m in act):
         return _numeric(a, b) + act

@@ -361,3 +361,26 @@ def test_a_surname_and_the_full_name_are_one_side() -> None:
         changes += det.update(state, c, later(i))
     last = changes[-1].dispute
     assert sorted(s.speaker for s in last.sides) == ["Donald Trump", "Ricardo Rossello"]
+
+
+def test_a_side_quotes_where_its_speaker_first_gave_its_answer() -> None:
+    """A speaker who repeats a count keeps the side they first gave it on (the original report, not a later rewrite);
+    one who changes it is shown with the new answer."""
+    det = DisputeDetector()
+    state: dict[str, Any] = {}
+    first = claim("Port authority", "12 people were killed", action="kill", qs=(qty("12", 12, counted="killed"),),
+                  at=later(0))
+    other = claim("Rescue service", "30 people were killed", action="kill", qs=(qty("30", 30, counted="killed"),),
+                  at=later(1))
+    again = claim("Port authority", "a dozen people were killed", action="kill",
+                  qs=(qty("12", 12, counted="killed"),), outlet="o2", at=later(2))
+    for n, c in enumerate((first, other, again)):
+        det.update(state, c, later(n))
+    (d,) = det.disputes(state)
+    assert {s.speaker: s.claim_id for s in d.sides}["Port authority"] == first.claim_id
+    assert next(s for s in d.sides if s.speaker == "Port authority").outlets == ("o1", "o2")
+    changed = claim("Port authority", "14 people were killed", action="kill", qs=(qty("14", 14, counted="killed"),),
+                    at=later(3))
+    det.update(state, changed, later(3))
+    (d,) = det.disputes(state)
+    assert {s.speaker: s.claim_id for s in d.sides}["Port authority"] == changed.claim_id

@@ -80,3 +80,16 @@ def test_team_pairs_keep_their_single_rules() -> None:
     for kind in ("numeric", "polarity", "non_confirmation"):
         assert r["per_kind"][kind]["recall"] >= 0.6, kind
     assert r["flagged_lookalikes"] == []
+
+
+def test_a_count_called_incorrect_is_a_numeric_question_not_a_second_account_dispute() -> None:
+    """"Reports that the toll is 120 are not correct" denies the number 120 (no denial verb, polarity asserts): one
+    numeric disagreement with whoever said 120, and nothing with whoever said 80."""
+    denial = frame_of(claim("health ministry", "media reports saying that the death toll is 120 are not correct",
+                            action="kill", qs=(qty("120", 120, counted="death toll"),)))
+    said_120 = frame_of(claim("police spokesman", "the death toll was 120 people", action="kill",
+                              qs=(qty("120 people", 120, counted="dead"),)))
+    said_80 = frame_of(claim("city officials", "the death toll was 80 people", action="kill",
+                             qs=(qty("80 people", 80, counted="dead"),)))
+    assert _kinds(denial, said_120) == [("n|deaths|-|*", "numeric")]
+    assert all(kind is None for _, kind in _kinds(denial, said_80))
