@@ -26,8 +26,12 @@ def make_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         producer_request_timeout=settings.producer_request_timeout_seconds,
         consumer_auto_offset_reset="earliest",
+        # Faust commits the offsets the stages acked (pipeline/commits.py: only once a message's outputs are in
+        # Kafka) every second, every 100 acks, and, waiting for every message a stage took, before a rebalance or a
+        # stop completes.
         broker_commit_every=100,
         broker_commit_interval=1.0,
+        stream_wait_empty=True,
         stream_buffer_maxsize=512,
         table_standby_replicas=0,
     )

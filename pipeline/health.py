@@ -63,13 +63,12 @@ def health_report(
     events_per_second: float,
     lag_by_topic: Mapping[str, int] | None = None,
     lag_error: str | None = None,
-    offset_watch: Mapping[str, int] | None = None,
+    offset_holes: Mapping[str, int] | None = None,
 ) -> tuple[int, dict[str, object]]:
     """The HTTP status code and the JSON body. Lag (messages each stage's input topic still holds for the worker's
-    group) is information, not a check: a backlog after an outage is expected, not a fault. So are the offset
-    watch's counts (``pipeline/watch.py``: checks done, checks that could not read the books, partitions
-    repaired, holes the stages met): a repair is the watch doing its job, and the log says which partition and
-    why."""
+    group) is information, not a check: a backlog after an outage is expected, not a fault. So are the holes the
+    stages met in their partitions' offsets and fetched again, and those that could not be filled
+    (``pipeline/commits.py``): the log says which partition and which offsets."""
     ok = all(c.ok for c in checks.values())
     body: dict[str, object] = {
         "status": "ok" if ok else "degraded",
@@ -81,7 +80,7 @@ def health_report(
         "sent_by_topic": dict(sorted(sent_by_topic.items())),
         "dead_lettered_by_stage": dict(sorted(dead_lettered_by_stage.items())),
         "lag_by_topic": dict(sorted(lag_by_topic.items())) if lag_by_topic is not None else None,
-        "offset_watch": dict(sorted(offset_watch.items())) if offset_watch is not None else None,
+        "offset_holes": dict(sorted(offset_holes.items())) if offset_holes is not None else None,
     }
     if lag_error is not None:
         body["lag_error"] = lag_error[:200]

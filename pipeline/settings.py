@@ -63,12 +63,6 @@ class Settings(BaseSettings):
     """How often the assign stage is asked to settle (regroup recent fragments into events) when no article has
     come for it to settle on its own (every 50 articles): the last articles of a quiet stream are settled this
     long after they came."""
-    offset_check_seconds: float = 10.0
-    """How often the worker compares Kafka's committed offsets with its own books (``pipeline/watch.py``)."""
-    stuck_offset_seconds: float = 60.0
-    """A stage partition behind in Kafka's books, with none of its messages in hand, for this long is stuck and
-    repaired (its commit sent again, or its messages fetched again). Longer than any stage takes over one batch:
-    a repair that comes too early costs a message processed twice."""
     sweep_seconds: float = 600.0
     """How often events with live disputes are checked for staleness."""
     dispute_stale_seconds: float = 3 * 86400.0

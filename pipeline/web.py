@@ -2,7 +2,8 @@
 from the running worker. Kafka: the consumer's assignment and the broker errors the log filter saw in the last 30 s.
 Elasticsearch: ``GET /_cluster/health`` with a 3 s limit. Stages: Faust's own counters of messages received and
 sent per topic, the dead letters each stage wrote, and the consumer lag per input topic (``newsrift lag``). Indexer:
-whether its own Kafka consumer runs, and why it last started over. Offsets: the offset watch's counts."""
+whether its own Kafka consumer runs, and why it last started over. Offsets: the holes the stages met
+(pipeline/commits.py)."""
 
 from __future__ import annotations
 
@@ -70,7 +71,7 @@ def install(rt: Runtime, indexer: IndexerState) -> None:
             events_per_second=float(monitor.events_s),
             lag_by_topic=lag,
             lag_error=lag_error,
-            offset_watch=dict(rt.offsets.checks),
+            offset_holes=dict(rt.order.counts),
         )
         return self.json(body, status=code)
 

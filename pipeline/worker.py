@@ -1,11 +1,11 @@
-"""The worker: one Faust app with every stage, the indexer, the alert retrier, the offset watch and ``GET /health``,
+"""The worker: one Faust app with every stage, the indexer, the alert retrier and ``GET /health``,
 built from settings (``build``). ``newsrift worker`` runs what ``build`` returns."""
 
 from __future__ import annotations
 
 import logging
 
-from pipeline import watch, web
+from pipeline import web
 from pipeline.alerts import agent as alerts
 from pipeline.disputes import agent as disputes
 from pipeline.events import agent as events
@@ -35,7 +35,6 @@ def build(settings: Settings) -> Runtime:
     alerts.register(rt)
     indexer = IndexerState()
     index.register(rt, indexer)
-    watch.install(rt.app, rt.offsets)
     web.install(rt, indexer)
     rt.timer(30.0, "report_held_log_lines", report_held_log_lines)
     return rt

@@ -143,11 +143,11 @@ class Recorder:
         self.topics: list[str] = []
         self.rejected: list[tuple[str, bytes, Exception]] = []
 
-    async def send(self, topic: str, key: bytes, value: bytes, *, wait: bool = False) -> None:
+    async def send(self, topic: str, key: bytes, value: bytes, *, wait: bool = False, outputs: Any = None) -> None:
         self.topics.append(topic)
         self.sent.append((key, value))
 
-    async def reject(self, stage: str, event: Event, error: Exception) -> None:
+    async def reject(self, stage: str, event: Event, error: Exception, outputs: Any = None) -> None:
         self.rejected.append((stage, event.key, error))
 
 
@@ -170,10 +170,12 @@ def _run_analyse(batch: list[Event], analyser: Any, rec: Recorder) -> None:
     from functools import partial
 
     from pipeline import messages
+    from pipeline.commits import Outputs
     from pipeline.normalize.step import analyse
 
     rt = _runtime(rec)
-    asyncio.run(rt.run_batch("analyse_articles", messages.RAW_ARTICLES, partial(analyse, analyser), batch, {}))
+    asyncio.run(rt.run_batch("analyse_articles", messages.RAW_ARTICLES, partial(analyse, analyser), batch, {},
+                             Outputs()))
 
 
 def test_the_analyse_batch_handles_every_event_whatever_it_raises() -> None:
@@ -227,6 +229,7 @@ def test_the_analyse_batch_survives_a_batch_wide_failure() -> None:
 
 def test_a_batch_step_that_fails_as_a_whole_dead_letters_each_of_its_messages() -> None:
     from pipeline import messages
+    from pipeline.commits import Outputs
 
     rec = Recorder()
 
@@ -234,7 +237,7 @@ def test_a_batch_step_that_fails_as_a_whole_dead_letters_each_of_its_messages() 
         raise RuntimeError("step bug")
 
     batch = [Event(k.encode(), json.dumps({**GOOD, "article_id": k}).encode(), Msg("raw")) for k in ("a", "b")]
-    asyncio.run(_runtime(rec).run_batch("s", messages.RAW_ARTICLES, broken, batch, {}))
+    asyncio.run(_runtime(rec).run_batch("s", messages.RAW_ARTICLES, broken, batch, {}, Outputs()))
     assert [(k, str(e)) for _, k, e in rec.rejected] == [(b"a", "step bug"), (b"b", "step bug")]
 
 

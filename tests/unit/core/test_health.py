@@ -32,13 +32,13 @@ def test_report_is_503_when_any_check_fails_and_carries_the_counters() -> None:
     assert code == 200 and body["status"] == "ok" and body["uptime_s"] == 90.0
     assert body["received_by_topic"] == {"news.articles.raw.v1": 5} and body["events_per_second"] == 2.35
     assert body["dead_lettered_by_stage"] == {"analyse_articles": 1} and body["started_at"] == "2026-01-01T00:00:00Z"
-    assert body["lag_by_topic"] is None and "lag_error" not in body and body["offset_watch"] is None
+    assert body["lag_by_topic"] is None and "lag_error" not in body and body["offset_holes"] is None
     code, body = health_report(now=T0, started=T0, checks={"kafka": Check(True, "ok")},
                                lag_by_topic={"news.claims.v1": 3, "news.articles.raw.v1": 0},
-                               offset_watch={"repaired": 1, "done": 12, "failed": 0}, **counters)
+                               offset_holes={"holes": 1, "holes_lost": 0}, **counters)
     # A backlog is reported, not failed: after an outage the worker is expected to be behind.
     assert code == 200 and body["lag_by_topic"] == {"news.articles.raw.v1": 0, "news.claims.v1": 3}
-    assert body["offset_watch"] == {"done": 12, "failed": 0, "repaired": 1}  # a repair is reported, not failed
+    assert body["offset_holes"] == {"holes": 1, "holes_lost": 0}  # a hole fetched again is reported, not failed
     _, body = health_report(now=T0, started=T0, checks={"kafka": Check(False, "down")},
                             lag_error="not measured: Kafka check failing", **counters)
     assert body["lag_by_topic"] is None and body["lag_error"] == "not measured: Kafka check failing"

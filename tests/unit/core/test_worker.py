@@ -27,7 +27,7 @@ def test_importing_the_worker_makes_no_app_settings_topic_or_table() -> None:
     probe = """
 import gc, faust
 from pipeline.settings import Settings
-import pipeline.worker, pipeline.runner, pipeline.app, pipeline.watch, pipeline.web
+import pipeline.worker, pipeline.runner, pipeline.app, pipeline.commits, pipeline.web
 for name in ("normalize", "events", "disputes", "alerts", "index"):
     __import__(f"pipeline.{name}.agent")
 made = [type(o).__name__ for o in gc.get_objects()
@@ -60,14 +60,22 @@ def test_build_puts_each_stage_on_its_topic_with_its_tables() -> None:
 
 
 class _Stream:
-    """What a Faust agent is given: here, a fixed list of events."""
+    """What a Faust agent is given: here, a fixed list of events, and the acks the stage made."""
 
     def __init__(self, events: list[Any]) -> None:
-        self._events = events
+        self.items = events
+        self.acked: list[int] = []
+
+    def noack(self) -> _Stream:
+        return self
 
     async def events(self) -> Any:
-        for event in self._events:
+        for event in self.items:
             yield event
+
+    async def ack(self, event: Any) -> bool:
+        self.acked.append(event.message.offset)
+        return True
 
 
 def _event(key: bytes, value: bytes, offset: int) -> Any:
@@ -93,7 +101,7 @@ def test_the_runner_decodes_steps_and_dead_letters_each_message_on_its_own() -> 
             raise RuntimeError("step failed")
         seen.append((ctx.key, message))
 
-    async def reject(stage: str, event: Any, error: Exception) -> None:
+    async def reject(stage: str, event: Any, error: Exception, outputs: Any = None) -> None:
         rejected.append((stage, event.key, str(error)))
 
     async def every(ctx: Any) -> None:
@@ -105,7 +113,9 @@ def test_the_runner_decodes_steps_and_dead_letters_each_message_on_its_own() -> 
     good = messages.encode(tick)
     batch = [_event(b"junk", b"{no", 0), _event(b"untagged", b'{"at": "2020-01-01T00:00:00Z"}', 1),
              _event(b"boom", good, 2), _event(b"ok", good, 3)]
-    asyncio.run(rt.app.agents["sweeper"].fun(_Stream(batch)))
+    stream = _Stream(batch)
+    asyncio.run(rt.app.agents["sweeper"].fun(stream))
+    assert stream.acked == [0, 1, 2, 3]  # each acked once handled or dead-lettered, in order
     assert seen == [(b"ok", tick)]
     assert [(s, k) for s, k, _ in rejected] == [("sweeper", b"junk"), ("sweeper", b"untagged"), ("sweeper", b"boom")]
     assert "not JSON" in rejected[0][2] and "no 'type'" in rejected[1][2] and rejected[2][2] == "step failed"
