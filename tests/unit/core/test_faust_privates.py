@@ -151,7 +151,7 @@ def test_faust_private_names_are_read_from_faust_itself() -> None:
     assert not any(n.startswith("__") and n.endswith("__") for n in names)
 
 
-def test_the_checker_flags_what_the_offset_watch_used_to_read() -> None:
+def test_the_checker_flags_reads_of_faust_books_and_overrides_of_faust_privates() -> None:
     source = '''
 import faust
 import mode
