@@ -207,6 +207,24 @@ def _bare(phrase: Span) -> list[Token]:
             if t.dep_ not in ("det", "case") and not (t.dep_ == "poss" and t.pos_ == "PRON") and not t.is_punct]
 
 
+_ROLE_POS = ("PROPN", "NOUN", "ADJ")
+
+
+def _role(ent: Span) -> str:
+    """A person's name with the title words just before it ("Kremlin spokesman Dmitry Peskov", "Saudi Arabia's
+    foreign minister Adel al-Jubeir") and a title in apposition ("Patrick Ryder, the Pentagon press secretary")."""
+    sent, doc = ent.sent, ent.doc
+    start = ent.start
+    while start > sent.start and ent.start - start < 6 and (doc[start - 1].pos_ in _ROLE_POS
+                                                             or doc[start - 1].tag_ == "POS"):
+        start -= 1
+    end = ent.end
+    appos = [c for c in ent.root.children if c.dep_ == "appos" and c.i >= ent.end]
+    if appos:
+        end = max(end, _phrase(appos[0]).end)
+    return doc[start:end].text
+
+
 class SpeakerResolver:
     """Resolves speaker phrases within one article; remembers the last named person for "he" and "the minister"."""
 
@@ -216,8 +234,11 @@ class SpeakerResolver:
         self.last_group: Speaker | None = None
         self.surnames: dict[str, str] = {}
         self.by_head: dict[str, Speaker] = {}
+        self.roles: dict[str, str] = {}  # person -> the longest phrase that introduced them
 
-    def _person(self, name: str, text: str) -> Speaker:
+    def _person(self, name: str, text: str, role: str = "") -> Speaker:
+        """A named person, with the words that say who they are wherever the article said it ("Saudi Foreign
+        Minister Adel al-Jubeir" first, "al-Jubeir" later): whose side a person speaks for comes from there."""
         words = name.split()
         while len(words) > 1 and words[0].casefold().rstrip(".") in _TITLES | _HONORIFICS:
             words = words[1:]  # "Spokesperson Maria Zakharova" (a title inside the tagged name) is Maria Zakharova
@@ -226,22 +247,29 @@ class SpeakerResolver:
         if " " in name:
             self.surnames[name.split()[-1].casefold()] = name
         canon = self.table.find(name)
-        sp = Speaker(canon[0] if canon and canon[1] == "person" else name, "person", text)
+        name = canon[0] if canon and canon[1] == "person" else name
+        said = role if text in role else f"{role} {text}".strip() if role not in text else text
+        if len(said) > len(self.roles.get(name, name)):
+            self.roles[name] = said
+        sp = Speaker(name, "person", self.roles.get(name, said))
         self.last_person = sp
         return sp
 
+    def _again(self, person: Speaker, text: str) -> Speaker:
+        """A person referred to again ("he", "the spokeswoman"): the words that introduced them stay theirs."""
+        return Speaker(person.name, "person", self.roles.get(person.name, text))
+
     def note(self, sent: Span) -> None:
         """Remember people a sentence mentions, so a later "she" or "the minister" can refer to them."""
-        found = [(e.start, e.text) for e in ents_in(sent, ("PERSON",))]
+        found = [(e.start, e.text, _role(e)) for e in ents_in(sent, ("PERSON",))]
         # "Karen Holt, a spokeswoman for ...": a title in apposition makes a person even when NER says ORG.
         found += [
-            (t.head.i, _name(t.head))
+            (t.head.i, _name(t.head), _phrase(t.head).text)
             for t in sent
             if t.dep_ == "appos" and t.lemma_.lower() in _TITLES and t.head.pos_ == "PROPN"
         ]
-        if found:
-            name = max(found)[1]
-            self._person(name, name)
+        for _, name, role in sorted(found):
+            self._person(name, name, role)  # the last one named stays the one "he" refers to
         for e in ents_in(sent, ("ORG",)):
             # "a revised report by the Health Ministry": a later "the ministry said" is that ministry.
             head = e.root.lemma_.lower()
@@ -269,8 +297,8 @@ class SpeakerResolver:
             # comes before anyone the article named before it.
             here = [e for e in ents_in(subject.doc[subject.sent.start : subject.i], ("PERSON",))]
             if here:
-                return self._person(here[-1].text, text)
-            return Speaker(self.last_person.name, "person", text) if self.last_person else None
+                return self._person(here[-1].text, text, _role(here[-1]))
+            return self._again(self.last_person, text) if self.last_person else None
         if low in _PRONOUNS_GROUP:
             return Speaker(self.last_group.name, self.last_group.type, text) if self.last_group else None
         if subject.pos_ == "PROPN" and (
@@ -312,7 +340,7 @@ class SpeakerResolver:
             # "Sri Lankan authorities" (tagged PERSON), "Trump administration officials": a modifier, not a person.
             persons = []
         if persons:
-            return self._person(persons[-1].text, text)
+            return self._person(persons[-1].text, text, _role(persons[-1]))
         if alias and alias[1] == "person":
             sp = Speaker(alias[0], "person", text)
             self.last_person = sp
@@ -320,7 +348,7 @@ class SpeakerResolver:
         if head_lemma in _TITLES and subject.pos_ == "NOUN" and not alias and head_lemma != "official":
             # "the spokeswoman said": the last named person of the article; unnamed otherwise.
             if self.last_person and any(t.dep_ == "det" and t.lower_ == "the" for t in subject.children):
-                return Speaker(self.last_person.name, "person", text)
+                return self._again(self.last_person, text)
             words = [t.text for t in _bare(phrase)]
             return Speaker(" ".join(words).lower(), "person", text)
         if head_lemma in _OFFICIALS or subject.lower_ in _OFFICIALS:

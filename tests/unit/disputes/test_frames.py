@@ -136,3 +136,14 @@ def test_a_country_that_describes_someone_is_not_accused() -> None:
     blamed = claim("Turkish officials", "U.S. forces killed him inside the building")
     assert frame_of(described).accused == frozenset()
     assert frame_of(blamed).accused == {"us"}
+
+
+def test_a_person_speaks_for_the_side_their_title_names() -> None:
+    """"Peskov said" after "Kremlin spokesman Dmitry Peskov": the words that introduced the person give the party;
+    institutions known by their own names (State Department, FSB) speak for their countries."""
+    bare = claim("Dmitry Peskov", "the blast was sabotage by Ukraine", stype="person")
+    titled = dataclasses.replace(bare, speaker_text="Kremlin spokesman Dmitry Peskov")
+    assert frame_of(bare).party == frozenset()
+    assert frame_of(titled).party == {"russia"} and frame_of(titled).accused == {"ukraine"}
+    assert frame_of(claim("State Department", "Russia bears responsibility")).party == {"us"}
+    assert frame_of(claim("FSB", "the vessels entered Russian waters illegally")).party == {"russia"}
