@@ -275,6 +275,9 @@ class Claim(_Json):
     direct: bool = False
     speaker_text: str | None = None
     carrier: str | None = None
+    # A denial that only points back ("denounced these baseless allegations"): the words of the account it denies,
+    # told just before it in the article. ``text`` stays inside the quote; the rules read both.
+    refers_to: str | None = None
     hedges: tuple[str, ...] = ()
     quantities: tuple[Quantity, ...] = ()
     actors: tuple[str, ...] = ()
@@ -306,6 +309,7 @@ class Claim(_Json):
             direct=bool(d.get("direct", False)),
             speaker_text=d.get("speaker_text"),
             carrier=d.get("carrier"),
+            refers_to=d.get("refers_to"),
             hedges=tuple(d.get("hedges", ())),
             quantities=tuple(Quantity.from_json(q) for q in d.get("quantities", ())),
             actors=tuple(d.get("actors", ())),

@@ -39,6 +39,7 @@ KEYS = (
     "polarity",
     "direct",
     "text",
+    "refers_to",
     "start",
     "end",
     "hedges",
@@ -54,6 +55,8 @@ def summary(c: Claim) -> dict[str, Any]:
     d: dict[str, Any] = {k: getattr(c, k) for k in KEYS}
     d = {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
     d["quantities"] = [{k: v for k, v in q.to_json().items() if k not in ("start", "end")} for q in c.quantities]
+    if d["refers_to"] is None:
+        del d["refers_to"]  # shown only on the denials that point back
     return d
 
 

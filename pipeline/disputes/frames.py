@@ -580,6 +580,6 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
         party=party,
         stance=stance,
         accused=named if stance == "accuses" else frozenset(),
-        content=_content_words(claim.text),
+        content=_content_words(f"{claim.text} {claim.refers_to or ''}"),
         outlet_voice=claim.speaker_type == "outlet",
     )

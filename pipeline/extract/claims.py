@@ -3,6 +3,7 @@ places and times, with exact character spans (rules over the spaCy dependency pa
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from bisect import bisect_left
 from datetime import date, datetime, timedelta
@@ -821,7 +822,30 @@ class _Extractor:
             except (IndexError, ValueError):  # a parse too odd for the rules: skip the sentence, keep the article
                 pass
             self.resolver.note(sent)
-        return self.claims
+        return _referents(self.claims)
+
+
+# "Denounced these baseless allegations", "rejected the claims": a denial of what the article just reported.
+_BARE_REFERENCE = re.compile(
+    r"^(?:these|those|the|such|this|that|its|their)\s+(?:\w+\s+){0,2}?"
+    r"(?:allegations?|claims?|reports?|accusations?|charges?|assertions?|rumou?rs?|accounts?|suggestions?)$",
+    re.IGNORECASE,
+)
+
+
+def _referents(claims: list[Claim]) -> list[Claim]:
+    """A denial that only points back ("these baseless allegations") denies the account reported just before it by
+    someone else: it ``refers_to`` that account's words, so it can be set against the account wherever it is
+    told."""
+    out: list[Claim] = []
+    for c in claims:
+        if c.polarity == "denies" and _BARE_REFERENCE.match(c.text.strip()):
+            before = [p for p in out if p.speaker != c.speaker and p.polarity == "asserts" and p.end <= c.start
+                      and c.start - p.end < 600]
+            if before:
+                c = dataclasses.replace(c, refers_to=before[-1].text)
+        out.append(c)
+    return out
 
 
 _SMALL_WORDS = {"a", "an", "the", "and", "or", "but", "of", "in", "on", "at", "to", "for", "by", "with", "from", "as",

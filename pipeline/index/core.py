@@ -155,7 +155,11 @@ def install_templates(es: Any, names: IndexNames, kinds: Iterable[str] = INDEX_K
             meta=tpl.get("_meta"),
         )
         index = names.index(kind)
-        if not es.indices.exists(index=index):
+        if es.indices.exists(index=index):
+            # A field added since the index was made (mappings are strict): adding fields is always allowed, so an
+            # index from before an upgrade takes them; a changed field type needs a new index version.
+            es.indices.put_mapping(index=index, properties=tpl["template"]["mappings"]["properties"])
+        else:
             try:
                 es.indices.create(index=index, aliases={names.alias(kind): {"is_write_index": True}})
                 created.append(index)

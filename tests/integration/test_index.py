@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
-from pipeline.index.core import BulkAction, IndexNames, actions_for, install_templates
+from pipeline.index.core import BulkAction, IndexNames, actions_for, install_templates, load_template
 from pipeline.index.writer import write_bulk
 from pipeline.messages import ClaimMessage
 from pipeline.model import Claim
@@ -108,4 +108,23 @@ def test_bulk_waits_out_an_elasticsearch_outage(es_url: str, names: IndexNames) 
     assert asyncio.run(go()) == []
     es.indices.refresh(index=names.alias("claims"))
     assert es.count(index=names.alias("claims"))["count"] == 1
+    es.close()
+
+
+def test_an_index_made_before_a_field_existed_takes_it_on_install(es_url: str, names: IndexNames) -> None:
+    """Mappings are strict: an index created before ``refers_to`` existed would reject every claim carrying it.
+    Installing the templates again adds the new fields to the existing index."""
+    es = Elasticsearch(es_url)
+    install_templates(es, names)
+    index = names.index("claims")
+    es.indices.delete(index=index)
+    es.indices.delete_index_template(name=names.alias("claims"))  # as before the upgrade: no template knows it
+    old = load_template("claims")["template"]
+    old_props = {k: v for k, v in old["mappings"]["properties"].items() if k != "refers_to"}
+    es.indices.create(index=index, settings=old.get("settings"), mappings={**old["mappings"], "properties": old_props},
+                      aliases={names.alias("claims"): {"is_write_index": True}})
+    assert "refers_to" not in es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert install_templates(es, names) == []
+    assert "refers_to" in es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    es.index(index=names.alias("claims"), id="c1", document={**claim(1).to_json(), "refers_to": "the account"})
     es.close()
