@@ -1,5 +1,5 @@
 """Chaos bench: real articles through the whole pipeline while the worker, Elasticsearch and the broker fail, then
-what reached Elasticsearch against ``analyze`` on the same input, and which of the worker's repairs fired.
+what reached Elasticsearch against ``analyze`` on the same input, and which of the worker's retries and checks fired.
 
     .venv/bin/python bench/chaos.py [--seed N] [--quick] [--keep-log PATH]
 
@@ -12,7 +12,7 @@ process included) at random moments and starts it again, stops Elasticsearch for
 restarts the broker. Then it waits until every stage's lag is 0 and the indices have stopped changing, and prints,
 one figure a line: lost, duplicated and extra documents per kind (articles and claims by id, events by the set of
 articles they hold, disputes by kind, topic and the claims of their sides) against ``analyze_file`` over the same
-raw articles, and how often the worker logged each ``event=`` of the offset watch and of the other repairs.
+raw articles, and how often the worker logged each ``event=`` of the offset order check and the retries.
 
 ``--quick``: two worker kills, Elasticsearch down for 20 s, shorter waits. ``--seed`` picks the fault moments.
 Events and disputes depend on the order articles reach the event stage, which differs between the worker (three raw
@@ -57,9 +57,9 @@ from pipeline.topics import RAW_ARTICLES, ensure_topics, readers  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "data" / "disputes-dev" / "articles.jsonl"
 KINDS = ("articles", "claims", "events", "disputes")
-WATCH_EVENTS = ("offset_watch_started", "offset_watch_failed", "offsets_repaired", "offset_hole",
-                "offset_hole_filled", "offset_hole_lost", "offset_hole_unfilled", "offset_hole_check_failed")
-"""Every ``event=`` the offset watch (pipeline/watch.py) logs; printed even when 0."""
+OFFSET_EVENTS = ("offset_hole", "offset_hole_filled", "offset_hole_lost", "offset_hole_unfilled",
+                 "offset_hole_check_failed")
+"""Every ``event=`` the stages' offset order check (pipeline/commits.py) logs; printed even when 0."""
 OTHER_REPAIRS = ("bulk_retry", "bulk_partial_retry", "bulk_split", "index_setup_retry", "index_commit_skipped",
                  "dead_lettered", "nlp_process_died", "log_lines_held")
 """The indexer's and the stages' own retries and give-ups; printed even when 0."""
@@ -297,7 +297,7 @@ def lag_now(settings: Settings) -> dict[str, int] | None:
 
 def wait_idle(chaos: Chaos, quiet: float, timeout: float) -> tuple[bool, dict[str, int] | None]:
     """Until every stage's lag is 0, the document counts have not changed and the current worker has been ready
-    (its offset watch running) for ``quiet`` seconds."""
+    for ``quiet`` seconds."""
     deadline = time.monotonic() + timeout
     last: tuple[int, ...] | None = None
     since = time.monotonic()
@@ -377,24 +377,20 @@ def fingerprint(items: list[Any]) -> str:
     return hashlib.sha1(json.dumps(sorted(items, key=json.dumps)).encode()).hexdigest()[:12]
 
 
-def log_events(path: Path) -> tuple[Counter[str], Counter[str], int]:
+def log_events(path: Path) -> tuple[Counter[str], int]:
     events: Counter[str] = Counter()
-    repairs: Counter[str] = Counter()
     errors = 0
     try:
         text = path.read_text(errors="replace")
     except OSError:
-        return events, repairs, errors
+        return events, errors
     for line in text.splitlines():
         m = re.search(r"event=(\w+)", line)
         if m:
             events[m.group(1)] += 1
-            if m.group(1) == "offsets_repaired":
-                a = re.search(r"action=(\w+)", line)
-                repairs[a.group(1) if a else "?"] += 1
         if "Traceback" in line:
             errors += 1
-    return events, repairs, errors
+    return events, errors
 
 
 # ------------------------------------------------------------------------------------------------------- main
@@ -463,7 +459,7 @@ def run(args: argparse.Namespace, home: Path) -> None:
                 pass
 
     figs = figures(want, got)
-    events, repairs, tracebacks = log_events(log_path)
+    events, tracebacks = log_events(log_path)
     print(f"seed={args.seed}")
     print(f"mode={'quick' if args.quick else 'full'}{'-no-faults' if args.no_faults else ''}")
     print(f"raw_articles_published={len(arts)}")
@@ -476,18 +472,16 @@ def run(args: argparse.Namespace, home: Path) -> None:
     for kind in KINDS:
         for name, value in figs[kind].items():
             print(f"{kind}.{name}={value}")
-    for name in WATCH_EVENTS:
+    for name in OFFSET_EVENTS:
         print(f"log.{name}={events[name]}")
-    for action in ("commit", "seek"):
-        print(f"log.offsets_repaired.{action}={repairs[action]}")
     for name in OTHER_REPAIRS:
         print(f"log.{name}={events[name]}")
     for name, n in sorted(events.items()):
-        if name not in WATCH_EVENTS and name not in OTHER_REPAIRS:
+        if name not in OFFSET_EVENTS and name not in OTHER_REPAIRS:
             print(f"log.other.{name}={n}")
     print(f"log.tracebacks={tracebacks}")
-    watch = (health or {}).get("offset_watch")
-    print(f"health.offset_watch_last_worker={json.dumps(watch, sort_keys=True) if watch is not None else 'none'}")
+    holes = (health or {}).get("offset_holes")
+    print(f"health.offset_holes_last_worker={json.dumps(holes, sort_keys=True) if holes is not None else 'none'}")
     if lag:
         print(f"final_lag_by_topic={json.dumps({t: n for t, n in lag.items() if n}, sort_keys=True)}")
     for kind in ("articles", "claims"):
