@@ -529,6 +529,21 @@ def _toll_figure(claim: Claim, q: Quantity) -> bool:
     return q.counted is None and not q.unit and around is not None and bool(_TOLL_IS.search(around[0]))
 
 
+# "accused Russia of", "blames the Kyiv regime": a blame verb with the party it blames right after it.
+_BLAMES = re.compile(r"\b(?:accus\w*|blam\w*)\s+((?:\S+\s+){0,2}\S+)", re.IGNORECASE)
+
+
+def _accused(text: str, named: frozenset[str], stance: str) -> frozenset[str]:
+    """Whom a claim holds responsible. A denial blames only where it says so ("did nothing wrong and accused Russia
+    of aggression"); a party named in a denial is otherwise the accuser ("rejected claims of the United States
+    blaming it")."""
+    if not named or not _BLAME.search(text):
+        return frozenset()
+    if stance != "denies":
+        return named
+    return frozenset(p for m in _BLAMES.finditer(text) for p in parties([m.group(1)])) & named
+
+
 def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
     numbers: list[NumFact] = []
     tally = _tally_numbers(claim)
@@ -579,7 +594,7 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
                         + (["stance"] if party else [])),
         party=party,
         stance=stance,
-        accused=named if stance == "accuses" else frozenset(),
+        accused=_accused(claim.text, named, stance),
         content=_content_words(f"{claim.text} {claim.refers_to or ''}"),
         outlet_voice=claim.speaker_type == "outlet",
     )

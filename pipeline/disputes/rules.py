@@ -225,15 +225,16 @@ def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
     if not a.party or not b.party or a.party & b.party:
         return []
     stances = {a.stance, b.stance}
-    if stances == {"asserts"}:
-        return []
-    shared = a.content & b.content
-    if "accuses" in stances and len(stances) == 1:
-        # Mutual blame: each side names the other (or at least not itself) as the one responsible.
+    if a.accused and b.accused:
+        # Mutual blame: each side names the other (or at least not itself) as the one responsible; a side may deny
+        # its own part while it blames ("did nothing wrong and accused Russia of aggression").
         if (a.accused & b.party) or (b.accused & a.party):
             conf = _damp(BASE_CONFIDENCE["attribution"], a, b)
             return [SlotMatch(BLAME, "", "attribution", conf, f"{sorted(a.accused)} vs {sorted(b.accused)}")]
         return []
+    if stances == {"asserts"} or stances == {"accuses"}:
+        return []
+    shared = a.content & b.content
     if len(shared) < MIN_SHARED_CONTENT or not stances & {"denies", "no_knowledge"}:
         return []  # an accusation against a plain account: nobody denies anything
     deny = a if a.stance in ("denies", "no_knowledge") else b

@@ -43,6 +43,10 @@ _TITLES = {
     "sheriff",
     "captain",
     "colonel",
+    "representative",
+    "commissioner",
+    "adviser",
+    "advisor",
 }
 _HONORIFICS = {"mr", "mrs", "ms", "dr", "gen", "brig", "col", "lt", "sgt", "rep", "sen", "gov", "prof", "sir"}
 _OFFICIALS = {"official", "officials", "officer", "officers", "authorities", "diplomat", "diplomats"}
@@ -218,6 +222,17 @@ def _role(ent: Span) -> str:
     while start > sent.start and ent.start - start < 6 and (doc[start - 1].pos_ in _ROLE_POS
                                                              or doc[start - 1].tag_ == "POS"):
         start -= 1
+    if start == ent.start and start - 2 >= sent.start and doc[start - 1].text == ",":
+        # "the representative of the Ukrainian President in Crimea, Boris Babin": a title phrase, then the name.
+        t, title = doc[start - 2], None
+        while True:
+            if t.lemma_.lower() in _TITLES:
+                title = t  # the outermost title: "the representative of the Ukrainian President"
+            if t.dep_ not in ("pobj", "prep", "compound", "amod") or t.head.i >= t.i or t.head.i < sent.start:
+                break
+            t = t.head
+        if title is not None:
+            start = title.left_edge.i
     end = ent.end
     appos = [c for c in ent.root.children if c.dep_ == "appos" and c.i >= ent.end]
     if appos:

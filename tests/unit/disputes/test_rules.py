@@ -93,3 +93,16 @@ def test_a_count_called_incorrect_is_a_numeric_question_not_a_second_account_dis
                              qs=(qty("80 people", 80, counted="dead"),)))
     assert _kinds(denial, said_120) == [("n|deaths|-|*", "numeric")]
     assert all(kind is None for _, kind in _kinds(denial, said_80))
+
+
+def test_blame_against_blame_even_when_one_side_also_denies() -> None:
+    """"Its vessels did nothing wrong and it accused Russia of aggression" denies and blames at once: against a
+    Russian side blaming Ukraine it is mutual blame. A party named in a denial is otherwise the accuser, not the
+    accused: "rejected claims of the United States blaming it" blames nobody."""
+    kyiv = frame_of(claim("Ukrainian government", "its vessels did nothing wrong and it accused Russia of aggression"))
+    moscow = frame_of(claim("Russian foreign ministry", "the Ukrainian side is responsible for the provocation"))
+    tehran = frame_of(claim("Iranian government", "claims of the United States blaming it for the attack",
+                            pol="denies"))
+    assert kyiv.stance == "denies" and kyiv.accused == {"russia"}
+    assert ("s|blame", "attribution") in _kinds(kyiv, moscow)
+    assert tehran.accused == frozenset()
