@@ -127,7 +127,8 @@ def test_a_near_miss_starts_in_the_nearest_event_as_a_fragment_of_its_own() -> N
     got = c.assign(art("a2", KLITSCHKO_1B, 2, "Klitschko beats Rahman in Mannheim"))
     ev_a = stable_id("event", "a")
     assert (got.event_id, got.is_new) == (ev_a, False) and got.similarity >= 0.21
-    assert c.store["a:a2"]["e"] == stable_id("event", "a2")  # its own fragment: the join is not for good
+    placed = c.state.placed("a2")
+    assert placed is not None and placed.fragment == stable_id("event", "a2")  # its own fragment: not for good
     assert sorted(c.event(ev_a).article_ids) == ["a", "a2"]
     assert c.settle() == []  # the settle agrees: nothing moves
     assert c.event_of("a2") == ev_a
@@ -191,13 +192,13 @@ def test_a_settle_regroups_what_changed_and_its_neighbours_not_every_live_event(
     c.settle()
     c.moves_sent()
     scored: list[int] = []
-    original = c._settle_scores
+    original = c.settler.scores
 
-    def spy(frags, core=None):  # type: ignore[no-untyped-def]
+    def spy(frags, n, core=None):  # type: ignore[no-untyped-def]
         scored.append(len(frags))
-        return original(frags, core)
+        return original(frags, n, core)
 
-    c._settle_scores = spy  # type: ignore[method-assign]
+    c.settler.scores = spy  # type: ignore[method-assign]
     for n, (aid, text, title) in enumerate([("a", KLITSCHKO_1, "Klitschko stops Rahman"),
                                             ("a2", KLITSCHKO_1B, "Klitschko beats Rahman in Mannheim")]):
         c.assign(dataclasses.replace(art(aid, text, 0, title), published=T0 + timedelta(minutes=200 + n)))
@@ -211,7 +212,7 @@ def test_local_settles_give_the_events_a_settle_of_the_whole_window_gives() -> N
     arts = [dataclasses.replace(a, published=T0 + timedelta(minutes=i)) for i, a in enumerate(_stream())]
     local = EventClusterer({}, ClusterConfig())
     whole = EventClusterer({}, ClusterConfig())
-    whole._changed = lambda last, eligible: None  # type: ignore[method-assign]  # every settle: the whole window
+    whole.settler._changed = lambda eligible: None  # type: ignore[assignment,method-assign,return-value]  # every settle: the whole window
     for a in arts:
         local.assign(a)
         whole.assign(a)
