@@ -230,7 +230,8 @@ class Settler:
         out: dict[tuple[str, str], float] = {}
         # Dot products are kept for the next settle only if this one used them: an unchanged pair around what
         # changes is scored again, others are cheap to redo, and the cache stays the size of one settle.
-        cached, dots = self._dots, {}
+        cached: dict[tuple[str, str], tuple[int, int, float]] = self._dots
+        dots: dict[tuple[str, str], tuple[int, int, float]] = {}
         self._dots = dots
         for a, b in sorted(candidates):
             ea, eb = frags[a], frags[b]
@@ -238,9 +239,9 @@ class Settler:
             if fade == 0.0:
                 continue
             ka, kb = ea.size, eb.size
-            known = cached.get((a, b))
-            if known is not None and known[:2] == (ka, kb):
-                d = known[2]
+            kept = cached.get((a, b))
+            if kept is not None and kept[:2] == (ka, kb):
+                d = kept[2]
             else:
                 d = 0.0
                 for ch, weight in index.weights.items():
