@@ -226,7 +226,7 @@ def _register_optional() -> None:
     from newsrift.watch import watch_app
 
     app.add_typer(watch_app, name="watch")
-    from newsrift.dlq import dlq_app
+    from newsrift.dlq_cli import dlq_app
 
     app.add_typer(dlq_app, name="dlq")
 

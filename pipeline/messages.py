@@ -18,7 +18,8 @@ dead-letter.
 | ``news.alerts.v1`` | ``AlertMessage`` |
 | ``news.alerts.retry.v1`` | ``AlertRetryMessage`` |
 
-The ``.dlq`` twins carry dead-letter envelopes (``pipeline.streaming.dead_letter``), not messages of this module.
+The ``.dlq`` twins carry dead-letter envelopes, tagged ``failed_message`` or ``failed_alert`` and decoded by
+``pipeline.dead_letters.decode_dead_letter``, not messages of this module.
 """
 
 from __future__ import annotations

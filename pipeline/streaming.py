@@ -16,6 +16,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, It
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
+from pipeline.dead_letters import FAILED_MESSAGE
 from pipeline.errors import MessageError, NewsriftError, ProcessingError
 from pipeline.model import format_time
 
@@ -146,13 +147,15 @@ def dead_letter(
     now: datetime | None = None,
     max_bytes: int = MAX_ENVELOPE_BYTES,
 ) -> dict[str, Any]:
-    """The envelope a ``.dlq`` topic holds: the original message and why it could not be handled.
+    """The envelope a ``.dlq`` topic holds (``pipeline.dead_letters.FailedMessage``): the original message and why
+    it could not be handled.
 
     The payload is whole (``payload``, or ``payload_b64`` when not UTF-8) unless the envelope would exceed
     ``max_bytes`` once encoded; then it keeps the payload's start, with ``payload_truncated: true`` and
     ``payload_bytes`` (the message's size), and the topic, partition and offset point at the whole message.
     """
     env: dict[str, Any] = {
+        "type": FAILED_MESSAGE,
         "stage": stage,
         "topic": topic,
         "partition": partition,

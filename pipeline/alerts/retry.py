@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from pipeline.dead_letters import FailedAlert
 from pipeline.errors import MessageError
 from pipeline.model import _Json, format_time, parse_time
 
@@ -137,8 +138,9 @@ def hand_over(retrying: dict[str, str], alert: dict[str, Any], now: datetime,
 
 
 def alert_dead_letter(alert_id: str, sink: str, error: str, alert: dict[str, Any]) -> dict[str, Any]:
-    """A dead-lettered alert in the shape ``newsrift dlq replay`` delivers again to ``sink``."""
-    return {"stage": "send_alerts", "sink": sink, "error": error, "alert": alert}
+    """A dead-lettered alert (``pipeline.dead_letters.FailedAlert``), which ``newsrift dlq replay`` delivers again
+    to ``sink``."""
+    return FailedAlert("send_alerts", sink, error, alert).to_json()
 
 
 class SettledAttempts:

@@ -79,4 +79,5 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_good_ones_are_indexed(isol
     assert "out of range" in letters["inf1"]["error"]
     assert "over the limit of" in letters["long1"]["error"] and letters["long1"]["offset"] is not None
     assert json.loads(letters["date1"]["payload"])["published"] == 1700000000
-    assert all(e["stage"] == "analyse_articles" and e["topic"] == raw_topic for e in letters.values())
+    assert all(e["type"] == "failed_message" and e["stage"] == "analyse_articles" and e["topic"] == raw_topic
+               for e in letters.values())

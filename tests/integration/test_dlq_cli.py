@@ -1,5 +1,5 @@
 """``newsrift dlq`` on the real broker: dead-letter records are listed, and replayed back to their source topic
-byte for byte, or to the alert sink that refused them."""
+byte for byte, or to the alert sink that refused them; a record that is no envelope is reported and left there."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from kafka import KafkaProducer
 
 from newsrift.demo import settings_env
-from newsrift.dlq import counts, read_records, replay
+from newsrift.dlq_cli import counts, read_records, replay
 from pipeline.alerts import Alert
+from pipeline.alerts.retry import alert_dead_letter
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.streaming import dead_letter, encode
 from pipeline.topics import ALERTS, RAW_ARTICLES, dlq, ensure_topics
@@ -47,11 +48,15 @@ def test_dead_letters_are_listed_and_replayed_to_where_they_came_from(
 
     _send(settings, raw_dlq, [env(text, b"k1", 7), env(binary, None, 8), env(None, b"k3", 9)])
     alert = make_alert(1)
-    _send(settings, alerts_dlq, [(alert.alert_id.encode(), encode(
-        {"stage": "send_alerts", "sink": "webhook", "error": "webhook webhook: HTTP 503", "alert": alert.to_json()}))])
+    untagged = json.dumps({"stage": "send_alerts", "sink": "webhook", "alert": alert.to_json()}).encode()
+    _send(settings, alerts_dlq, [
+        (alert.alert_id.encode(), encode(alert_dead_letter(alert.alert_id, "webhook", "webhook webhook: HTTP 503",
+                                                           alert.to_json()))),
+        (b"x", untagged),
+    ])
 
     held = counts(settings)
-    assert held[raw_dlq] == 3 and held[alerts_dlq] == 1
+    assert held[raw_dlq] == 3 and held[alerts_dlq] == 2
 
     # A dry run sends nothing.
     dry = replay(settings, raw_dlq, dry_run=True)
@@ -69,9 +74,11 @@ def test_dead_letters_are_listed_and_replayed_to_where_they_came_from(
     assert [(o, ok) for o, _, ok in again] == [(1, True)]
     assert sorted(r.value or b"" for r in read_records(settings, raw)) == sorted([text, binary, binary])
 
-    (result,) = replay(settings, alerts_dlq)
+    result, refused = replay(settings, alerts_dlq)
     assert result[2] and alert.alert_id in result[1]
     assert [r["json"]["alert_id"] for r in webhook.requests] == [alert.alert_id]
+    assert (refused[0], refused[2]) == (1, False) and "not a dead-letter envelope (no 'type'" in refused[1]
+    assert counts(settings)[alerts_dlq] == 2  # the record that did not decode is still there
 
     # The CLI: a summary per topic with the folded reasons; a replay with a record it cannot send exits 1.
     cli = [sys.executable, "-m", "newsrift.cli", "dlq"]
@@ -80,12 +87,21 @@ def test_dead_letters_are_listed_and_replayed_to_where_they_came_from(
     assert listed.returncode == 0, listed.stderr
     assert f"{raw_dlq}\t3 records" in listed.stdout
     assert "3  stage=analyse_articles  not JSON: at char N" in listed.stdout
+    assert f"{alerts_dlq}\t2 records" in listed.stdout
+    assert "1  stage=?  unreadable: not a dead-letter envelope (no 'type'" in listed.stdout
     shown = subprocess.run([*cli, "show", RAW_ARTICLES, "--limit", "1"], env=settings_env(settings), cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     (line,) = shown.stdout.splitlines()
     shown_record = json.loads(line)
     assert (shown_record["dlq_offset"], shown_record["offset"], shown_record["payload"]) == (0, 7, text.decode())
+    assert shown_record["type"] == "failed_message"
+    shown = subprocess.run([*cli, "show", ALERTS, "--from", "1", "--full"], env=settings_env(settings),
+                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    (line,) = shown.stdout.splitlines()
+    assert json.loads(line) == {"dlq_offset": 1, "unreadable": "not a dead-letter envelope (no 'type'; a dead-letter "
+                                "topic carries failed_alert, failed_message)", "raw": untagged.decode()}
     rerun = subprocess.run([*cli, "replay", RAW_ARTICLES, "--dry-run"], env=settings_env(settings), cwd=REPO_ROOT,
                            capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 1

@@ -1,7 +1,8 @@
 """``newsrift dlq``: see what the dead-letter topics hold and send it again once the cause is fixed.
 
-The decisions (what a record is, what replaying it means) are in ``pipeline.dlq``; this module reads and writes
-Kafka with kafka-python and delivers alerts through the sinks the settings configure.
+The decisions (what a record is, what replaying it means) are in ``pipeline.dead_letters``; this module reads and
+writes Kafka with kafka-python and delivers alerts through the sinks the settings configure. A record that does not
+decode as an envelope is reported with the reason and left on its topic.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipeline.dlq import Redelivery, Republish, parse_record, plan_replay, summarise
+from pipeline.dead_letters import DeadLetter, Redelivery, Republish, decode_dead_letter, plan_replay, summarise
 from pipeline.errors import MessageError, NewsriftError
 from pipeline.settings import Settings, get_settings
 from pipeline.topics import TOPICS, dlq
@@ -150,7 +151,7 @@ def replay_each(settings: Settings, topic: str, first: int = 0, last: int | None
     try:
         for rec in read_records(settings, topic, first, last):
             try:
-                action = plan_replay(parse_record(rec.value))
+                action = plan_replay(decode_dead_letter(rec.value))
             except MessageError as e:
                 yield rec.offset, f"not replayed: {e}", False
                 continue
@@ -214,19 +215,19 @@ def list_cmd() -> None:
         for topic, n in held.items():
             typer.echo(f"{topic}\t{n} records")
             if n:
-                tally = summarise(_parsed(read_records(settings, topic, limit=10000)))
+                tally = summarise(_decoded(read_records(settings, topic, limit=10000)))
                 for (stage, why), k in tally.most_common(5):
                     typer.echo(f"    {k:>6}  stage={stage}  {why}")
     except NewsriftError as e:
         _fail(e)
 
 
-def _parsed(records: Iterator[Record]) -> Iterator[dict[str, Any]]:
+def _decoded(records: Iterator[Record]) -> Iterator[DeadLetter | MessageError]:
     for rec in records:
         try:
-            yield parse_record(rec.value)
+            yield decode_dead_letter(rec.value)
         except MessageError as e:
-            yield {"stage": "?", "error": str(e)}
+            yield e
 
 
 @dlq_app.command("show")
@@ -237,18 +238,19 @@ def show_cmd(
     full: Annotated[bool, typer.Option("--full", help="Print whole payloads (cut to 200 characters otherwise).")]
     = False,
 ) -> None:
-    """Print records as JSON lines: the record's own offset (dlq_offset), stage, reason, the topic, partition and
-    offset the message came from, and its payload."""
+    """Print records as JSON lines: the record's own offset (dlq_offset), its type, stage, reason, the topic,
+    partition and offset the message came from, and its payload. A record that is not an envelope is printed as
+    ``unreadable`` (why) and ``raw`` (its value as text)."""
     settings = get_settings()
     try:
         for rec in read_records(settings, _topic_arg(settings, topic), first, limit=limit):
             try:
-                data = parse_record(rec.value)
+                data = decode_dead_letter(rec.value).to_json()
             except MessageError as e:
-                typer.echo(json.dumps({"dlq_offset": rec.offset, "unreadable": str(e)}))
-                continue
+                raw = None if rec.value is None else rec.value.decode("utf-8", "backslashreplace")
+                data = {"unreadable": str(e), "raw": raw}
             if not full:
-                for field in ("payload", "payload_b64"):
+                for field in ("payload", "payload_b64", "raw"):
                     if isinstance(data.get(field), str) and len(data[field]) > 200:
                         data[field] = data[field][:200] + "…"
             typer.echo(json.dumps({"dlq_offset": rec.offset, **data}, ensure_ascii=False))
