@@ -13,10 +13,11 @@ from connectors.items import FeedParseError, canonical_url, entry_to_raw, item_h
 from connectors.politeness import HostLimiter
 from connectors.poller import PollConfig, Summary, poll_feed, poll_once, run_forever
 from connectors.registry import Feed, FeedEntry, Outlet, Registry, load_registry, save_registry
-from connectors.sinks import JsonlSink, KafkaSink, PublishError, Sink
+from connectors.sinks import ArticleSink, JsonlSink, KafkaSink, PublishError
 from connectors.state import FeedState, StateStore
 
 __all__ = [
+    "ArticleSink",
     "Feed",
     "FeedEntry",
     "FeedParseError",
@@ -30,7 +31,6 @@ __all__ = [
     "PollConfig",
     "PublishError",
     "Registry",
-    "Sink",
     "StateStore",
     "Summary",
     "canonical_url",

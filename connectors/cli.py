@@ -29,7 +29,7 @@ from connectors.registry import (
     resolve_url,
     save_registry,
 )
-from connectors.sinks import JsonlSink, KafkaSink, Sink
+from connectors.sinks import ArticleSink, JsonlSink, KafkaSink
 from connectors.state import StateStore, jsonl_state_dir, kafka_state_dir, migrate_legacy_state
 from pipeline.errors import ConfigError, NewsriftError
 
@@ -127,7 +127,7 @@ def _install_stop(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-async def _run_until_stopped(feeds: list[Feed], store: StateStore, sink: Sink, cfg: PollConfig,
+async def _run_until_stopped(feeds: list[Feed], store: StateStore, sink: ArticleSink, cfg: PollConfig,
                              watcher: RegistryWatcher | None = None, notify: Notify | None = None) -> None:
     stop = asyncio.Event()
     _install_stop(stop)
@@ -196,7 +196,7 @@ def ingest(
         feeds = _feeds(registry, feed or [], opml)
         store = _open_state(state_dir or default_state_dir(), topic, to_jsonl)
         cfg, notify, close_notices = _poll_config(concurrency, per_host, per_host_interval)
-        sink: Sink = JsonlSink(to_jsonl) if to_jsonl else KafkaSink(
+        sink: ArticleSink = JsonlSink(to_jsonl) if to_jsonl else KafkaSink(
             bootstrap or os.environ.get("NEWSRIFT_KAFKA_BOOTSTRAP", "127.0.0.1:9092"), topic)
     except NewsriftError as e:
         _fail(str(e))

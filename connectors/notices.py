@@ -62,7 +62,7 @@ Notify = Callable[[FeedNotice], None]
 
 
 class NoticeSink(Protocol):
-    """What ``pipeline.alerts.sinks.Sink`` offers for notices."""
+    """What ``pipeline.alerts.sinks.AlertSink`` offers for notices."""
 
     name: str
 

@@ -27,7 +27,7 @@ from connectors.notices import FeedNotice, Notify
 from connectors.politeness import HostLimiter
 from connectors.registry import Feed, load_registry
 from connectors.robots import ROBOTS_TTL, UNREACHABLE_WAIT, Robots, RobotsDenied
-from connectors.sinks import Sink
+from connectors.sinks import ArticleSink
 from connectors.state import FeedState, StateStore
 from pipeline.model import RawArticle, format_time
 
@@ -203,7 +203,7 @@ class _Limits:
             url = self.fetch_urls[feed.url] = (await asyncio.to_thread(store.load, feed.url)).fetch_url
         return url
 
-    def guarded(self, client: httpx.AsyncClient, store: StateStore, sink: Sink
+    def guarded(self, client: httpx.AsyncClient, store: StateStore, sink: ArticleSink
                 ) -> Callable[[Feed], Coroutine[Any, Any, tuple[Summary, FeedState | None]]]:
         async def one(feed: Feed) -> tuple[Summary, FeedState | None]:
             turn = _Turn(self, client)
@@ -325,7 +325,7 @@ def _follow_move(st: FeedState, feed: Feed, result: FetchResult, limits: _Limits
     return [f"{feed.url}: moved permanently from {old} to {st.fetch_url}"]
 
 
-async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
+async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: ArticleSink,
                 cfg: PollConfig, turn: _Turn) -> tuple[Summary, FeedState]:
     st, result = await _fetch_feed(client, feed, store, cfg, turn)
     if isinstance(result, RobotsDenied):
@@ -418,7 +418,7 @@ async def _poll(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: 
     return s, st
 
 
-async def poll_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: Sink,
+async def poll_feed(client: httpx.AsyncClient, feed: Feed, store: StateStore, sink: ArticleSink,
                     cfg: PollConfig | None = None, notify: Notify | None = None) -> Summary:
     """Poll one feed now, whatever its schedule says; state is loaded and saved around it."""
     turn = _Turn(_Limits(cfg or PollConfig(), notify), client)
@@ -438,7 +438,7 @@ def _unique(feeds: Sequence[Feed]) -> list[Feed]:
     return list(seen.values())
 
 
-async def poll_once(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None,
+async def poll_once(feeds: Sequence[Feed], store: StateStore, sink: ArticleSink, cfg: PollConfig | None = None,
                     notify: Notify | None = None) -> Summary:
     """Poll every feed once (due or not), with a global concurrency cap and per-host politeness (robots.txt,
     requests in flight, minimum interval between request starts). ``notify`` gets each feed found dead or revived
@@ -495,7 +495,7 @@ class RegistryWatcher:
         return feeds
 
 
-async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: Sink, cfg: PollConfig | None = None,
+async def run_forever(feeds: Sequence[Feed], store: StateStore, sink: ArticleSink, cfg: PollConfig | None = None,
                       *, tick: float = 1.0, report_every: float = 60.0, stop: asyncio.Event | None = None,
                       drain_timeout: float = 30.0, reload: Callable[[], Sequence[Feed] | None] | None = None,
                       reload_every: float = 5.0, notify: Notify | None = None) -> None:

@@ -12,14 +12,14 @@ from pipeline.errors import NewsriftError
 from pipeline.messages import RawArticleMessage
 from pipeline.model import RawArticle
 
-__all__ = ["JsonlSink", "KafkaSink", "PublishError", "Sink", "publish_each"]
+__all__ = ["ArticleSink", "JsonlSink", "KafkaSink", "PublishError", "publish_each"]
 
 
 class PublishError(NewsriftError):
     """The sink did not acknowledge an article; the connector keeps it for the next poll."""
 
 
-class Sink(Protocol):
+class ArticleSink(Protocol):
     """Where raw articles go. Both publish methods return only once articles are durably accepted.
 
     ``publish`` raises ``PublishError`` when its article was not acknowledged. ``publish_many`` sends a batch (one
@@ -34,7 +34,7 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def publish_each(sink: Sink, raws: Sequence[RawArticle]) -> list[PublishError | None]:
+def publish_each(sink: ArticleSink, raws: Sequence[RawArticle]) -> list[PublishError | None]:
     """``publish_many`` for sinks without a batch path: one at a time, stopping at the first failure (the rest
     would almost surely fail the same way, and each failure may cost a full timeout)."""
     out: list[PublishError | None] = []

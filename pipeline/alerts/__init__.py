@@ -1,25 +1,25 @@
 """Alerts: dispute changes -> alerts, watchlists, and delivery to webhook / Slack-compatible / e-mail sinks.
 
-Pure parts (``alert_from_change``, ``matches``) plus small synchronous sinks behind ``Sink``; ``Deliverer`` adds
+Pure parts (``alert_from_change``, ``matches``) plus small synchronous sinks behind ``AlertSink``; ``Deliverer`` adds
 dedupe, a per-sink rate limit, retries with backoff and a dead letter.
 """
 
 from pipeline.alerts.core import alert_from_change, change_label, summarise
 from pipeline.alerts.delivery import AlertDedupe, DeadLetter, Deliverer, DeliveryResult, RateLimiter
 from pipeline.alerts.model import Alert
-from pipeline.alerts.sinks import DeliveryError, EmailSink, Sink, WebhookSink, slack_payload
+from pipeline.alerts.sinks import AlertSink, DeliveryError, EmailSink, WebhookSink, slack_payload
 from pipeline.alerts.watchlist import Watch, add_watch, load_watches, matches, remove_watch, save_watches
 
 __all__ = [
     "Alert",
     "AlertDedupe",
+    "AlertSink",
     "DeadLetter",
     "Deliverer",
     "DeliveryError",
     "DeliveryResult",
     "EmailSink",
     "RateLimiter",
-    "Sink",
     "Watch",
     "WebhookSink",
     "add_watch",

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from pipeline.alerts.model import Alert
-from pipeline.alerts.sinks import DeliveryError, Sink
+from pipeline.alerts.sinks import AlertSink, DeliveryError
 from pipeline.model import format_time, parse_time
 
 __all__ = ["AlertDedupe", "DeadLetter", "Deliverer", "DeliveryResult", "RateLimiter"]
@@ -141,7 +141,7 @@ class Deliverer:
 
     def __init__(
         self,
-        sink: Sink,
+        sink: AlertSink,
         *,
         dedupe: AlertDedupe,
         dead_letter: DeadLetter,

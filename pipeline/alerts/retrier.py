@@ -33,7 +33,7 @@ from pipeline import topics as names
 from pipeline.alerts.model import Alert
 from pipeline.alerts.retry import Decision, Retry, RetryPolicy, SettledAttempts, alert_dead_letter, decide
 from pipeline.alerts.runtime import deliver_all
-from pipeline.alerts.sinks import Sink
+from pipeline.alerts.sinks import AlertSink
 from pipeline.errors import MessageError, NewsriftError
 from pipeline.messages import AlertRetryMessage
 from pipeline.settings import Settings
@@ -54,7 +54,7 @@ class AlertRetrier:
     """``run(stop)`` until ``stop`` is set. ``on_dead_letter`` is called with the stage name for each dead letter
     (the worker counts them for /health)."""
 
-    def __init__(self, settings: Settings, sinks: list[Sink], policy: RetryPolicy,
+    def __init__(self, settings: Settings, sinks: list[AlertSink], policy: RetryPolicy,
                  on_dead_letter: Callable[[str], None] = lambda stage: None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.settings = settings

@@ -12,7 +12,7 @@ from typing import Any
 from pipeline.alerts.delivery import AlertDedupe, Deliverer, RateLimiter
 from pipeline.alerts.model import Alert
 from pipeline.alerts.retry import RetryPolicy
-from pipeline.alerts.sinks import DeliveryError, EmailSink, Sink, WebhookSink
+from pipeline.alerts.sinks import AlertSink, DeliveryError, EmailSink, WebhookSink
 from pipeline.alerts.watchlist import Watch, load_watches, matches
 from pipeline.errors import ConfigError
 from pipeline.settings import Settings
@@ -33,8 +33,8 @@ def retry_policy(settings: Settings) -> RetryPolicy:
                        give_up_after=timedelta(seconds=settings.alert_retry_give_up_seconds))
 
 
-def build_sinks(settings: Settings) -> list[Sink]:
-    sinks: list[Sink] = []
+def build_sinks(settings: Settings) -> list[AlertSink]:
+    sinks: list[AlertSink] = []
     if settings.webhook_url:
         sinks.append(WebhookSink(settings.webhook_url, slack=settings.webhook_slack))
     if settings.smtp_host:
@@ -98,13 +98,14 @@ class DeliveryOutcome:
     """Sinks still failing with a retryable error after the quick tries, with the last error."""
 
 
-def still_to_deliver(dedupe: AlertDedupe, alert: Alert, sinks: list[Sink], planned: frozenset[str]) -> list[Sink]:
+def still_to_deliver(dedupe: AlertDedupe, alert: Alert, sinks: list[AlertSink],
+                     planned: frozenset[str]) -> list[AlertSink]:
     """The planned sinks that hold no mark for this alert. Asked for every change, replayed ones included: a worker
     that died while delivering had written the alert's "topic" mark but no sink's, and those sinks are owed it."""
     return [s for s in sinks if s.name in planned and not dedupe.seen(alert.alert_id, s.name)]
 
 
-def deliver_all(sinks: list[Sink], alert: Alert, retries: int = RETRIES) -> DeliveryOutcome:
+def deliver_all(sinks: list[AlertSink], alert: Alert, retries: int = RETRIES) -> DeliveryOutcome:
     """Deliver to each sink with rate limit, ``retries`` quick retries and backoff; blocking, so the agent runs it
     in a thread. A sink still failing with a retryable error is in ``retry``, one that refused for good in
     ``dead``."""

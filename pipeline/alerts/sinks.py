@@ -19,7 +19,7 @@ import httpx
 from pipeline.alerts.model import Alert
 from pipeline.errors import NewsriftError
 
-__all__ = ["DeliveryError", "EmailSink", "Sink", "WebhookSink", "slack_payload"]
+__all__ = ["AlertSink", "DeliveryError", "EmailSink", "WebhookSink", "slack_payload"]
 
 
 class DeliveryError(NewsriftError):
@@ -31,7 +31,7 @@ class DeliveryError(NewsriftError):
         self.retryable = retryable
 
 
-class Sink(abc.ABC):
+class AlertSink(abc.ABC):
     """One destination. ``name`` keys rate limits, dedupe entries and dead letters."""
 
     name: str
@@ -78,7 +78,7 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
     return {"text": alert.summary[:3000], "blocks": blocks}
 
 
-class WebhookSink(Sink):
+class WebhookSink(AlertSink):
     """JSON POST of the alert (or a Slack-compatible body with ``slack=True``)."""
 
     def __init__(
@@ -122,7 +122,7 @@ class WebhookSink(Sink):
             self._client.close()
 
 
-class EmailSink(Sink):
+class EmailSink(AlertSink):
     """Plain-text e-mail over SMTP (optionally STARTTLS and login), one message per alert."""
 
     def __init__(

@@ -19,7 +19,7 @@ from pipeline.alerts.core import QUIET_CHANGES
 from pipeline.alerts.retrier import AlertRetrier, run_in_thread, stop_thread
 from pipeline.alerts.retry import RetryPolicy, alert_dead_letter, hand_over
 from pipeline.alerts.runtime import AlertPlanner, build_sinks, deliver_all, still_to_deliver
-from pipeline.alerts.sinks import Sink
+from pipeline.alerts.sinks import AlertSink
 from pipeline.messages import AlertMessage, AlertRetryMessage, DisputeChangeMessage
 from pipeline.runner import Context
 from pipeline.settings import Settings
@@ -36,7 +36,7 @@ class AlertStep:
     pruned every tenth of that, at most hourly."""
 
     def __init__(self, settings: Settings, policy: RetryPolicy, on_dead_letter: Callable[[str], None]) -> None:
-        self.sinks: list[Sink] = build_sinks(settings)
+        self.sinks: list[AlertSink] = build_sinks(settings)
         self.planner = AlertPlanner(settings.watchlist)
         self.policy, self.on_dead_letter = policy, on_dead_letter
         self.keep = timedelta(seconds=2 * settings.dispute_retention_seconds)

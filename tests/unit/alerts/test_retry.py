@@ -16,7 +16,7 @@ from kafka.errors import KafkaError
 from pydantic import ValidationError
 
 from pipeline import messages
-from pipeline.alerts import Alert, DeliveryError, Sink
+from pipeline.alerts import Alert, AlertSink, DeliveryError
 from pipeline.alerts.retrier import AlertRetrier
 from pipeline.alerts.retry import Retry, RetryPolicy, SettledAttempts, decide, hand_over
 from pipeline.alerts.runtime import deliver_all, retry_policy
@@ -125,7 +125,7 @@ def test_a_malformed_retry_is_a_message_error(make_alert: Callable[[int], Alert]
         decode(encode({k: v for k, v in retry.to_json().items() if k != "due"}), Retry.from_json)
 
 
-class _Sink(Sink):
+class _Sink(AlertSink):
     def __init__(self, name: str, error: DeliveryError | None) -> None:
         self.name, self.error, self.sent = name, error, 0
 
@@ -266,7 +266,7 @@ class _Producer:
         return type("Ack", (), {"get": lambda self, timeout=None: None})()
 
 
-def _retrier(sinks: list[Sink], now: list[datetime]) -> AlertRetrier:
+def _retrier(sinks: list[AlertSink], now: list[datetime]) -> AlertRetrier:
     policy = RetryPolicy(timedelta(seconds=30), timedelta(minutes=10), timedelta(days=1))
     return AlertRetrier(Settings(topic_prefix="t."), sinks, policy, clock=lambda: now[0])
 
