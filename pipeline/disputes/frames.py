@@ -21,6 +21,7 @@ __all__ = [
     "Frame",
     "NumFact",
     "action_class",
+    "answers",
     "counted_class",
     "frame_of",
     "interval_of",
@@ -421,6 +422,7 @@ class Frame:
     accused: frozenset[str] = frozenset()  # parties the claim holds responsible (never the speaker's own)
     content: frozenset[str] = frozenset()  # content words of the claim, for "is it about the same thing"
     outlet_voice: bool = False  # the outlet states it in its own voice: no source to set against another
+    answers: frozenset[tuple[str, str]] = frozenset()  # (question label, pole) it answers (``contrasts.toml``)
 
 
 # Words that deny an account without a denial verb: "baseless allegations", "a fabrication", "Iran has no
@@ -529,6 +531,29 @@ def _toll_figure(claim: Claim, q: Quantity) -> bool:
     return q.counted is None and not q.unit and around is not None and bool(_TOLL_IS.search(around[0]))
 
 
+def _pole_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    alts = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alts})(?![\w-])", re.IGNORECASE)
+
+
+_POLES = [(c.label, tuple((name, _pole_pattern(words)) for name, words in c.poles)) for c in lexicons.contrasts()]
+_NEGATED = re.compile(r"\b(?:not|no|never|n't|impossible|nor|neither|rather than|instead of)\b[^.;,]{0,25}$",
+                      re.IGNORECASE)
+
+
+def answers(text: str) -> frozenset[tuple[str, str]]:
+    """The contrast questions a claim answers, each with its pole: "a civilian airship used for research" ->
+    (civilian or military purpose, civilian). A claim giving both poles, or one only negated ("not an accident"),
+    answers nothing."""
+    out = set()
+    for label, poles in _POLES:
+        given = {name for name, pat in poles
+                 if any(not _NEGATED.search(text[: m.start()]) for m in pat.finditer(text))}
+        if len(given) == 1:
+            out.add((label, given.pop()))
+    return frozenset(out)
+
+
 # "accused Russia of", "blames the Kyiv regime": a blame verb with the party it blames right after it.
 _BLAMES = re.compile(r"\b(?:accus\w*|blam\w*)\s+((?:\S+\s+){0,2}\S+)", re.IGNORECASE)
 
@@ -575,6 +600,7 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
         stance = "accuses"
     else:
         stance = "asserts"
+    given = answers(claim.text) if stance != "denies" else frozenset()  # a denial's pole is what it denies
     return Frame(
         claim_id=claim.claim_id,
         speaker=speaker if speaker is not None else speaker_key(claim),
@@ -591,10 +617,12 @@ def frame_of(claim: Claim, speaker: str | None = None) -> Frame:
         numbers=tuple(numbers),
         published=claim.published,
         slots=frozenset([n.key for n in numbers] + ([f"a|{act}"] if (act := action_class(claim.action)) else [])
-                        + (["stance"] if party else [])),
+                        + (["stance"] if party else [])
+                        + [f"c|{label}" for label, _ in given]),
         party=party,
         stance=stance,
         accused=_accused(claim.text, named, stance),
         content=_content_words(f"{claim.text} {claim.refers_to or ''}"),
         outlet_voice=claim.speaker_type == "outlet",
+        answers=given,
     )

@@ -251,6 +251,24 @@ def _stance(a: Frame, b: Frame) -> list[SlotMatch]:
     return [SlotMatch(ACCOUNT, "", kind, conf, reason)]
 
 
+CONTRAST_CONFIDENCE = 0.6
+
+
+def _contrast(a: Frame, b: Frame) -> list[SlotMatch]:
+    """Sources of different sides giving opposite answers to one of the questions of ``contrasts.toml``: "a civilian
+    airship used for research" (China) against "a surveillance balloon" (the Pentagon). Sources of one side, or of
+    no known side, are not set against each other here: a toll's "botched operation" and a prosecutor's
+    "premeditated" may both be true at different times, and only named sides make a disagreement of it."""
+    if a.outlet_voice or b.outlet_voice or not (a.party or b.party) or (a.party & b.party):
+        return []
+    out = []
+    for label, pole in a.answers:
+        other = next((p for q, p in b.answers if q == label), None)
+        if other is not None and other != pole:
+            out.append(SlotMatch(f"c|{label}", "", "other", _damp(CONTRAST_CONFIDENCE, a, b), f"{pole} vs {other}"))
+    return out
+
+
 def _counts_alike(a: Frame, b: Frame) -> bool:
     """Both claims count the same thing: whatever one denies of the other is a question of numbers."""
     return bool({n.key for n in a.numbers} & {n.key for n in b.numbers})
@@ -266,5 +284,5 @@ def compare(a: Frame, b: Frame) -> list[SlotMatch]:
         return _numeric(a, b)
     act = _act(a, b)
     if any(m.kind for m in act):
-        return _numeric(a, b) + act
-    return _numeric(a, b) + act + _stance(a, b)
+        return _numeric(a, b) + act + _contrast(a, b)
+    return _numeric(a, b) + act + _stance(a, b) + _contrast(a, b)

@@ -345,6 +345,8 @@ class SpeakerResolver:
             owner = [e for e in ents_in(head, ("ORG", "NORP", "GPE", "PERSON")) if e.end <= subject.i]
             if owner:
                 found = self._alias(owner[-1])
+                if found is None and owner[-1].label_ == "NORP":
+                    found = self.table.find(f"{owner[-1].text} government")  # "the Chinese statement said"
                 name = found[0] if found else owner[-1].text.removeprefix("the ").strip()
                 sp = Speaker(name, found[1] if found else "organisation", text)
                 self.last_group = sp

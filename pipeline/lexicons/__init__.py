@@ -3,7 +3,8 @@
 - ``actions.toml``: classes of acts (the extractor's act verbs and nouns, and what the dispute stage folds together);
 - ``units.toml``: units after a number, their names and how they convert;
 - ``parties.toml``: countries and camps and the words that name them;
-- ``aliases.toml``: speakers and places written several ways, folded to one name.
+- ``aliases.toml``: speakers and places written several ways, folded to one name;
+- ``contrasts.toml``: questions disputed news asks about an incident, each with two opposite answers.
 
 Each is a pure function of its file; nothing here imports the rest of the project.
 """
@@ -19,7 +20,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ALIAS_FILE = HERE / "aliases.toml"
 
-__all__ = ["ALIAS_FILE", "Actions", "Parties", "Units", "actions", "parties", "units"]
+__all__ = ["ALIAS_FILE", "Actions", "Contrast", "Parties", "Units", "actions", "contrasts", "parties", "units"]
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -85,3 +86,23 @@ def parties() -> Parties:
             else:
                 words[n] = party
     return Parties(words, tuple(sorted(phrases, key=lambda p: -len(p[0]))))
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """One question with its two opposite answers: each pole's name and the words that give it."""
+
+    name: str
+    label: str
+    poles: tuple[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...]]]
+
+
+@lru_cache(maxsize=1)
+def contrasts() -> tuple[Contrast, ...]:
+    out = []
+    for name, d in _read("contrasts.toml")["question"].items():
+        poles = [(k, tuple(v)) for k, v in d.items() if k != "label"]
+        if len(poles) != 2:
+            raise ValueError(f"contrasts.toml: question {name!r} needs exactly two poles, not {len(poles)}")
+        out.append(Contrast(name, d["label"], (poles[0], poles[1])))
+    return tuple(out)

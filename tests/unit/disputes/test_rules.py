@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bench.eval_disputes import evaluate
 from pipeline.disputes import compare, frame_of
+from pipeline.disputes.frames import answers as frames_answers
 from pipeline.disputes.frames import counted_class, interval_of, normalise_unit
 from pipeline.disputes.rules import times_overlap
 from tests.unit.disputes.helpers import claim, qty
@@ -106,3 +107,18 @@ def test_blame_against_blame_even_when_one_side_also_denies() -> None:
     assert kyiv.stance == "denies" and kyiv.accused == {"russia"}
     assert ("s|blame", "attribution") in _kinds(kyiv, moscow)
     assert tehran.accused == frozenset()
+
+
+def test_sides_of_different_camps_giving_opposite_answers_to_one_question_disagree() -> None:
+    """"A civilian airship used for research" (China) against "a spy balloon" (the Pentagon): one question of
+    ``contrasts.toml`` answered both ways by two camps. One camp's two answers, a negated answer and a claim giving
+    both answers are not set against anything."""
+    china = frame_of(claim("Chinese government", "it is a civilian airship used for weather research"))
+    pentagon = frame_of(claim("Pentagon", "it is a spy balloon that can change course"))
+    steered = frame_of(claim("US officials", "the balloon steered toward the base"))
+    assert ("c|civilian or military purpose", "other") in _kinds(china, pentagon)
+    assert not [m for m in compare(pentagon, steered) if m.family.startswith("c|")]  # one camp
+    assert frames_answers("it was not a spy balloon") == frozenset()
+    assert frames_answers("a civilian airship, not a spy balloon but a weather balloon") == frozenset(
+        {("civilian or military purpose", "civilian")})
+    assert frames_answers("a spy balloon or a weather balloon") == frozenset()  # both answers: none

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from pipeline import lexicons
 from pipeline.disputes import frames
 from pipeline.extract import claims, quantities
 from pipeline.lexicons import actions, parties, units
@@ -40,3 +41,12 @@ def test_party_names_fold_and_longer_phrases_come_first() -> None:
     lengths = [len(phrase) for phrase, _ in p.phrases]
     assert lengths == sorted(lengths, reverse=True)
     assert frames.terms(["North Korean state media"]) & p.names == {"northkorea"}
+
+
+def test_every_contrast_question_has_two_poles_that_share_no_words() -> None:
+    questions = lexicons.contrasts()
+    assert len(questions) >= 5
+    for q in questions:
+        (_, a), (_, b) = q.poles
+        assert a and b and not set(a) & set(b), q.name
+        assert all(w == w.lower() for w in a + b), q.name
