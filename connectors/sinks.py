@@ -1,18 +1,23 @@
-"""Where raw articles go: Kafka (acks=all, idempotent producer) or a JSONL file for debugging and tests."""
+"""Where raw articles go: Kafka (acks=all, idempotent producer) or a JSONL file for debugging and tests.
+
+Both write the same JSON per article, the ``raw_article`` message of ``pipeline.messages`` (its ``type`` tag and the
+fields of ``schemas/raw_article.v1.schema.json``), and ``read_jsonl`` reads a JSONL file back with the raw-article
+topic's decoder. ``newsrift analyze`` takes such a file as input too.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from pipeline.errors import NewsriftError
-from pipeline.messages import RawArticleMessage
+from pipeline.errors import MessageError, NewsriftError
+from pipeline.messages import RAW_ARTICLES, RawArticleMessage
 from pipeline.model import RawArticle
 
-__all__ = ["ArticleSink", "JsonlSink", "KafkaSink", "PublishError", "publish_each"]
+__all__ = ["ArticleSink", "JsonlSink", "KafkaSink", "PublishError", "encode_raw", "publish_each", "read_jsonl"]
 
 
 class PublishError(NewsriftError):
@@ -34,6 +39,24 @@ class ArticleSink(Protocol):
     def close(self) -> None: ...
 
 
+def encode_raw(raw: RawArticle) -> bytes:
+    """The article as its ``raw_article`` message: a Kafka record's value, or a JSONL line without the newline."""
+    return json.dumps(RawArticleMessage(raw).to_json(), ensure_ascii=False).encode("utf-8")
+
+
+def read_jsonl(path: Path) -> Iterator[RawArticle]:
+    """The articles of a file ``JsonlSink`` wrote, in order. A line that does not decode (not JSON, no or another
+    ``type``, a bad field) is a ``MessageError`` naming the file, the line and why; blank lines are skipped."""
+    with path.open("rb") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                yield RAW_ARTICLES(line).raw
+            except MessageError as e:
+                raise MessageError(f"{path} line {n}: {e}") from e
+
+
 def publish_each(sink: ArticleSink, raws: Sequence[RawArticle]) -> list[PublishError | None]:
     """``publish_many`` for sinks without a batch path: one at a time, stopping at the first failure (the rest
     would almost surely fail the same way, and each failure may cost a full timeout)."""
@@ -50,7 +73,7 @@ def publish_each(sink: ArticleSink, raws: Sequence[RawArticle]) -> list[PublishE
 
 
 class JsonlSink:
-    """One raw article per line (the raw-article schema); for debugging and tests."""
+    """One ``raw_article`` message per line, as ``KafkaSink`` publishes it; for debugging and tests."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -62,7 +85,7 @@ class JsonlSink:
         self._lock = threading.Lock()
 
     def publish(self, raw: RawArticle) -> None:
-        line = json.dumps(raw.to_json(), ensure_ascii=False) + "\n"
+        line = encode_raw(raw).decode("utf-8") + "\n"
         try:
             with self._lock:
                 self.fh.write(line)
@@ -96,9 +119,6 @@ class KafkaSink:
         except KafkaError as e:
             raise PublishError(f"Kafka at {bootstrap_servers} is not reachable: {e}") from e
 
-    def _value(self, raw: RawArticle) -> bytes:
-        return json.dumps(RawArticleMessage(raw).to_json(), ensure_ascii=False).encode("utf-8")
-
     def publish(self, raw: RawArticle) -> None:
         err = self.publish_many([raw])[0]
         if err is not None:
@@ -110,7 +130,7 @@ class KafkaSink:
         futures: list[Any] = []  # FutureRecordMetadata, or the PublishError that send() raised
         for raw in raws:
             try:
-                futures.append(self.producer.send(self.topic, key=raw.article_id.encode(), value=self._value(raw)))
+                futures.append(self.producer.send(self.topic, key=raw.article_id.encode(), value=encode_raw(raw)))
             except (self._errors, TimeoutError, ValueError) as e:
                 futures.append(PublishError(f"publish of {raw.article_id} to {self.topic} failed: {e}"))
         out: list[PublishError | None] = []

@@ -20,9 +20,9 @@ sys.path.insert(0, str(ROOT))
 
 from connectors.poller import poll_once  # noqa: E402
 from connectors.registry import load_registry  # noqa: E402
-from connectors.sinks import JsonlSink  # noqa: E402
+from connectors.sinks import JsonlSink, read_jsonl  # noqa: E402
 from connectors.state import StateStore  # noqa: E402
-from pipeline.model import RawArticle, format_time  # noqa: E402
+from pipeline.model import format_time  # noqa: E402
 from pipeline.normalize.core import normalise  # noqa: E402
 
 OUT = ROOT / "seeds" / "articles.jsonl"
@@ -35,7 +35,7 @@ def main() -> None:
         asyncio.run(poll_once(load_registry(ROOT / "seeds" / "outlets.toml").feeds(), StateStore(Path(tmp) / "st"),
                               sink))
         sink.close()
-        raws = [RawArticle.from_json(json.loads(line)) for line in raw_path.read_text().splitlines()]
+        raws = list(read_jsonl(raw_path))
     rows = []
     for raw in sorted(raws, key=lambda r: (r.published or datetime.now(timezone.utc), r.article_id)):
         a = normalise(raw, raw.fetched_at or datetime.now(timezone.utc))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,8 +18,10 @@ from connectors.cli import register
 from connectors.http import make_client
 from connectors.poller import PollConfig, Summary, backoff_delay, feed_interval, poll_feed, poll_once, run_forever
 from connectors.registry import Feed, load_registry
-from connectors.sinks import JsonlSink, PublishError, publish_each
+from connectors.sinks import JsonlSink, PublishError, encode_raw, publish_each, read_jsonl
 from connectors.state import StateStore
+from pipeline.analyze import analyze_file
+from pipeline.errors import MessageError
 from pipeline.model import RawArticle
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -212,6 +215,38 @@ def test_jsonl_sink_and_summary_line(tmp_path: Path) -> None:
     sink.publish(RawArticle("id", "o", "https://ex.example/", "t"))
     sink.close()
     assert json.loads((tmp_path / "a" / "o.jsonl").read_text())["article_id"] == "id"
+
+
+def test_the_jsonl_sink_writes_tagged_raw_articles_that_read_back_and_that_analyze_takes(tmp_path: Path) -> None:
+    out = tmp_path / "o.jsonl"
+    raw = RawArticle("a1", "o", "https://ex.example/1", "Minister resigns",
+                     content="<p>The minister resigned on Monday after a vote in parliament, officials said.</p>")
+    sink = JsonlSink(out)
+    sink.publish(raw)
+    sink.close()
+    line = out.read_bytes()
+    assert json.loads(line)["type"] == "raw_article" and line == encode_raw(raw) + b"\n"  # what Kafka gets
+    assert list(read_jsonl(out)) == [raw]
+    counts = analyze_file(out, tmp_path / "analysed.jsonl")
+    assert (counts["article"], counts["rejected"]) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ('{"article_id": "a2", "outlet_id": "o", "url": "u"}', "no 'type' on news.articles.raw.v1"),
+        ('{"type": "claim", "article_id": "a2"}', "type 'claim' on news.articles.raw.v1, which carries raw_article"),
+        ('{"type": "raw_article", "outlet_id": "o", "url": "u"}', "article_id"),
+        ("not json", "not JSON"),
+    ],
+)
+def test_a_jsonl_line_that_is_no_raw_article_is_an_error_naming_the_line(tmp_path: Path, bad: str, why: str) -> None:
+    out = tmp_path / "o.jsonl"
+    good = encode_raw(RawArticle("a1", "o", "https://ex.example/1", "t")).decode()
+    out.write_text(f"{good}\n\n{bad}\n")
+    with pytest.raises(MessageError, match=f"o.jsonl line 3: .*{re.escape(why)}"):
+        list(read_jsonl(out))
+    assert out.read_text() == f"{good}\n\n{bad}\n"  # reading changes nothing
 
 
 def test_a_feed_given_by_hand_keeps_its_registry_outlet(tmp_path: Path) -> None:
