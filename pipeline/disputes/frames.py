@@ -429,7 +429,7 @@ class Frame:
 # connection", "the reports were a blatant attempt", "staged".
 _DENIAL = re.compile(
     r"\b(baseless|unfounded|groundless|fabricat\w*|staged|lies|false|fake|hoax|absurd|nonsense|untrue|not true|"
-    r"not correct|incorrect|no connection|nothing to do with|no involvement|no evidence|did nothing wrong|"
+    r"not correct|incorrect|no connection|nothing to do with|no involvement|no evidence|no trace|did nothing wrong|"
     r"categorically|propaganda|slander\w*|smear|disinformation|misinformation|blatant attempt|rejects?|denie?s?|"
     r"dismiss\w*|refut\w*)\b",
     re.IGNORECASE,

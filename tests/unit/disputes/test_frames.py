@@ -147,3 +147,9 @@ def test_a_person_speaks_for_the_side_their_title_names() -> None:
     assert frame_of(titled).party == {"russia"} and frame_of(titled).accused == {"ukraine"}
     assert frame_of(claim("State Department", "Russia bears responsibility")).party == {"us"}
     assert frame_of(claim("FSB", "the vessels entered Russian waters illegally")).party == {"russia"}
+
+
+def test_finding_no_trace_denies_the_account() -> None:
+    """"Experts inspected the site and found no trace of chemical weapons" answers "a chemical attack" with a no."""
+    assert frame_of(claim("Sergey Lavrov", "experts inspected the site and found no trace of chemical weapons",
+                          stype="person")).stance == "denies"
