@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, get_args
 
-from pipeline.model import Dispute, DisputeSide, _Json, parse_time
+from pipeline.model import Dispute, DisputeSide, _Json, format_time, parse_time
 
 __all__ = ["ChangeKind", "DisputeChange", "PositionChange", "dispute_from_json"]
 
@@ -81,8 +82,14 @@ class PositionChange(_Json):
     after_quote: str
     at: datetime | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        # Written out (not the generic walk): an event's state holds up to 200 of these and is encoded per message.
+        return {"event_id": self.event_id, "speaker": self.speaker, "slot": self.slot, "kind": self.kind,
+                "before_claim_id": self.before_claim_id, "after_claim_id": self.after_claim_id,
+                "before_quote": self.before_quote, "after_quote": self.after_quote, "at": format_time(self.at)}
+
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> PositionChange:
+    def from_json(cls, d: Mapping[str, Any]) -> PositionChange:
         return cls(
             event_id=d["event_id"],
             speaker=d["speaker"],
