@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_disputes.py [--claims 10000] [--events 500] [--seed 7] [--json-state]
 
 Latency is claim arrival -> changes returned, per claim, including reading and writing the event's state.
-``--json-state`` also serialises the event state to JSON and back around every update, as a Faust table's
-changelog would (the realistic streaming cost). Claims of all events are interleaved in time order.
+``--json-state`` also encodes the event state to JSON and back around every update (``EventDisputes`` codec and
+``json``), as the streaming stage does with its Faust table (the realistic streaming cost). Claims of all events
+are interleaved in time order.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.disputes import DisputeDetector  # noqa: E402
+from pipeline.disputes import DisputeDetector, EventDisputes  # noqa: E402
 from pipeline.model import Claim, Quantity  # noqa: E402
 
 T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
@@ -110,9 +111,12 @@ def run(claims: list[Claim], json_state: bool) -> dict[str, Any]:
         assert c.published is not None and c.event_id is not None
         t0 = time.perf_counter()
         raw = table.get(c.event_id)
-        state = json.loads(raw) if json_state and raw is not None else (raw if raw is not None else {})
+        if raw is None:
+            state = EventDisputes()
+        else:
+            state = EventDisputes.from_json(json.loads(raw)) if json_state else raw
         changes = det.update(state, c, c.published)
-        table[c.event_id] = json.dumps(state) if json_state else state
+        table[c.event_id] = json.dumps(state.to_json()) if json_state else state
         lat.append(time.perf_counter() - t0)
         for ch in changes:
             counts[ch.change] = counts.get(ch.change, 0) + 1

@@ -21,7 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.disputes import DisputeDetector  # noqa: E402
+from pipeline.disputes import DisputeDetector, EventDisputes  # noqa: E402
 from pipeline.model import Claim  # noqa: E402
 
 KINDS = ("numeric", "polarity", "attribution", "non_confirmation", "other")
@@ -32,7 +32,7 @@ DEFAULT_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
 def predict(pair: dict[str, Any], detector: DisputeDetector | None = None) -> str:
     """The kind the detector reports for one labelled pair (``none`` when it reports nothing)."""
     det = detector or DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     event = f"ev-{pair['id']}"
     kinds: list[str] = []
     for key in ("a", "b"):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.assign import Assigner, Move
-from pipeline.disputes import DisputeDetector
+from pipeline.disputes import DisputeDetector, EventDisputes, moves
 from pipeline.errors import ConfigError, MessageError, ProcessingError
 from pipeline.events.dates import arrival_order
 from pipeline.model import Article, Claim, RawArticle, format_time, parse_time
@@ -96,7 +96,7 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
 
     assigner = Assigner({}, {})
     detector = DisputeDetector()
-    dispute_states: dict[str, dict[str, Any]] = {}
+    dispute_states: dict[str, EventDisputes] = {}
     placed: dict[str, dict[str, Any]] = {}
     claims_out: list[Claim] = []
     latest = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -117,7 +117,7 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
         for claim in claims:
             claim = dataclasses.replace(claim, event_id=placement.event_id)
             claims_out.append(claim)
-            state = dispute_states.setdefault(placement.event_id, {})
+            state = dispute_states.setdefault(placement.event_id, EventDisputes())
             now = claim.published or article.published or datetime(1970, 1, 1, tzinfo=timezone.utc)
             carriers = {article.article_id: list(placement.carriers)}
             if placement.duplicate_of:
@@ -158,17 +158,18 @@ def analyze_lines(numbered: Iterable[tuple[int, Any]], errors: list[dict[str, An
             }
 
 
-def move_claims(detector: DisputeDetector, states: dict[str, dict[str, Any]], moves: Sequence[Move],
+def move_claims(detector: DisputeDetector, states: dict[str, EventDisputes], settled: Sequence[Move],
                 now: datetime) -> None:
     """What the dispute stage does with move messages: each move's claims leave the old event's state (its
     disputes refreshed or withdrawn) and join the new event's."""
-    for move in moves:
+    for move in settled:
         old = states.get(move.from_event)
         if old is None:
             continue
-        handover, _ = detector.move_out(old, move.claim_ids, now)
+        handover, _ = moves.move_out(detector, old, move.claim_ids, now)
         if handover.claims:
-            detector.take_over(states.setdefault(move.to_event, {}), handover.to(move.to_event), now)
+            moves.take_over(detector, states.setdefault(move.to_event, EventDisputes()), handover.to(move.to_event),
+                            now)
 
 
 def _read(path: Path, errors: list[dict[str, Any]]) -> Iterator[tuple[int, Any]]:

@@ -30,8 +30,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pipeline import topics
 from pipeline.alerts.retry import Retry
-from pipeline.disputes.detector import Handover
+from pipeline.disputes.moves import Handover
 from pipeline.disputes.records import DisputeChange
+from pipeline.disputes.state import DisputeRecord
 from pipeline.errors import MessageError
 from pipeline.model import Article, Claim, Event, RawArticle, format_time, parse_time
 from pipeline.streaming import decode, encode_message
@@ -257,14 +258,15 @@ class MoveMessage(Message):
 
 @dataclass(frozen=True)
 class HandoverMessage(Message):
-    """Keyed by the event claims moved to: the claims with their outlets, and the disputes that moved whole."""
+    """Keyed by the event claims moved to: the claims with their outlets, and the disputes that moved whole (each
+    as ``DisputeRecord.to_json`` writes it in an event's state)."""
 
     TYPE: ClassVar[str] = "handover"
     handover: Handover
 
     def body(self) -> dict[str, Any]:
         return {"claims": [{"claim": c.to_json(), "outlets": o} for c, o in self.handover.claims],
-                "disputes": self.handover.disputes}
+                "disputes": {did: r.to_json() for did, r in self.handover.disputes.items()}}
 
     @classmethod
     def parse(cls, body: dict[str, Any]) -> HandoverMessage:
@@ -277,7 +279,7 @@ class HandoverMessage(Message):
                   for x in items]
         if any(not c.event_id for c, _ in claims):
             raise MessageError("handed-over claim without event_id")
-        return cls(Handover(claims, dict(disputes)))
+        return cls(Handover(claims, {str(did): DisputeRecord.from_json(r) for did, r in disputes.items()}))
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,21 @@
 """Disputes: claims about the same slot of the same event that cannot all be true (pure core, no I/O).
 
-``DisputeDetector.update(state, claim, now)`` is the whole interface a driver needs; see ``detector`` for the
-state layout and ``rules`` for what counts as a conflict.
+``DisputeDetector.update(state, claim, now)`` over an event's ``EventDisputes`` is what a driver needs for claims
+(``state`` has the state and its JSON codec, ``rules`` what counts as a conflict); ``moves`` moves claims and
+disputes between events when a settle regroups them.
 """
 
 from pipeline.disputes.detector import DisputeDetector
 from pipeline.disputes.frames import Frame, NumFact, frame_of
 from pipeline.disputes.records import ChangeKind, DisputeChange, PositionChange, dispute_from_json
 from pipeline.disputes.rules import SlotMatch, compare
+from pipeline.disputes.state import EventDisputes
 
 __all__ = [
     "ChangeKind",
     "DisputeChange",
     "DisputeDetector",
+    "EventDisputes",
     "Frame",
     "NumFact",
     "PositionChange",

@@ -1,13 +1,13 @@
 """The dispute step: claims of an event (news.claims.v1, keyed by event_id) -> dispute changes (news.disputes.v1).
 
-The state of each event is one JSON value in the ``disputes`` table, co-partitioned with news.claims.v1. A timer
+The state of each event is one JSON value in the ``disputes`` table (``EventDisputes.to_json``), co-partitioned
+with news.claims.v1; each message reads it, works on the typed state and writes it back whole. A timer
 asks each event with open disputes to sweep (quiet disputes become stale) by sending a sweep tick through the
 same topic and key: table writes then happen on the partition that owns the event, as for claims.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 from collections.abc import MutableMapping
@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pipeline import messages, topics
-from pipeline.disputes import DisputeChange, DisputeDetector
-from pipeline.disputes.detector import Handover
+from pipeline.disputes import DisputeChange, DisputeDetector, moves
+from pipeline.disputes.moves import Handover
+from pipeline.disputes.state import EventDisputes
 from pipeline.messages import ClaimMessage, DisputeChangeMessage, HandoverMessage, MoveMessage, SweepTick
 from pipeline.model import Claim
 from pipeline.runner import Context, Send
@@ -25,6 +26,13 @@ from pipeline.streaming import log_event
 log = logging.getLogger("newsrift.worker")
 HANDOVER_PIECE = 100
 ClaimsTopicMessage = ClaimMessage | MoveMessage | HandoverMessage | SweepTick
+
+
+def _read(states: MutableMapping[str, Any], event_id: str) -> EventDisputes:
+    """The event's state, a fresh one when the table has none. Decoded into new objects: changing them leaves the
+    table as it is until the step writes the state back (a change that fails to encode leaves no trace)."""
+    value = states.get(event_id)
+    return EventDisputes() if value is None else EventDisputes.from_json(value)
 
 
 def _encoded(changes: list[DisputeChange]) -> list[tuple[DisputeChange, bytes]]:
@@ -55,7 +63,7 @@ async def detect(detector: DisputeDetector, ctx: Context, message: ClaimsTopicMe
     if isinstance(message, SweepTick):
         if states.get(event_id) is None:
             return
-        state = copy.deepcopy(states[event_id])
+        state = _read(states, event_id)
         changes = _encoded(detector.sweep(state, message.at))
         if detector.expired(state, message.at):
             # Quiet past retention: drop the state here, on the partition that owns the event.
@@ -65,13 +73,12 @@ async def detect(detector: DisputeDetector, ctx: Context, message: ClaimsTopicMe
             return
     else:
         event_id = message.claim.event_id or ""
-        # Nested mutation is invisible to the changelog: update a copy, then store it whole.
-        state = copy.deepcopy(states.get(event_id) or {})
-        onward = detector.forward(state, message.claim.claim_id)
+        state = _read(states, event_id)
+        onward = moves.forward(state, message.claim.claim_id)
         if onward is not None:
             # Its article moved on before the claim got here: hand it on, then keep the used-up redirect.
             await _hand_on(ctx, message.claim, onward, message.carriers.get(message.claim.article_id, []))
-            states[event_id] = state
+            states[event_id] = state.to_json()
             return
         # The worker's clock, not the claim's publication time: a dispute's first_seen / last_updated say when
         # newsrift saw it, and "quiet for stale_after" counts from there, so a replay of 2018 news is live news
@@ -79,7 +86,7 @@ async def detect(detector: DisputeDetector, ctx: Context, message: ClaimsTopicMe
         now = datetime.now(timezone.utc)
         changes = _encoded(detector.update(state, message.claim, now, carriers=message.carriers,
                                            duplicate_of=message.duplicate_of))
-    states[event_id] = state
+    states[event_id] = state.to_json()
     await _emit(ctx, changes, event_id)
 
 
@@ -89,13 +96,13 @@ async def _move(detector: DisputeDetector, ctx: Context, states: MutableMapping[
     quoted them are refreshed or withdrawn) and go to the other event's partition."""
     if not msg.claim_ids:  # articles without claims: nothing of theirs is here
         return
-    state = copy.deepcopy(states.get(event_id) or {})
-    handover, changes = detector.move_out(state, msg.claim_ids, datetime.now(timezone.utc), msg.to_event)
+    state = _read(states, event_id)
+    handover, changes = moves.move_out(detector, state, msg.claim_ids, datetime.now(timezone.utc), msg.to_event)
     encoded = _encoded(changes)
     for piece in handover.to(msg.to_event).pieces(HANDOVER_PIECE):
         await ctx.send(topics.CLAIMS, msg.to_event.encode(),
                        messages.encode(HandoverMessage(piece), f"the handover to {msg.to_event}"))
-    states[event_id] = state
+    states[event_id] = state.to_json()
     await _emit(ctx, encoded, event_id)
     log_event(log, "claims_moved", event_id=event_id, to_event=msg.to_event, claims=len(handover.claims),
               disputes=len(handover.disputes), named=len(msg.claim_ids), changes=len(changes))
@@ -103,13 +110,13 @@ async def _move(detector: DisputeDetector, ctx: Context, states: MutableMapping[
 
 async def _take_over(detector: DisputeDetector, ctx: Context, states: MutableMapping[str, Any], handover: Handover,
                      event_id: str) -> None:
-    state = copy.deepcopy(states.get(event_id) or {})
-    stay, onward = detector.redirected(state, handover)
-    changes = _encoded(detector.take_over(state, stay, datetime.now(timezone.utc)))
+    state = _read(states, event_id)
+    stay, onward = moves.redirected(state, handover)
+    changes = _encoded(moves.take_over(detector, state, stay, datetime.now(timezone.utc)))
     for to_event, piece in onward.items():  # their articles moved on before this got here
         await ctx.send(topics.CLAIMS, to_event.encode(),
                        messages.encode(HandoverMessage(piece), f"the handover to {to_event}"))
-    states[event_id] = state
+    states[event_id] = state.to_json()
     await _emit(ctx, changes, event_id)
 
 
@@ -122,6 +129,6 @@ async def sweep_tick(detector: DisputeDetector, states: MutableMapping[str, Any]
     """Nudge every local event that still has live disputes, or whose state is past retention; the step decides
     what went stale and what to drop."""
     now = datetime.now(timezone.utc)
-    for event_id, state in list(states.items()):
-        if detector.needs_sweep(state, now):
+    for event_id, value in list(states.items()):
+        if value is not None and detector.needs_sweep(EventDisputes.from_json(value), now):
             await send(topics.CLAIMS, event_id.encode(), messages.encode(SweepTick(now)))

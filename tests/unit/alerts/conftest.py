@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from pipeline.alerts import Alert, alert_from_change
-from pipeline.disputes import DisputeDetector
+from pipeline.disputes import DisputeDetector, EventDisputes
 from tests.unit.disputes.helpers import claim, later
 
 
@@ -98,7 +98,7 @@ def make_alert() -> Callable[[int], Alert]:
 
     def make(n: int = 0) -> Alert:
         det = DisputeDetector()
-        state: dict[str, Any] = {}
+        state = EventDisputes()
         ev = f"ev-{n}"
         det.update(
             state,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pipeline.alerts import Alert, Watch, add_watch, alert_from_change, load_watches, matches, remove_watch
-from pipeline.disputes import DisputeDetector
+from pipeline.disputes import DisputeDetector, EventDisputes
 from pipeline.errors import ConfigError
 from tests.unit.disputes.helpers import claim, later, qty
 
@@ -26,7 +25,7 @@ def test_one_alert_id_per_dispute_change(make_alert: Callable[[int], Alert]) -> 
 
 def test_each_change_of_one_dispute_is_its_own_alert() -> None:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     changes = []
     for who, n, h in [("police", 5, 0), ("hospital", 90, 1), ("Red Cross", 40, 2)]:
         c = claim(

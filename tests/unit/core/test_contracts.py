@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from pipeline.disputes.detector import Handover
+from pipeline.disputes.moves import Handover
+from pipeline.disputes.state import DisputeRecord
 from pipeline.errors import MessageError
 from pipeline.index.core import IndexNames, actions_for, load_template
 from pipeline.messages import (
@@ -154,14 +155,17 @@ def test_a_move_on_the_claims_topic_points_each_named_claim_at_the_new_event() -
 
 
 def test_a_handover_follows_its_contract_and_is_not_indexed() -> None:
+    record = DisputeRecord("s|account", "kill", ["c1", "c9"], ["polarity"], "polarity", "new", 0.8, T, T)
     handover = HandoverMessage(Handover([(dataclasses.replace(CLAIM, event_id="ev2"), ["o1", "o2"])],
-                                        {"d1": {"members": ["c1"]}}))
+                                        {"d1": record}))
     msg = handover.to_json()
     validate("claim_handover.v1", msg)
     decoded = CLAIMS(json.dumps(msg))
     assert isinstance(decoded, HandoverMessage)
     assert decoded.handover.claims[0][0] == dataclasses.replace(CLAIM, event_id="ev2")
-    assert decoded.handover.disputes == {"d1": {"members": ["c1"]}}
+    assert decoded.handover.disputes == {"d1": record}
+    with pytest.raises(MessageError, match="missing field"):  # a dispute record is read whole or not at all
+        CLAIMS(json.dumps({**msg, "disputes": {"d1": {"members": ["c1"]}}}))
     assert actions_for(handover, IndexNames("x")) == []
     with pytest.raises(MessageError, match="event_id"):
         CLAIMS(json.dumps(HandoverMessage(Handover([(dataclasses.replace(CLAIM, event_id=None), [])])).to_json()))

@@ -13,7 +13,8 @@ from pipeline import messages, topics
 from pipeline.alerts import alert_from_change
 from pipeline.alerts.retry import Retry
 from pipeline.disputes import DisputeChange
-from pipeline.disputes.detector import Handover
+from pipeline.disputes.moves import Handover
+from pipeline.disputes.state import DisputeRecord, Emitted
 from pipeline.errors import MessageError
 from pipeline.messages import (
     AlertMessage,
@@ -47,7 +48,9 @@ CASES: list[tuple[str, Message, str | None]] = [
     (topics.EVENTS, EventMessage(Event("e1", "title", ("a1",), T, T, article_count=1)), "event.v1"),
     (topics.CLAIMS, ClaimMessage(CLAIM_E, "a0", {"a1": ["o1"]}), "claim.v1"),
     (topics.CLAIMS, MoveMessage("e2", ("a1",), ("c1",)), "claim_move.v1"),
-    (topics.CLAIMS, HandoverMessage(Handover([(CLAIM_E, ["o1"])], {"d1": {"m": 1}})), "claim_handover.v1"),
+    (topics.CLAIMS, HandoverMessage(Handover([(CLAIM_E, ["o1"])], {"d1": DisputeRecord(
+        "n|deaths|-|-", "", ["c1", "c2"], ["numeric"], "numeric", "growing", 0.7, T, T, ["a note"],
+        Emitted(["a", "b"], ["c1", "c2"], "numeric", "growing", ["o1"]))})), "claim_handover.v1"),
     (topics.CLAIMS, SweepTick(T), "claim_sweep.v1"),
     (topics.DISPUTES, DisputeChangeMessage(DisputeChange(DISPUTE, "new")), None),
     (topics.ALERTS, AlertMessage(ALERT | {"watchlists": ["syria"]}), "alert.v1"),

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pipeline.alerts.core import QUIET_CHANGES
-from pipeline.disputes import DisputeChange, DisputeDetector, dispute_from_json
+from pipeline.disputes import DisputeChange, DisputeDetector, EventDisputes, dispute_from_json
 from pipeline.model import Claim
 from tests.unit.disputes.helpers import T0, claim, later, qty
 
@@ -86,14 +86,14 @@ def stream() -> list[Claim]:
     ]
 
 
-def run(claims: list[Claim], *, roundtrip: bool = False) -> tuple[list[DisputeChange], dict[str, Any]]:
+def run(claims: list[Claim], *, roundtrip: bool = False) -> tuple[list[DisputeChange], EventDisputes]:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     out: list[DisputeChange] = []
     for i, c in enumerate(claims):
         out += det.update(state, c, later(i))
         if roundtrip:  # what a Faust changelog or a checkpoint would do to the state between messages
-            state = json.loads(json.dumps(state))
+            state = EventDisputes.from_json(json.loads(json.dumps(state.to_json())))
     return out, state
 
 
@@ -114,12 +114,12 @@ def test_replay_and_json_roundtrip_give_the_same_answers() -> None:
     b, sb = run(stream(), roundtrip=True)
     assert [c.to_json() for c in a] == [c.to_json() for c in b]
     assert sa == sb
-    assert json.loads(json.dumps(sa)) == sa  # state is plain JSON
+    assert EventDisputes.from_json(json.loads(json.dumps(sa.to_json()))) == sa  # its JSON is the whole state
 
 
 def test_redelivered_claims_emit_nothing_and_new_is_never_repeated() -> None:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     changes: list[DisputeChange] = []
     claims = stream()
     for i, c in enumerate(claims + claims[::-1] + claims):
@@ -140,7 +140,7 @@ def test_dispute_ids_depend_on_event_and_slot_only() -> None:
 
 def test_reprints_count_once_with_all_carriers() -> None:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     a = claim(
         "Kremlin-linked reporters",
         "Russian nationals had been killed",
@@ -196,7 +196,7 @@ def test_reprints_count_once_with_all_carriers() -> None:
 def test_a_reprint_after_the_dispute_updates_its_carriers_without_an_alert() -> None:
     """The seed order: the wire story and its reprint's claims can reach the detector after the dispute is out."""
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     kw: dict[str, Any] = {"action": "kill", "actors": ("Kurdish fighters", "Russian nationals"), "stype": "media"}
     det.update(state, claim("Kremlin-linked reporters", "Russian nationals had been killed", outlet="o-rt",
                             article="art1", **kw), later(0))
@@ -216,7 +216,7 @@ def test_a_reprint_after_the_dispute_updates_its_carriers_without_an_alert() -> 
 
 def test_change_of_position_settles_and_is_recorded() -> None:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     det.update(
         state,
         claim(
@@ -261,7 +261,7 @@ def test_change_of_position_settles_and_is_recorded() -> None:
 
 def test_position_change_without_dispute_is_not_a_dispute() -> None:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     det.update(
         state,
         claim("police", "two suspects arrested", action="arrest", qs=(qty("two suspects", 2, counted="suspects"),)),
@@ -284,7 +284,7 @@ def test_position_change_without_dispute_is_not_a_dispute() -> None:
 
 def test_new_side_then_stale_after_quiet_period() -> None:
     det = DisputeDetector(stale_after=timedelta(days=2))
-    state: dict[str, Any] = {}
+    state = EventDisputes()
 
     def mk(who: str, n: int, h: float) -> Claim:
         return claim(who, f"{n} killed", action="kill", qs=(qty(str(n), n, counted="killed"),), at=later(h))
@@ -300,24 +300,25 @@ def test_new_side_then_stale_after_quiet_period() -> None:
     assert det.sweep(state, later(100)) == []
     assert not det.needs_sweep(state, later(100))  # all stale, not yet past retention (30 days): nothing to ask
     assert det.needs_sweep(state, later(24 * 31))  # past retention: asked once more, to be dropped
-    assert not det.needs_sweep({}, later(0)) and not det.needs_sweep(None, later(0))
+    assert not det.needs_sweep(EventDisputes(), later(0)) and not det.needs_sweep(None, later(0))
 
 
 def test_an_event_quiet_past_retention_expires_and_a_busy_one_does_not() -> None:
     det = DisputeDetector(stale_after=timedelta(days=2), retention=timedelta(days=10))
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     det.update(state, claim("police", "5 killed", action="kill", qs=(qty("5", 5, counted="killed"),), at=later(0)),
                later(0))
-    assert not det.expired({}, later(0))  # nothing known, nothing to drop
+    assert not det.expired(EventDisputes(), later(0))  # nothing known, nothing to drop
     assert not det.expired(state, later(24 * 9))
     assert det.expired(state, later(24 * 11))
     # A claim arriving late in the event's life moves its horizon.
     det.update(state, claim("hospital", "90 killed", action="kill", qs=(qty("90", 90, counted="killed"),),
                             at=later(24 * 8)), later(24 * 8))
     assert not det.expired(state, later(24 * 11))
-    # A state written before "seen" existed falls back to its newest claim's publication time.
-    old = {k: v for k, v in state.items() if k != "seen"}
-    assert det.expired(old, later(24 * 19)) and not det.expired(old, later(24 * 17))
+    # The horizon counts from when claims arrived (``now``), not from when they were published.
+    det.update(state, claim("Red Cross", "40 killed", action="kill", qs=(qty("40", 40, counted="killed"),),
+                            at=later(0)), later(24 * 15))
+    assert not det.expired(state, later(24 * 24)) and det.expired(state, later(24 * 26))
 
 
 def test_retention_shorter_than_stale_after_is_refused() -> None:
@@ -327,13 +328,13 @@ def test_retention_shorter_than_stale_after_is_refused() -> None:
 
 def test_state_is_bounded_but_keeps_quoted_claims() -> None:
     det = DisputeDetector(max_claims=10)
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     det.update(state, claim("a", "5 killed", action="kill", qs=(qty("5", 5, counted="killed"),), cid="q1"), T0)
     det.update(state, claim("b", "90 killed", action="kill", qs=(qty("90", 90, counted="killed"),), cid="q2"), T0)
     for i in range(40):
         det.update(state, claim(f"s{i}", f"talks held {i}", action="hold", actors=(f"x{i}",)), later(i))
-    assert len(state["claims"]) == 10
-    assert {"q1", "q2"} <= set(state["claims"])
+    assert len(state.claims) == 10 and len(state.order) == 10
+    assert {"q1", "q2"} <= set(state.claims)
 
 
 def test_change_json_roundtrip_and_naive_time_rejected() -> None:
@@ -342,12 +343,12 @@ def test_change_json_roundtrip_and_naive_time_rejected() -> None:
         assert DisputeChange.from_json(json.loads(json.dumps(c.to_json()))) == c
         assert dispute_from_json(c.dispute.to_json()) == c.dispute
     with pytest.raises(ValueError):
-        DisputeDetector().update({}, stream()[0], T0.replace(tzinfo=None))
+        DisputeDetector().update(EventDisputes(), stream()[0], T0.replace(tzinfo=None))
 
 
 def test_a_surname_and_the_full_name_are_one_side() -> None:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     said = [
         claim("Trump", "3000 people did not die", pol="denies", action="kill", stype="person", article="a1",
               qs=[qty("3000 people", 3000, 3000, counted="people")]),
@@ -367,7 +368,7 @@ def test_a_side_quotes_where_its_speaker_first_gave_its_answer() -> None:
     """A speaker who repeats a count keeps the side they first gave it on (the original report, not a later rewrite);
     one who changes it is shown with the new answer."""
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     first = claim("Port authority", "12 people were killed", action="kill", qs=(qty("12", 12, counted="killed"),),
                   at=later(0))
     other = claim("Rescue service", "30 people were killed", action="kill", qs=(qty("30", 30, counted="killed"),),

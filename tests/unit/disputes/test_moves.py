@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import timedelta
-from typing import Any
 
 from pipeline import messages
-from pipeline.disputes import DisputeDetector
-from pipeline.disputes.detector import Handover
+from pipeline.disputes import DisputeDetector, EventDisputes
+from pipeline.disputes.moves import Handover, forward, move_out, redirected, take_over
 from pipeline.model import Claim
 from tests.unit.disputes.helpers import claim, later
 
@@ -22,8 +21,8 @@ NO_KNOWLEDGE = claim("James Mattis", "no knowledge of Russian fighters killed", 
                      at=later(2))
 
 
-def _state(det: DisputeDetector, claims: list[Claim]) -> dict[str, Any]:
-    state: dict[str, Any] = {}
+def _state(det: DisputeDetector, claims: list[Claim]) -> EventDisputes:
+    state = EventDisputes()
     for i, c in enumerate(claims):
         det.update(state, c, later(i))
     return state
@@ -35,7 +34,7 @@ def test_a_dispute_whose_side_moves_away_is_withdrawn_and_the_claim_is_handed_on
     [before] = det.disputes(state)
     assert {s.claim_id for s in before.sides} == {"c1", "c2"}
 
-    handover, changes = det.move_out(state, ["c1"], later(5), "ev2")
+    handover, changes = move_out(det, state, ["c1"], later(5), "ev2")
     handed = handover.claims
 
     assert [(c.claim_id, o) for c, o in handed] == [("c1", ["o-rt"])] and handover.disputes == {}
@@ -44,11 +43,11 @@ def test_a_dispute_whose_side_moves_away_is_withdrawn_and_the_claim_is_handed_on
     # The withdrawn record still shows both sides, so its document says what was withdrawn.
     assert {s.claim_id for s in changes[0].dispute.sides} == {"c1", "c2"}
     assert det.disputes(state) == []
-    assert "c1" not in state["claims"] and state["order"] == ["c2"]
+    assert "c1" not in state.claims and state.order == ["c2"]
     # The claim joins the event it moved to and disputes there with what that event holds.
     other = _state(det, [dataclasses.replace(NO_KNOWLEDGE, event_id="ev2")])
     moved, outlets = handed[0]
-    found = det.take_over(other, Handover([(dataclasses.replace(moved, event_id="ev2"), outlets)]), later(6))
+    found = take_over(det, other, Handover([(dataclasses.replace(moved, event_id="ev2"), outlets)]), later(6))
     assert [c.change for c in found] == ["new"]
     assert {s.claim_id for s in found[0].dispute.sides} == {"c1", "c3"}
     assert found[0].dispute.event_id == "ev2"
@@ -58,7 +57,7 @@ def test_a_dispute_that_keeps_two_sides_stays_and_is_refreshed() -> None:
     det = DisputeDetector()
     state = _state(det, [KILLED, DENIED, NO_KNOWLEDGE])
     kept = {d.dispute_id for d in det.disputes(state)}
-    handover, changes = det.move_out(state, ["c3"], later(5), "ev2")
+    handover, changes = move_out(det, state, ["c3"], later(5), "ev2")
     assert [c.claim_id for c, _ in handover.claims] == ["c3"]
     assert all(ch.dispute.status != "withdrawn" for ch in changes)
     standing = det.disputes(state)
@@ -68,22 +67,22 @@ def test_a_dispute_that_keeps_two_sides_stays_and_is_refreshed() -> None:
 
 def test_a_claim_that_arrives_after_its_article_moved_is_sent_on_once() -> None:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
-    handover, changes = det.move_out(state, ["late"], later(0), "ev2")
+    state = EventDisputes()
+    handover, changes = move_out(det, state, ["late"], later(0), "ev2")
     assert (handover.claims, changes) == ([], [])
-    state = json.loads(json.dumps(state))  # through a changelog
-    assert det.forward(state, "late") == "ev2"
-    assert det.forward(state, "late") is None
+    state = EventDisputes.from_json(json.loads(json.dumps(state.to_json())))  # through a changelog
+    assert forward(state, "late") == "ev2"
+    assert forward(state, "late") is None
     # A state that held only redirects takes claims like a fresh one.
     assert det.update(state, KILLED, later(1)) == []
-    assert state["claims"].keys() == {"c1"}
+    assert state.claims.keys() == {"c1"} and state.event_id == "ev1"
 
 
 def test_moving_nothing_known_changes_no_dispute() -> None:
     det = DisputeDetector()
     state = _state(det, [KILLED, DENIED])
     before = json.dumps(det.disputes(state), default=str)
-    handover, changes = det.move_out(state, ["unknown"], later(3))
+    handover, changes = move_out(det, state, ["unknown"], later(3))
     assert (handover.claims, changes) == ([], [])
     assert json.dumps(det.disputes(state), default=str) == before
 
@@ -92,15 +91,15 @@ def test_a_dispute_whose_claims_all_move_keeps_its_id_and_alerts_nobody_again() 
     det = DisputeDetector()
     state = _state(det, [KILLED, DENIED])
     [before] = det.disputes(state)
-    handover, changes = det.move_out(state, ["c1", "c2"], later(5), "ev2")
+    handover, changes = move_out(det, state, ["c1", "c2"], later(5), "ev2")
     assert changes == [] and list(handover.disputes) == [before.dispute_id]
-    assert det.disputes(state) == [] and state["claims"] == {}
+    assert det.disputes(state) == [] and state.claims == {}
     # Through a message: JSON both ways.
     message = messages.CLAIMS(messages.encode(messages.HandoverMessage(handover.to("ev2"))))
     assert isinstance(message, messages.HandoverMessage)
     wire = message.handover
     target = _state(det, [dataclasses.replace(NO_KNOWLEDGE, event_id="ev2")])
-    got = det.take_over(target, wire, later(6))
+    got = take_over(det, target, wire, later(6))
     adopted = [c for c in got if c.dispute.dispute_id == before.dispute_id]
     # The same dispute, now in ev2: its document is rewritten quietly, or grows with ev2's own claim.
     assert adopted and all(c.change in ("updated", "new_side") for c in adopted)
@@ -116,13 +115,13 @@ def test_a_dispute_settled_before_the_move_is_not_withdrawn_by_it() -> None:
     state = _state(det, [KILLED, DENIED, retract])
     [d] = det.disputes(state)
     assert d.status == "settled"  # the ministry now says what the reporters said
-    _, changes = det.move_out(state, ["c2"], later(6), "ev2")  # its earlier denial moves away
+    _, changes = move_out(det, state, ["c2"], later(6), "ev2")  # its earlier denial moves away
     assert all(c.dispute.status != "withdrawn" for c in changes)
     assert [x.status for x in det.disputes(state)] == ["settled"]
 
 
-def _moved_to(det: DisputeDetector, state: dict[str, Any], ids: list[str], to: str) -> Handover:
-    handover, _ = det.move_out(state, ids, later(5), to)
+def _moved_to(det: DisputeDetector, state: EventDisputes, ids: list[str], to: str) -> Handover:
+    handover, _ = move_out(det, state, ids, later(5), to)
     return handover.to(to)
 
 
@@ -135,11 +134,11 @@ def test_a_moved_dispute_joins_the_same_slots_dispute_in_its_new_event() -> None
                           dataclasses.replace(DENIED, claim_id="b2", article_id="b-a2", event_id="ev2",
                                               speaker="Kremlin", outlet_id="o-tass2")])
     [there] = det.disputes(target)
-    changes = det.take_over(target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(6))
+    changes = take_over(det, target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(6))
     # One slot, one dispute: the moved one's claims are sides of the one already there ...
     [merged] = det.disputes(target)
     assert merged.dispute_id == there.dispute_id
-    assert {"c1", "c2"} <= {cid for cid in target["disputes"][there.dispute_id]["members"]}
+    assert {"c1", "c2"} <= set(target.disputes[there.dispute_id].members)
     # ... and the moved one's document is marked withdrawn, quietly.
     gone = [c for c in changes if c.dispute.dispute_id == moved.dispute_id]
     assert [(c.change, c.dispute.status) for c in gone] == [("updated", "withdrawn")]
@@ -149,9 +148,9 @@ def test_a_handover_for_claims_that_moved_on_again_is_sent_on() -> None:
     det = DisputeDetector()
     source = _state(det, [KILLED, DENIED])
     handover = _moved_to(det, source, ["c1", "c2"], "ev2")
-    target: dict[str, Any] = {}
-    det.move_out(target, ["c1", "c2"], later(5), "ev3")  # ev2 gave the articles to ev3 before the claims came
-    stay, onward = det.redirected(target, handover)
+    target = EventDisputes()
+    move_out(det, target, ["c1", "c2"], later(5), "ev3")  # ev2 gave the articles to ev3 before the claims came
+    stay, onward = redirected(target, handover)
     assert stay.claims == [] and stay.disputes == {}
     assert list(onward) == ["ev3"]
     assert [c.event_id for c, _ in onward["ev3"].claims] == ["ev3", "ev3"]
@@ -163,8 +162,8 @@ def test_a_stale_dispute_that_moves_whole_alerts_nobody() -> None:
     source = _state(det, [KILLED, DENIED])
     stale = det.sweep(source, later(10))
     assert [c.dispute.status for c in stale] == ["stale"]
-    target: dict[str, Any] = {}
-    changes = det.take_over(target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(11))
+    target = EventDisputes()
+    changes = take_over(det, target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(11))
     assert changes and all(c.change == "updated" for c in changes)
 
 
@@ -172,8 +171,8 @@ def test_a_conflict_after_a_dispute_was_adopted_joins_the_adopted_dispute() -> N
     det = DisputeDetector()
     source = _state(det, [KILLED, DENIED])
     [moved] = det.disputes(source)
-    target: dict[str, Any] = {}
-    det.take_over(target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(6))
+    target = EventDisputes()
+    take_over(det, target, _moved_to(det, source, ["c1", "c2"], "ev2"), later(6))
     # Two claims of ev2 itself, not members of the adopted dispute, disagree on the same question later.
     for i, c in enumerate([
         dataclasses.replace(KILLED, claim_id="b1", article_id="b-a1", event_id="ev2", speaker="RT", outlet_id="o2"),

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 
-from pipeline.disputes import DisputeChange, DisputeDetector
+from pipeline.disputes import DisputeChange, DisputeDetector, EventDisputes
 from pipeline.model import Claim, Polarity, Quantity
 from tests.unit.disputes.helpers import T0, later
 
@@ -120,9 +119,9 @@ def seed_claims(text: str) -> list[Claim]:
 
 
 @pytest.fixture()
-def seed_run(seed_text: str) -> tuple[list[DisputeChange], dict[str, Any]]:
+def seed_run(seed_text: str) -> tuple[list[DisputeChange], EventDisputes]:
     det = DisputeDetector()
-    state: dict[str, Any] = {}
+    state = EventDisputes()
     changes: list[DisputeChange] = []
     for i, c in enumerate(seed_claims(seed_text)):
         changes += det.update(state, c, later(i / 60))
