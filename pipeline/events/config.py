@@ -39,8 +39,9 @@ class ClusterConfig:
     """Heaviest terms per channel used to find candidate events through the inverted index (rare terms have short
     posting lists, which keeps the cost flat as live events grow)."""
     probe_max: int = 20
-    """A probe term held by more live events than this finds no candidates (it says little about which event
-    an article belongs to, and walking its list would make a join's cost grow with the live events)."""
+    """A probe term held by more live fragments than this finds no candidates (it says little about which event
+    an article belongs to, and walking its list would make a join's cost grow with the live events); nor does a
+    heavy term held by more than this many live fragments find a settle's neighbours."""
     rerank: int = 12
     """Candidates, best first by the probe score, that get the full score."""
     centroid_terms: int = 400
@@ -76,6 +77,10 @@ class ClusterConfig:
     settle_neighbours: int = 4
     """Fragments outside the changed groups that a settle regroups with each fragment of them: the closest by
     their shared heaviest terms (and every one sharing a rare word). Bounds a settle by what changed."""
+    settle_region: int = 400
+    """Most fragments a local settle regroups: past the changed groups, their neighbours come in (with their groups)
+    by evidence, a shared rare word first, then the closest by shared heavy terms, until the region is this large.
+    Bounds a settle's cost by what changed, whatever the number of live events."""
     rare_bonus: float = 0.15
     """Added to the score of two articles that share a word at most ``rare_df`` articles hold (counted when the
     settle runs, so with hindsight): a venue, a spokesman's name, a detail of this event rather than of its kind."""

@@ -94,17 +94,22 @@ class Settler:
 
     def _changed(self, eligible: dict[str, Fragment]) -> set[str]:
         """Fragments whose score against another may have changed since the last settle: those that took articles,
-        and those holding a word that a new article made common (the bonus their articles had for it is gone). A
-        word that a new article shares while still rare pairs that article's fragment with its holders, which
-        ``_region`` finds."""
+        and those that a word a new article made common may have held together. That word's bonus is gone, which
+        only matters between two fragments of one group (the bonus may be what joined them); between fragments
+        that were settled apart a lower score keeps them apart. A word that a new article shares while still rare
+        pairs that article's fragment with its holders, which ``_region`` finds."""
         seeds = {f for f in self.index.changed if f in eligible}
         for aid in sorted(self.new):
             rec = self.state.placed(aid)
             for b in rec.turned if rec is not None else ():
+                held: dict[str, str] = {}  # fragment -> its event
                 for other in self.holders.pop(b, ()):  # common from now on: no settle needs its holders again
                     placed = self.placement(other)
-                    if placed is not None and self.index.resolve(placed[0]) in eligible:
-                        seeds.add(self.index.resolve(placed[0]))
+                    fid = self.index.resolve(placed[0]) if placed is not None else None
+                    if fid is not None and fid in eligible:
+                        held[fid] = self.index.label(fid)
+                labels = list(held.values())
+                seeds.update(f for f, label in held.items() if labels.count(label) > 1)
         return seeds
 
     def placement(self, article_id: str) -> tuple[str, tuple[int, ...]] | None:
@@ -135,16 +140,19 @@ class Settler:
             if f not in out:
                 take(f)
         core = sorted(out)
-        near: set[str] = set()
+        near: dict[str, float] = {}  # fragment -> its evidence (a shared rare word first, then shared terms)
         counting = n >= self.cfg.rare_after
         for f in seeds:
             frag = out[f]
             # The closest fragments by their shared heaviest terms, best ``settle_neighbours`` within reach.
             partial: dict[str, float] = {}
             for ch, t in index.tops.get(f, ()):
+                holders = index.top_postings.get((ch, t), ())
+                if len(holders) > self.cfg.probe_max:
+                    continue  # heavy in that many fragments, the term does not tell which are close
                 weight = index.weights.get(ch, 0.0)
                 mine = frag.centroid[ch][t] / (frag.norms[ch] or 1.0)
-                for g in index.top_postings.get((ch, t), ()):
+                for g in holders:
                     if g in eligible and g not in out:
                         other = eligible[g]
                         partial[g] = partial.get(g, 0.0) + weight * mine * other.centroid[ch][t] / (
@@ -154,7 +162,7 @@ class Settler:
                 if kept >= self.cfg.settle_neighbours:
                     break
                 if index.pair_fade(frag, eligible[g]) > 0.0:
-                    near.add(g)
+                    near[g] = max(near.get(g, 0.0), partial[g])
                     kept += 1
             for aid in frag.articles if counting else ():
                 known = self.placement(aid)
@@ -166,8 +174,12 @@ class Settler:
                             placed = self.placement(holder)
                             label = index.resolve(placed[0]) if placed is not None else None
                             if label is not None and label in eligible and label not in out:
-                                near.add(label)
-        for g in sorted(near):
+                                near[label] = float("inf")
+        # Most evidence first, until the region holds ``settle_region`` fragments: a settle's cost is bounded by
+        # what changed, never by how many events are live.
+        for g, _ in sorted(near.items(), key=lambda kv: (-kv[1], kv[0])):
+            if len(out) >= self.cfg.settle_region:
+                break
             if g not in out and any(index.pair_fade(out[f], eligible[g]) > 0.0 for f in core):
                 take(g)
         return out, set(core)

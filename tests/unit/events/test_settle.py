@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from pipeline.assign import Assigner, Placement
 from pipeline.events.core import ClusterConfig, EventClusterer, Move
+from pipeline.events.state import Placed
 from pipeline.model import Article, stable_id
 from tests.unit.events.test_clusterer import (
     KLITSCHKO_1,
@@ -219,3 +220,51 @@ def test_local_settles_give_the_events_a_settle_of_the_whole_window_gives() -> N
     local.settle()
     whole.settle()
     assert [local.event_of(a.article_id) for a in arts] == [whole.event_of(a.article_id) for a in arts]
+
+
+def _region_sizes(cfg: ClusterConfig) -> tuple[EventClusterer, list[tuple[int, int]]]:
+    """Fifteen live stories that each name Rahman and Mannheim, then two articles on the Rahman fight and a
+    settle: the sizes of what that settle regroups (all fragments, the changed groups)."""
+    c = EventClusterer(copy.deepcopy(_warm().store), cfg)
+    for i in range(15):
+        u = _unrelated(i, i)
+        c.assign(dataclasses.replace(u, text=u.text + " Rahman in Mannheim.", title=u.title + " Rahman"))
+    c.settle()
+    c.moves_sent()
+    scored: list[tuple[int, int]] = []
+    original = c.settler.scores
+
+    def spy(frags, n, core=None):  # type: ignore[no-untyped-def]
+        scored.append((len(frags), len(core or ())))
+        return original(frags, n, core)
+
+    c.settler.scores = spy  # type: ignore[method-assign]
+    for n, (aid, text, title) in enumerate([("a", KLITSCHKO_1, "Klitschko stops Rahman"),
+                                            ("a2", KLITSCHKO_1B, "Klitschko beats Rahman in Mannheim")]):
+        c.assign(dataclasses.replace(art(aid, text, 0, title), published=T0 + timedelta(minutes=100 + n)))
+    c.settle()
+    return c, scored
+
+
+def test_a_settle_region_stops_at_settle_region_fragments_but_keeps_what_changed() -> None:
+    _, wide = _region_sizes(ClusterConfig())
+    c, narrow = _region_sizes(dataclasses.replace(ClusterConfig(), settle_region=3))
+    assert max(size for size, _ in wide) > 3  # the stories naming Rahman are neighbours
+    assert narrow and all(size <= max(3, core) and core >= 1 for size, core in narrow)
+    assert c.event_of("a") == c.event_of("a2")
+
+
+def test_a_word_turning_common_reopens_only_fragments_it_may_have_held_together() -> None:
+    c = _fights()
+    c.settle()
+    c.moves_sent()
+    frag = {x: stable_id("event", x) for x in ("a", "a2", "b")}
+    assert c.event_of("a") == c.event_of("a2") != c.event_of("b")
+    s = c.settler
+    s.holders[10**7] = ["a", "a2"]  # a word the two fragments of one event shared: its bonus may have joined them
+    s.holders[10**7 + 1] = ["a", "b"]  # one two events shared, and were settled apart anyway
+    c.state.put_placed("new", Placed(frag["a"], 0.0, 99, turned=(10**7, 10**7 + 1)))
+    s.new = {"new"}
+    c.index.changed.clear()
+    assert s._changed(dict(c.index.live)) == {frag["a"], frag["a2"]}
+    assert 10**7 not in s.holders and 10**7 + 1 not in s.holders  # common now: never looked at again
