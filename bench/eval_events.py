@@ -210,34 +210,43 @@ def synthetic_story(i: int, rng: random.Random, docs: list[dict], when: datetime
                    content_hash=str(i), published=when)
 
 
-def throughput(live_events: int, n: int, config: ClusterConfig) -> dict[str, float]:
-    """Articles/s of ``n`` ECB+ articles arriving when the store already holds ``live_events`` live events (one
-    synthetic story each, all within the settle window), articles per CPU second of this process (the machine
-    may be shared: wall-clock rates then move with other jobs), and store writes and bytes per article over the
-    whole run."""
+def throughput(live_counts: list[int], n: int, config: ClusterConfig) -> list[dict[str, float]]:
+    """Articles/s of ``n`` ECB+ articles arriving when the store already holds each of ``live_counts`` live events
+    (one synthetic story each, all within the settle window), per CPU second of this process too, and store writes
+    and bytes per article over the whole run. The stores are built first; then the timed articles go to each store
+    in turn, ``settle_every`` at a time, so that a machine shared with other jobs slows every store alike."""
     docs = load(ECB, None)
     rng = random.Random(0)
-    store = CountingStore()
-    c = EventClusterer(store, config)
-    i = 0
-    while c.live_events() < live_events and i < 2 * live_events:
-        c.assign(synthetic_story(i, rng, docs, T0 + timedelta(seconds=i)))
-        c.moves_sent()
-        i += 1
-    live = c.live_events()
-    arts = articles(docs, 1)[:n]
-    arts = [Article(article_id="t" + a.article_id, outlet_id="x", url="", title=a.title, text=a.text,
-                    content_hash=a.content_hash, published=T0 + timedelta(seconds=i + k))
-            for k, a in enumerate(arts)]
-    start, cpu = time.perf_counter(), time.process_time()
-    for a in arts:
-        c.assign(a)
-        c.moves_sent()
-    rate = len(arts) / (time.perf_counter() - start)
-    cpu_rate = len(arts) / (time.process_time() - cpu)
-    total = i + len(arts)
-    return {"rate": rate, "cpu_rate": cpu_rate, "live": live, "writes": store.writes / total,
-            "kib": store.bytes / total / 1024}
+    runs = []
+    for live_events in live_counts:
+        store = CountingStore()
+        c = EventClusterer(store, config)
+        i = 0
+        while c.live_events() < live_events and i < 2 * live_events:
+            c.assign(synthetic_story(i, rng, docs, T0 + timedelta(seconds=i)))
+            c.moves_sent()
+            i += 1
+        arts = [Article(article_id="t" + a.article_id, outlet_id="x", url="", title=a.title, text=a.text,
+                        content_hash=a.content_hash, published=T0 + timedelta(seconds=i + k))
+                for k, a in enumerate(articles(docs, 1)[:n])]
+        runs.append({"c": c, "store": store, "arts": arts, "stories": i, "live": c.live_events(), "wall": 0.0,
+                     "cpu": 0.0})
+    step = max(1, config.settle_every)
+    for lo in range(0, n, step):
+        for run in runs:
+            start, cpu = time.perf_counter(), time.process_time()
+            for a in run["arts"][lo: lo + step]:
+                run["c"].assign(a)
+                run["c"].moves_sent()
+            run["wall"] += time.perf_counter() - start
+            run["cpu"] += time.process_time() - cpu
+    out = []
+    for run in runs:
+        done = len(run["arts"])
+        total = run["stories"] + done
+        out.append({"rate": done / run["wall"], "cpu_rate": done / run["cpu"], "live": run["live"],
+                    "writes": run["store"].writes / total, "kib": run["store"].bytes / total / 1024})
+    return out
 
 
 def _heaviest(counts: dict[str, float]) -> str | None:
@@ -379,7 +388,7 @@ def main() -> None:
               f"F1={f:.4f} ARI={adjusted_rand_score(gold, pred):.4f} events={len(set(pred))}")
     runs = [int(x) for x in str(args.throughput).split(",") if int(x)]
     if runs:
-        found = [throughput(k, 400, cfg) for k in runs]
+        found = throughput(runs, 400, cfg)
         for t in found:
             print(f"throughput: {t['rate']:.0f} articles/s ({t['cpu_rate']:.0f} per CPU second) on one core with "
                   f"{t['live']:.0f} live events in the store (JSON-valued store); {t['writes']:.1f} store writes and "
