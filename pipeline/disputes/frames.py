@@ -469,9 +469,17 @@ def _content_words(text: str) -> frozenset[str]:
     return frozenset(w for w in words if w not in _CONTENT_STOP and w not in _GENERIC)
 
 
+_INITIAL = re.compile(r"^[a-z]\.$")
+
+
 def speaker_key(claim: Claim) -> str:
-    """One key per source: case and spacing do not make a new speaker."""
-    return " ".join(claim.speaker.casefold().split())
+    """One key per source: case, spacing and a person's middle initials ("W. Mark Felt", "Dirk A. Kempthorne") do
+    not make a new speaker."""
+    words = claim.speaker.casefold().split()
+    if claim.speaker_type == "person":
+        named = [w for w in words if not _INITIAL.match(w)]
+        words = named if len(named) >= 2 else words
+    return " ".join(words)
 
 
 _TOLL = re.compile(r"\b(?:death )?toll\b", re.IGNORECASE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.disputes.frames import frame_of
+from pipeline.disputes.frames import frame_of, speaker_key
 from pipeline.disputes.rules import compare
 from pipeline.model import Claim, Quantity
 from tests.unit.disputes.helpers import claim, qty
@@ -153,3 +153,13 @@ def test_finding_no_trace_denies_the_account() -> None:
     """"Experts inspected the site and found no trace of chemical weapons" answers "a chemical attack" with a no."""
     assert frame_of(claim("Sergey Lavrov", "experts inspected the site and found no trace of chemical weapons",
                           stype="person")).stance == "denies"
+
+
+def test_middle_initials_do_not_make_a_second_speaker() -> None:
+    def key(name: str, stype: str = "person") -> str:
+        return speaker_key(claim(name, "x", stype=stype))
+
+    assert key("W. Mark Felt") == key("Mark Felt") == "mark felt"
+    assert key("Dirk A. Kempthorne") == key("Dirk Kempthorne")
+    assert key("J. Smith") == "j. smith"  # an initial and a surname stay as they are
+    assert key("U.S. Army", "organisation") == "u.s. army"
