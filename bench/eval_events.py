@@ -291,7 +291,7 @@ def feature_ceiling(docs: list[dict], config: ClusterConfig) -> None:
                     score[i, j] -= penalty
     for bonus in (0.0, 0.05, 0.1):
         # Hindsight evidence: a shared word that turns out rare (df 2-3 once every article is in) marks one event.
-        # A stream cannot know which words will stay rare; docs/events.md has what that costs online.
+        # A stream cannot know which words will stay rare: the settler counts them again at each settle.
         _ceiling_rows(score + bonus * np.minimum(rare, 1.0), gold, topic, "" if not bonus else
                       f" + {bonus} for a shared word in <= 3 articles")
 

@@ -54,9 +54,9 @@ class ClusterConfig:
     most of them, so its size grows with the vocabulary (about 9.4 MB with 600k buckets filled); 4,000 articles
     keep that near 2.3 KiB per article and a restart replays at most 4,000 small keys."""
     listed_articles: int = 1000
-    """Article ids an event record lists, the most recent ones; ``na`` counts them all. A story that runs for weeks
-    across many feeds gathers tens of thousands of articles, and the record is one table value (Kafka refuses
-    values over 1 MB; 20-character ids are 23 bytes each) that is re-sent with every article that joins."""
+    """Article ids a fragment record lists, the most recent ones; ``count`` counts them all. A story that runs for
+    weeks across many feeds gathers tens of thousands of articles, and the record is one table value (Kafka
+    refuses values over 1 MB; 20-character ids are 23 bytes each) that is re-sent with every article that joins."""
     conflicts: tuple[tuple[str, float], ...] = (("y", 0.1),)
     """Penalty per channel when the article's heaviest term and the event's are each absent from the other side:
     an article about 2011 and an event about 2008 are evidence of two events of one kind, not a missing match."""
