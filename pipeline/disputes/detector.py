@@ -505,7 +505,18 @@ class DisputeDetector:
             said = self._frame(now)
             same = [e for e in mine[speaker] if e is now or _same_answer(self._frame(e), said, family)]
             cur[speaker] = min(same, key=self._when)
-        return cur
+        # A side is a side only while it disagrees with another: a speaker who joined against a claim its own
+        # speaker has since moved away from, or whose answer changed, is no longer part of this question.
+        frames = {k: self._frame(e) for k, e in cur.items()}
+        keys = sorted(cur)
+        opposed: set[str] = set()
+        for i, a in enumerate(keys):
+            for b in keys[i + 1 :]:
+                if any(m.family == family and m.kind for m in compare(frames[a], frames[b])):
+                    opposed.update((a, b))
+        if len(opposed) < 2:
+            return cur  # nobody disagrees any more: the settled question keeps the sides it had
+        return {k: e for k, e in cur.items() if k in opposed}
 
     @staticmethod
     def _when(entry: StoredClaim) -> tuple[datetime, int]:

@@ -385,3 +385,24 @@ def test_a_side_quotes_where_its_speaker_first_gave_its_answer() -> None:
     det.update(state, changed, later(3))
     (d,) = det.disputes(state)
     assert {s.speaker: s.claim_id for s in d.sides}["Port authority"] == changed.claim_id
+
+
+def test_a_speaker_left_without_anyone_to_disagree_with_is_no_longer_a_side() -> None:
+    """"At least 20" joined the dispute against "12"; once 12 becomes 25, it agrees with both remaining answers and
+    the dispute is 25 against 30 alone."""
+    det = DisputeDetector()
+    state = EventDisputes()
+
+    def said(who: str, text: str, low: float, approx: str = "exact", n: int = 0) -> Claim:
+        return claim(who, text, action="kill", at=later(n),
+                     qs=(qty(text.split(" people")[0], low, None if approx == "at_least" else low, approx, "killed"),))
+
+    for n, c in enumerate((said("Port authority", "12 people were killed", 12),
+                           said("Rescue service", "30 people were killed", 30, n=1),
+                           said("Hospital", "at least 20 people were killed", 20, "at_least", n=2))):
+        det.update(state, c, later(n))
+    (d,) = det.disputes(state)
+    assert {s.speaker for s in d.sides} == {"Port authority", "Rescue service", "Hospital"}
+    det.update(state, said("Port authority", "25 people were killed", 25, n=3), later(3))
+    (d,) = det.disputes(state)
+    assert {s.speaker for s in d.sides} == {"Port authority", "Rescue service"}
