@@ -27,7 +27,7 @@ class EventIndex:
         self.weights = dict(config.weights)
         self.live: dict[str, Fragment] = {}
         # (channel, term) -> live fragments whose centroid holds the term (join candidates).
-        self._postings: dict[tuple[str, str], set[str]] = {}
+        self.postings: dict[tuple[str, str], set[str]] = {}
         # (channel, term) -> live fragments holding it among their ``probe_terms`` heaviest (settle neighbours).
         self.tops: dict[str, tuple[tuple[str, str], ...]] = {}
         self.top_postings: dict[tuple[str, str], set[str]] = {}
@@ -58,15 +58,38 @@ class EventIndex:
     # -- the caches --------------------------------------------------------------------------------------------
 
     def post(self, fid: str, frag: Fragment) -> None:
+        """Index a live fragment; one already indexed is re-indexed by difference (a join changes few of its
+        terms, and the postings are the largest structure the index keeps)."""
+        old = self.live.get(fid)
         self.live[fid] = frag
         self.last[fid] = frag.last
         for ch, vec in frag.centroid.items():
+            had = old.centroid.get(ch, {}) if old is not None else {}
             for t in vec:
-                self._postings.setdefault((ch, t), set()).add(fid)
+                if t not in had:
+                    self.postings.setdefault((ch, t), set()).add(fid)
+        if old is not None:
+            for ch, vec in old.centroid.items():
+                now = frag.centroid.get(ch, {})
+                for t in vec:
+                    if t not in now:
+                        self._drop((ch, t), fid, self.postings)
         tops = tuple((ch, t) for ch, vec in sorted(frag.centroid.items()) for t in top(vec, self.cfg.probe_terms))
+        before = set(self.tops.get(fid, ()))
         self.tops[fid] = tops
         for key in tops:
-            self.top_postings.setdefault(key, set()).add(fid)
+            if key not in before:
+                self.top_postings.setdefault(key, set()).add(fid)
+        for key in before.difference(tops):
+            self._drop(key, fid, self.top_postings)
+
+    @staticmethod
+    def _drop(key: tuple[str, str], fid: str, postings: dict[tuple[str, str], set[str]]) -> None:
+        s = postings.get(key)
+        if s is not None:
+            s.discard(fid)
+            if not s:
+                del postings[key]
 
     def unpost(self, fid: str) -> None:
         frag = self.live.pop(fid, None)
@@ -74,17 +97,9 @@ class EventIndex:
             return
         for ch, vec in frag.centroid.items():
             for t in vec:
-                s = self._postings.get((ch, t))
-                if s is not None:
-                    s.discard(fid)
-                    if not s:
-                        del self._postings[(ch, t)]
+                self._drop((ch, t), fid, self.postings)
         for key in self.tops.pop(fid, ()):
-            s = self.top_postings.get(key)
-            if s is not None:
-                s.discard(fid)
-                if not s:
-                    del self.top_postings[key]
+            self._drop(key, fid, self.top_postings)
 
     def put(self, fid: str, frag: Fragment) -> None:
         """Write a fragment record, keeping the live cache (not the inverted indexes) and the catalogue in step."""
@@ -204,7 +219,7 @@ class EventIndex:
         for ch, terms in vec.items():
             weight = self.weights.get(ch, 0.0)
             for t, w in top(terms, self.cfg.probe_terms).items():
-                posting = self._postings.get((ch, t), ())
+                posting = self.postings.get((ch, t), ())
                 if len(posting) > self.cfg.probe_max:
                     continue
                 for fid in posting:
@@ -254,9 +269,7 @@ class EventIndex:
              n: int) -> tuple[tuple[str, ...], list[tuple[str, str, list[str]]]]:
         """Add an article to a fragment, then fold in the live fragments that came close (``merge_threshold``).
         Returns the fragments merged and the moves as (from event, to event, articles)."""
-        frag = self.live[fid]
-        self.unpost(fid)
-        frag = self.absorbed(frag, vec, 1)
+        frag = self.absorbed(self.live[fid], vec, 1)  # indexed as it was until it is posted again
         self.listed(frag, [article_id], 1)
         frag.changed = n
         if when is not None:

@@ -357,3 +357,14 @@ def test_a_redelivered_reprint_is_counted_once_even_after_it_left_the_list() -> 
     c.add_article(eid, "r1")  # at-least-once delivery, or a dead letter replayed
     ev = c.event(eid)
     assert ev.article_count == 4 and ev.article_ids == ("r2", "r3")
+
+
+def test_the_inverted_indexes_kept_by_difference_equal_those_built_from_the_store() -> None:
+    store: dict = {}
+    c = EventClusterer(store, ClusterConfig())
+    for a in _stream()[:150]:  # joins, online merges and settles
+        c.assign(a)
+    rebuilt = EventClusterer(copy.deepcopy(store), ClusterConfig())
+    assert c.index.postings == rebuilt.index.postings and c.index.postings
+    assert c.index.top_postings == rebuilt.index.top_postings
+    assert c.index.tops == rebuilt.index.tops and set(c.index.live) == set(rebuilt.index.live)
