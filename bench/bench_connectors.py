@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors.items import entry_to_raw, item_hash, parse_feed  # noqa: E402
-from connectors.poller import PollConfig, Summary, poll_once  # noqa: E402
-from connectors.registry import Feed  # noqa: E402
-from connectors.sinks import JsonlSink  # noqa: E402
-from connectors.state import StateStore  # noqa: E402
+from newsrift.connectors.items import entry_to_raw, item_hash, parse_feed  # noqa: E402
+from newsrift.connectors.poller import PollConfig, Summary, poll_once  # noqa: E402
+from newsrift.connectors.registry import Feed  # noqa: E402
+from newsrift.connectors.sinks import JsonlSink  # noqa: E402
+from newsrift.connectors.state import StateStore  # noqa: E402
 
 SERVER = r'''
 import sys

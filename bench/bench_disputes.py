@@ -23,8 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.disputes import DisputeDetector, EventDisputes  # noqa: E402
-from pipeline.model import Claim, Quantity  # noqa: E402
+from newsrift.model import Claim, Quantity  # noqa: E402
+from newsrift.stages.disputes import DisputeDetector, EventDisputes  # noqa: E402
 
 T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
 SPEAKERS = [

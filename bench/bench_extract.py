@@ -3,8 +3,8 @@
     .venv/bin/python bench/bench_extract.py [--n 300] [--batch-size 32] [--rounds 2]
 
 "bare" is ``nlp.pipe`` of the full default ``en_core_web_sm`` pipeline (the floor any spaCy stage pays);
-"extract" is ``pipeline.extract.extract_many`` (the same statistical components, newsrift's rule components inside
-``nlp.pipe``, then the claim rules and entity conversion). Rounds alternate the order (bare, extract, extract,
+"extract" is ``newsrift.stages.extract.extract_many`` (the same statistical components, newsrift's rule components
+inside ``nlp.pipe``, then the claim rules and entity conversion). Rounds alternate the order (bare, extract, extract,
 bare, ...) so a neighbour's load on a shared machine hits both sides alike; the best round of each is reported.
 Target: extract >= 0.8 x bare articles/s, peak RSS < 1 GiB (this process holds both pipelines, so it overstates
 what one worker needs).
@@ -27,8 +27,8 @@ if str(ROOT) not in sys.path:
 
 import spacy  # noqa: E402
 
-from pipeline.extract import MODEL, extract_many, load_nlp  # noqa: E402
-from pipeline.model import Article, stable_id  # noqa: E402
+from newsrift.model import Article, stable_id  # noqa: E402
+from newsrift.stages.extract import MODEL, extract_many, load_nlp  # noqa: E402
 
 ECB = ROOT.parent / "shared" / "data" / "ecbplus-dev" / "articles.jsonl"
 PUB = datetime(2018, 2, 14, tzinfo=timezone.utc)

@@ -20,12 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsrift.demo import count, start_worker, stop_worker  # noqa: E402
-from pipeline.index.core import IndexNames  # noqa: E402
-from pipeline.messages import RawArticleMessage, encode  # noqa: E402
-from pipeline.model import RawArticle, format_time, stable_id  # noqa: E402
-from pipeline.settings import Settings  # noqa: E402
-from pipeline.topics import RAW_ARTICLES, ensure_topics  # noqa: E402
+from newsrift.cli.demo import count, start_worker, stop_worker  # noqa: E402
+from newsrift.messages import RawArticleMessage, encode  # noqa: E402
+from newsrift.model import RawArticle, format_time, stable_id  # noqa: E402
+from newsrift.settings import Settings  # noqa: E402
+from newsrift.stages.index.core import IndexNames  # noqa: E402
+from newsrift.topics import RAW_ARTICLES, ensure_topics  # noqa: E402
 
 ECB = ROOT.parent / "shared" / "data" / "ecbplus-dev" / "articles.jsonl"
 

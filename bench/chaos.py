@@ -3,7 +3,7 @@ what reached Elasticsearch against ``analyze`` on the same input, and which of t
 
     .venv/bin/python bench/chaos.py [--seed N] [--quick] [--keep-log PATH]
 
-Starts a Kafka broker and an Elasticsearch node of its own through ``newsrift/services.py`` (a home under /tmp and
+Starts a Kafka broker and an Elasticsearch node of its own through ``newsrift/cli/services.py`` (a home under /tmp and
 free ports, topics ``chaos.*``, indices ``chaos-*``), so it clashes with no other run on the machine, and removes
 both and the home at the end, also on Ctrl-C or an error. It publishes the 64 articles of
 ``../shared/data/disputes-dev/articles.jsonl`` to the raw topic in four waves, as the connectors do, and runs
@@ -46,20 +46,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from newsrift import services  # noqa: E402
-from newsrift.demo import start_worker  # noqa: E402
-from pipeline.analyze import analyze_file  # noqa: E402
-from pipeline.index.core import IndexNames  # noqa: E402
-from pipeline.messages import RawArticleMessage, encode  # noqa: E402
-from pipeline.model import RawArticle, parse_time  # noqa: E402
-from pipeline.settings import REPO_ROOT, Settings  # noqa: E402
-from pipeline.topics import RAW_ARTICLES, ensure_topics, readers  # noqa: E402
+from newsrift.cli import services  # noqa: E402
+from newsrift.cli.demo import start_worker  # noqa: E402
+from newsrift.messages import RawArticleMessage, encode  # noqa: E402
+from newsrift.model import RawArticle, parse_time  # noqa: E402
+from newsrift.runtime.analyze import analyze_file  # noqa: E402
+from newsrift.settings import REPO_ROOT, Settings  # noqa: E402
+from newsrift.stages.index.core import IndexNames  # noqa: E402
+from newsrift.topics import RAW_ARTICLES, ensure_topics, readers  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "data" / "disputes-dev" / "articles.jsonl"
 KINDS = ("articles", "claims", "events", "disputes")
 OFFSET_EVENTS = ("offset_hole", "offset_hole_filled", "offset_hole_lost", "offset_hole_unfilled",
                  "offset_hole_check_failed")
-"""Every ``event=`` the stages' offset order check (pipeline/commits.py) logs; printed even when 0."""
+"""Every ``event=`` the stages' offset order check (newsrift/runtime/commits.py) logs; printed even when 0."""
 OTHER_REPAIRS = ("bulk_retry", "bulk_partial_retry", "bulk_split", "index_setup_retry", "index_commit_skipped",
                  "dead_lettered", "nlp_process_died", "log_lines_held")
 """The indexer's and the stages' own retries and give-ups; printed even when 0."""
@@ -286,7 +286,7 @@ def es_counts(settings: Settings) -> tuple[int, ...] | None:
 
 
 def lag_now(settings: Settings) -> dict[str, int] | None:
-    from pipeline.lag import topic_lag
+    from newsrift.runtime.lag import topic_lag
 
     waiting = {key for key, _, _, waits in readers(settings) if waits}
     try:

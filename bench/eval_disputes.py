@@ -21,8 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.disputes import DisputeDetector, EventDisputes  # noqa: E402
-from pipeline.model import Claim  # noqa: E402
+from newsrift.model import Claim  # noqa: E402
+from newsrift.stages.disputes import DisputeDetector, EventDisputes  # noqa: E402
 
 KINDS = ("numeric", "polarity", "attribution", "non_confirmation", "other")
 PAIRS = ROOT / "tests" / "fixtures" / "disputes" / "pairs.jsonl"

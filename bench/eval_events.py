@@ -29,8 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.events.core import ClusterConfig, EventClusterer, features  # noqa: E402
-from pipeline.model import Article  # noqa: E402
+from newsrift.model import Article  # noqa: E402
+from newsrift.stages.events.core import ClusterConfig, EventClusterer, features  # noqa: E402
 
 ECB = ROOT.parent / "shared" / "data" / "ecbplus-dev" / "articles.jsonl"
 DEV = ROOT.parent / "shared" / "data" / "disputes-dev"
@@ -91,10 +91,10 @@ def dev_run(dates: bool, config: ClusterConfig, order_seed: int | None = None) -
     spaCy (``article.entities`` empty; ``analyze`` fills them): B-cubed over events and reprint pairs as
     ``../shared/tools/score.py`` counts them. ``dates=False`` removes every publication date first; ``order_seed``
     shuffles the input lines first."""
-    from pipeline.assign import Assigner
-    from pipeline.events.dates import arrival_order
-    from pipeline.model import parse_time
-    from pipeline.normalize.core import content_hash
+    from newsrift.model import parse_time
+    from newsrift.stages.events.assign import Assigner
+    from newsrift.stages.events.dates import arrival_order
+    from newsrift.stages.normalize.core import content_hash
 
     recs = [json.loads(line) for line in (DEV / "articles.jsonl").read_text().splitlines() if line.strip()]
     labels = json.loads((DEV / "labels.json").read_text())

@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline.dedupe.core import ReprintIndex  # noqa: E402
-from pipeline.model import Article  # noqa: E402
-from pipeline.normalize.core import content_hash  # noqa: E402
+from newsrift.model import Article  # noqa: E402
+from newsrift.stages.dedupe.core import ReprintIndex  # noqa: E402
+from newsrift.stages.normalize.core import content_hash  # noqa: E402
 
 CASES = ROOT / "tests" / "fixtures" / "reprints" / "pairs.jsonl"
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -62,7 +62,7 @@ def main() -> None:
     # counts them, through the assign stage in newsrift analyze's order; related_not_duplicate pairs are negatives.
     from eval_events import dev_run
 
-    from pipeline.events.core import ClusterConfig
+    from newsrift.stages.events.core import ClusterConfig
 
     for dates in (True, False):
         got = dev_run(dates, ClusterConfig())

@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from eval_events import ECB, T0, load  # noqa: E402
 
-from pipeline.events.core import ClusterConfig, EventClusterer, _dot, _norm, _top  # noqa: E402
-from pipeline.model import Article  # noqa: E402
+from newsrift.model import Article  # noqa: E402
+from newsrift.stages.events.core import ClusterConfig, EventClusterer  # noqa: E402
+from newsrift.stages.events.vectoriser import Vectorised, dot, norm, top  # noqa: E402
 
 _NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b")
 CHANNELS = ("w", "b", "p", "y", "d")
@@ -40,7 +41,7 @@ CHANNELS = ("w", "b", "p", "y", "d")
 def _cos(a: dict[str, float] | None, b: dict[str, float] | None) -> float:
     if not a or not b:
         return 0.0
-    return _dot(a, b) / ((_norm(a) or 1.0) * (_norm(b) or 1.0))
+    return dot(a, b) / ((norm(a) or 1.0) * (norm(b) or 1.0))
 
 
 def load_embeddings(prefix: str) -> dict[str, dict[str, float]]:
@@ -57,10 +58,23 @@ class _WithEmbeddings(EventClusterer):
 
     embeddings: ClassVar[dict[str, dict[str, float]]] = {}
 
-    def _learn_and_vectorise(self, article: Article) -> dict[str, dict[str, float]]:
-        out = super()._learn_and_vectorise(article)
-        out["e"] = self.embeddings[article.article_id]
-        return out
+    def __init__(self, store: dict[str, object], config: ClusterConfig) -> None:
+        super().__init__(store, config)
+        vectorise = self.vectoriser.vectorise
+
+        def with_embedding(article: Article, n: int) -> Vectorised:
+            v = vectorise(article, n)
+            return Vectorised({**v.vector, "e": self.embeddings[article.article_id]}, v.rare, v.turned)
+
+        self.vectoriser.vectorise = with_embedding  # type: ignore[method-assign]
+
+
+def learn(clusterer: EventClusterer, article: Article, n: int) -> dict[str, dict[str, float]]:
+    """Article ``n``'s channels, weighted with the document frequencies learnt so far (its own counted first)."""
+    v = clusterer.vectoriser.vectorise(article, n)
+    if clusterer.vectoriser.fold_due():
+        clusterer.vectoriser.fold(n)
+    return {ch: dict(terms) for ch, terms in v.vector.items()}
 
 
 def online_sweep(embeddings: dict[str, dict[str, float]]) -> None:
@@ -96,7 +110,7 @@ def rows(seed: int, embeddings: dict[str, dict[str, float]] | None = None) -> li
     for i, d in enumerate(docs):
         art = Article(article_id=d["id"], outlet_id="ecb", url="", title=d["title"], text=d["text"],
                       content_hash=d["id"], published=T0 + timedelta(minutes=i))
-        vec = clusterer._learn_and_vectorise(art)
+        vec = learn(clusterer, art, i + 1)
         nums = {n.replace(",", "") for n in _NUMBER.findall(d["title"] + " " + d["text"])} - {str(k) for k in range(13)}
         vec["n"] = dict.fromkeys(nums, 1.0)
         if embeddings is not None:
@@ -104,9 +118,9 @@ def rows(seed: int, embeddings: dict[str, dict[str, float]] | None = None) -> li
         for ev, cent in cents.items():
             if ev != d["event"] and not ev.startswith(f"{d['topic']}_"):
                 continue
-            f = {ch: _dot(vec[ch], cent[ch]) / (_norm(cent[ch]) or 1.0) if vec.get(ch) and cent.get(ch) else 0.0
+            f = {ch: dot(vec[ch], cent[ch]) / (norm(cent[ch]) or 1.0) if vec.get(ch) and cent.get(ch) else 0.0
                  for ch in (*CHANNELS, "n", *(("e",) if embeddings is not None else ()))}
-            top_a, top_c = _top(vec.get("p", {}), 5), _top(cent.get("p", {}), 5)
+            top_a, top_c = top(vec.get("p", {}), 5), top(cent.get("p", {}), 5)
             f["names_a_in_event"] = sum(t in cent.get("p", {}) for t in top_a) / (len(top_a) or 1)
             f["names_event_in_a"] = sum(t in vec.get("p", {}) for t in top_c) / (len(top_c) or 1)
             f["nearest_w"] = max(_cos(vec.get("w"), m.get("w")) for m in members[ev])
@@ -118,7 +132,7 @@ def rows(seed: int, embeddings: dict[str, dict[str, float]] | None = None) -> li
             c = cent.setdefault(ch, {})
             for t, w in v.items():
                 c[t] = c.get(t, 0.0) + w
-            cent[ch] = _top(c, 400)
+            cent[ch] = top(c, 400)
     return out
 
 

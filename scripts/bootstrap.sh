@@ -21,7 +21,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e '.[dev]'
   # Elasticsearch 9 needs Java 21+; without one the services fall back to 8.19, and the client's major must match.
-  if ! .venv/bin/python -c 'import sys; from newsrift.services import find_java; sys.exit(0 if find_java(21) else 1)'; then
+  if ! .venv/bin/python -c 'import sys; from newsrift.cli.services import find_java; sys.exit(0 if find_java(21) else 1)'; then
     echo "bootstrap: no Java 21+: using Elasticsearch 8.19 and its 8.x Python client"
     .venv/bin/python -m pip install -q 'elasticsearch>=8.19,<9'
   fi

@@ -18,12 +18,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors.poller import poll_once  # noqa: E402
-from connectors.registry import load_registry  # noqa: E402
-from connectors.sinks import JsonlSink, read_jsonl  # noqa: E402
-from connectors.state import StateStore  # noqa: E402
-from pipeline.model import format_time  # noqa: E402
-from pipeline.normalize.core import normalise  # noqa: E402
+from newsrift.connectors.poller import poll_once  # noqa: E402
+from newsrift.connectors.registry import load_registry  # noqa: E402
+from newsrift.connectors.sinks import JsonlSink, read_jsonl  # noqa: E402
+from newsrift.connectors.state import StateStore  # noqa: E402
+from newsrift.model import format_time  # noqa: E402
+from newsrift.stages.normalize.core import normalise  # noqa: E402
 
 OUT = ROOT / "seeds" / "articles.jsonl"
 

@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pipeline.extract import extract_many  # noqa: E402
-from pipeline.model import Article, Claim, stable_id  # noqa: E402
+from newsrift.model import Article, Claim, stable_id  # noqa: E402
+from newsrift.stages.extract import extract_many  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden" / "extract"
 CASES = GOLDEN / "cases.jsonl"

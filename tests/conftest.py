@@ -17,8 +17,8 @@ os.environ.setdefault("NEWSRIFT_ALLOW_PRIVATE_NETWORKS", "1")
 
 @pytest.fixture(scope="session")
 def services_running() -> dict[str, str]:
-    from newsrift import services
-    from pipeline.settings import Settings
+    from newsrift.cli import services
+    from newsrift.settings import Settings
 
     settings = Settings()
     try:
@@ -80,7 +80,7 @@ def isolated(kafka_bootstrap: str, es_url: str) -> Iterator[object]:
     from elasticsearch import Elasticsearch
     from kafka.admin import KafkaAdminClient
 
-    from pipeline.settings import Settings
+    from newsrift.settings import Settings
 
     tag = f"t{uuid.uuid4().hex[:9]}"
     yield Settings(topic_prefix=f"{tag}.", index_prefix=tag, app_id=tag, web_port=6068)

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
-from newsrift.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
-from newsrift.search import run_search
-from pipeline.index.core import IndexNames
-from pipeline.lag import wait_drained
-from pipeline.settings import Settings
-from pipeline.topics import all_topic_names, ensure_topics
+from newsrift.cli.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
+from newsrift.cli.search import run_search
+from newsrift.runtime.lag import wait_drained
+from newsrift.settings import Settings
+from newsrift.stages.index.core import IndexNames
+from newsrift.topics import all_topic_names, ensure_topics
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 

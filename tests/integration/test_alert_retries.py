@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-from newsrift.demo import ingest_seeds, start_worker, stop_worker
-from pipeline.lag import topic_lag
-from pipeline.settings import Settings
-from pipeline.topics import ALERT_RETRY, ALERTS, dlq, ensure_topics
+from newsrift.cli.demo import ingest_seeds, start_worker, stop_worker
+from newsrift.runtime.lag import topic_lag
+from newsrift.settings import Settings
+from newsrift.topics import ALERT_RETRY, ALERTS, dlq, ensure_topics
 from tests.unit.alerts.conftest import Receiver
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

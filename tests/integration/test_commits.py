@@ -1,5 +1,5 @@
-"""The commit rule on the real broker (``pipeline/commits.py``): a stage's input offset is committed only once its
-outputs are in Kafka, and a message Faust fetched and never handed to a stage is fetched again. The faults are
+"""The commit rule on the real broker (``newsrift/runtime/commits.py``): a stage's input offset is committed only once
+its outputs are in Kafka, and a message Faust fetched and never handed to a stage is fetched again. The faults are
 injected into the worker's Kafka client or Faust (a ``sitecustomize`` on its path); Kafka and Elasticsearch are
 real."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from newsrift.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
-from pipeline.lag import partition_offsets, wait_drained
-from pipeline.settings import Settings
-from pipeline.topics import ARTICLES, CLAIMS, RAW_ARTICLES, ensure_topics
+from newsrift.cli.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
+from newsrift.runtime.lag import partition_offsets, wait_drained
+from newsrift.settings import Settings
+from newsrift.topics import ARTICLES, CLAIMS, RAW_ARTICLES, ensure_topics
 from tests.integration.test_worker_outages import _wait_for_line
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

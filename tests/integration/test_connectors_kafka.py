@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-from pipeline.model import RawArticle
+from newsrift.model import RawArticle
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 def ingest(bootstrap: str, topic: str, state: Path) -> str:
     res = subprocess.run(
-        [sys.executable, "-m", "newsrift.cli", "ingest", "--once", "--registry", str(ROOT / "seeds/outlets.toml"),
+        [sys.executable, "-m", "newsrift.cli.main", "ingest", "--once", "--registry", str(ROOT / "seeds/outlets.toml"),
          "--state-dir", str(state), "--bootstrap", bootstrap, "--topic", topic],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )
@@ -69,7 +69,7 @@ def test_kafka_down_keeps_items_for_the_next_run(tmp_path: Path, kafka_bootstrap
                                                  unique_topic: Callable[..., str]) -> None:
     # Nothing listens on port 9: the run fails clearly and marks nothing seen.
     res = subprocess.run(
-        [sys.executable, "-m", "newsrift.cli", "ingest", "--once", "--registry", str(ROOT / "seeds/outlets.toml"),
+        [sys.executable, "-m", "newsrift.cli.main", "ingest", "--once", "--registry", str(ROOT / "seeds/outlets.toml"),
          "--state-dir", str(tmp_path / "state"), "--bootstrap", "127.0.0.1:9", "--topic", "unused"],
         capture_output=True, text=True, cwd=ROOT, timeout=180,
     )
@@ -84,7 +84,7 @@ def test_the_long_running_poller_stops_on_sigterm_and_a_restart_adds_nothing(
     topic = unique_topic("raw", partitions=2)
     state = tmp_path / "state"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newsrift.cli", "ingest", "--registry", str(ROOT / "seeds/outlets.toml"),
+        [sys.executable, "-m", "newsrift.cli.main", "ingest", "--registry", str(ROOT / "seeds/outlets.toml"),
          "--state-dir", str(state), "--bootstrap", kafka_bootstrap, "--topic", topic],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     try:

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from newsrift.demo import settings_env
-from newsrift.dlq_cli import counts, read_records, replay
-from pipeline.alerts import Alert
-from pipeline.alerts.retry import alert_dead_letter
-from pipeline.settings import REPO_ROOT, Settings
-from pipeline.streaming import dead_letter, encode
-from pipeline.topics import ALERTS, RAW_ARTICLES, dlq, ensure_topics
+from newsrift.cli.demo import settings_env
+from newsrift.cli.dlq import counts, read_records, replay
+from newsrift.settings import REPO_ROOT, Settings
+from newsrift.stages.alerts import Alert
+from newsrift.stages.alerts.retry import alert_dead_letter
+from newsrift.streaming import dead_letter, encode
+from newsrift.topics import ALERTS, RAW_ARTICLES, dlq, ensure_topics
 from tests.unit.alerts.conftest import Receiver
 
 pytestmark = pytest.mark.integration
@@ -81,7 +81,7 @@ def test_dead_letters_are_listed_and_replayed_to_where_they_came_from(
     assert counts(settings)[alerts_dlq] == 2  # the record that did not decode is still there
 
     # The CLI: a summary per topic with the folded reasons; a replay with a record it cannot send exits 1.
-    cli = [sys.executable, "-m", "newsrift.cli", "dlq"]
+    cli = [sys.executable, "-m", "newsrift.cli.main", "dlq"]
     listed = subprocess.run([*cli, "list"], env=settings_env(settings), cwd=REPO_ROOT, capture_output=True,
                             text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr

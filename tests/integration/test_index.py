@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import pytest
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
-from pipeline.index.core import BulkAction, IndexNames, actions_for, install_templates, load_template
-from pipeline.index.writer import write_bulk
-from pipeline.messages import ClaimMessage
-from pipeline.model import Claim
+from newsrift.messages import ClaimMessage
+from newsrift.model import Claim
+from newsrift.runtime.bulk import write_bulk
+from newsrift.stages.index.core import BulkAction, IndexNames, actions_for, install_templates, load_template
 
 pytestmark = pytest.mark.integration
 T = datetime(2018, 2, 14, tzinfo=timezone.utc)

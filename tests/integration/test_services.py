@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from newsrift import services
-from pipeline.settings import Settings
+from newsrift.cli import services
+from newsrift.settings import Settings
 
 pytestmark = pytest.mark.integration
 

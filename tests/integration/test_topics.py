@@ -1,9 +1,9 @@
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from pipeline.errors import ConfigError
-from pipeline.settings import Settings
-from pipeline.topics import all_topic_names, ensure_topics
+from newsrift.errors import ConfigError
+from newsrift.settings import Settings
+from newsrift.topics import all_topic_names, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +32,8 @@ def test_lag_does_not_count_what_retention_deleted(kafka_bootstrap: str, unique_
     """A reader with no commit starts at the log's start, not at offset 0: deleted records are no one's backlog."""
     from kafka import KafkaProducer, TopicPartition
 
-    from pipeline.lag import topic_lag
-    from pipeline.topics import EVENTS
+    from newsrift.runtime.lag import topic_lag
+    from newsrift.topics import EVENTS
 
     s = Settings(topic_prefix=f"{unique_name}.", partitions=1, app_id=f"{unique_name}-app",
                  kafka_bootstrap=kafka_bootstrap)

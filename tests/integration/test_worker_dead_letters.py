@@ -10,12 +10,12 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaConsumer, KafkaProducer
 
-from newsrift.demo import start_worker, stop_worker, wait_for_index
-from pipeline.index.core import IndexNames
-from pipeline.messages import RawArticleMessage
-from pipeline.model import RawArticle
-from pipeline.settings import Settings
-from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
+from newsrift.cli.demo import start_worker, stop_worker, wait_for_index
+from newsrift.messages import RawArticleMessage
+from newsrift.model import RawArticle
+from newsrift.settings import Settings
+from newsrift.stages.index.core import IndexNames
+from newsrift.topics import RAW_ARTICLES, dlq, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

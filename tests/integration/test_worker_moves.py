@@ -13,11 +13,11 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
-from pipeline import messages
-from pipeline.index.core import IndexNames
-from pipeline.messages import ClaimMessage, Message, MoveMessage
-from pipeline.settings import Settings
-from pipeline.topics import CLAIMS
+from newsrift import messages
+from newsrift.messages import ClaimMessage, Message, MoveMessage
+from newsrift.settings import Settings
+from newsrift.stages.index.core import IndexNames
+from newsrift.topics import CLAIMS
 from tests.integration.test_worker_outages import _ready_worker
 from tests.unit.disputes.helpers import claim, later
 

@@ -18,11 +18,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
-from newsrift import services
-from newsrift.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
-from pipeline.lag import topic_lag
-from pipeline.settings import Settings
-from pipeline.topics import RAW_ARTICLES, dlq, ensure_topics
+from newsrift.cli import services
+from newsrift.cli.demo import ingest_seeds, seed_item_count, start_worker, stop_worker, wait_for_index
+from newsrift.runtime.lag import topic_lag
+from newsrift.settings import Settings
+from newsrift.topics import RAW_ARTICLES, dlq, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -158,7 +158,7 @@ def test_a_kafka_broker_restart_in_the_middle_of_the_work_loses_nothing(
     assert not during["checks"]["kafka"]["ok"] and "broker error" in during["checks"]["kafka"]["detail"], during
     assert after["checks"]["kafka"]["ok"] and after["checks"]["elasticsearch"]["ok"], after
     # aiokafka logs each failed connect and metadata retry, thousands a second; the worker keeps one of identical
-    # lines per 30 s (pipeline/logfilter.py), so a long outage cannot fill the disk.
+    # lines per 30 s (newsrift/runtime/logfilter.py), so a long outage cannot fill the disk.
     assert text.count("Unable connect to node") < 20, text.count("Unable connect to node")
     held = [int(n) for n in re.findall(r"event=log_lines_held .*count=(\d+)", text)]
     assert held and sum(held) > 100, held  # the flood happened, and was counted rather than written

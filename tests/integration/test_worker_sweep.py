@@ -13,10 +13,10 @@ import pytest
 from elasticsearch import Elasticsearch
 from kafka import KafkaProducer
 
-from newsrift.demo import ingest_seeds, start_worker, stop_worker, wait_for_index
-from pipeline.index.core import IndexNames
-from pipeline.settings import Settings
-from pipeline.topics import DISPUTES, ensure_topics
+from newsrift.cli.demo import ingest_seeds, start_worker, stop_worker, wait_for_index
+from newsrift.settings import Settings
+from newsrift.stages.index.core import IndexNames
+from newsrift.topics import DISPUTES, ensure_topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from pipeline.alerts import Alert, alert_from_change
-from pipeline.disputes import DisputeDetector, EventDisputes
+from newsrift.stages.alerts import Alert, alert_from_change
+from newsrift.stages.disputes import DisputeDetector, EventDisputes
 from tests.unit.disputes.helpers import claim, later
 
 

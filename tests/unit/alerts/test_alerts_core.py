@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.alerts import Alert, Watch, add_watch, alert_from_change, load_watches, matches, remove_watch
-from pipeline.disputes import DisputeDetector, EventDisputes
-from pipeline.errors import ConfigError
+from newsrift.errors import ConfigError
+from newsrift.stages.alerts import Alert, Watch, add_watch, alert_from_change, load_watches, matches, remove_watch
+from newsrift.stages.disputes import DisputeDetector, EventDisputes
 from tests.unit.disputes.helpers import claim, later, qty
 
 

@@ -1,5 +1,5 @@
-"""Scheduled alert retries (pipeline/alerts/retry.py) and how one delivery pass sorts sinks into delivered,
-retrying and dead-lettered (pipeline/alerts/runtime.deliver_all)."""
+"""Scheduled alert retries (newsrift/stages/alerts/retry.py) and how one delivery pass sorts sinks into delivered,
+retrying and dead-lettered (newsrift/stages/alerts/runtime.deliver_all)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 
-from pipeline import messages
-from pipeline.alerts import Alert, AlertSink, DeliveryError
-from pipeline.alerts.retrier import AlertRetrier
-from pipeline.alerts.retry import Retry, RetryPolicy, SettledAttempts, decide, hand_over
-from pipeline.alerts.runtime import deliver_all, retry_policy
-from pipeline.errors import MessageError
-from pipeline.messages import AlertRetryMessage
-from pipeline.settings import Settings
-from pipeline.streaming import decode, encode
+from newsrift import messages
+from newsrift.errors import MessageError
+from newsrift.messages import AlertRetryMessage
+from newsrift.settings import Settings
+from newsrift.stages.alerts import Alert, AlertSink, DeliveryError
+from newsrift.stages.alerts.retrier import AlertRetrier
+from newsrift.stages.alerts.retry import Retry, RetryPolicy, SettledAttempts, decide, hand_over
+from newsrift.stages.alerts.runtime import deliver_all, retry_policy
+from newsrift.streaming import decode, encode
 from tests.unit.core.test_contracts import validate
 
 T0 = datetime(2018, 2, 14, 12, tzinfo=timezone.utc)

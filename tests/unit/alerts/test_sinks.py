@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.alerts import Alert, AlertDedupe, Deliverer, EmailSink, RateLimiter, WebhookSink
+from newsrift.stages.alerts import Alert, AlertDedupe, Deliverer, EmailSink, RateLimiter, WebhookSink
 from tests.unit.alerts.conftest import Receiver, SmtpServer, free_port
 
 
@@ -142,7 +142,7 @@ def test_prune_touches_only_the_partition_in_hand_and_only_when_due() -> None:
 def test_a_replayed_change_is_delivered_to_the_sinks_a_dead_worker_had_not_marked(
     make_alert: Callable[[int], Alert],
 ) -> None:
-    from pipeline.alerts.runtime import still_to_deliver
+    from newsrift.stages.alerts.runtime import still_to_deliver
 
     alert = make_alert(31)
     webhook = WebhookSink("http://127.0.0.1:9/hook")

@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from connectors.sinks import PublishError
-from pipeline.model import RawArticle
+from newsrift.connectors.sinks import PublishError
+from newsrift.model import RawArticle
 
 Reply = tuple[int, dict[str, str], bytes]
 # A route: a fixed reply, or a function of the request headers giving one (conditional GET, say).

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from connectors.http import fetch, make_client
+from newsrift.connectors.http import fetch, make_client
 from tests.unit.connectors.conftest import RouteServer, item, rss
 
 SET = {"Set-Cookie": "sid=tracker-123; Path=/; Max-Age=3600", "Content-Type": "application/rss+xml"}

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.http import FetchError, fetch, make_client
-from connectors.items import canonical_url
-from connectors.poller import PollConfig, poll_once
-from connectors.registry import Feed, load_registry
-from connectors.sinks import JsonlSink
-from connectors.state import StateStore
+from newsrift.connectors.http import FetchError, fetch, make_client
+from newsrift.connectors.items import canonical_url
+from newsrift.connectors.poller import PollConfig, poll_once
+from newsrift.connectors.registry import Feed, load_registry
+from newsrift.connectors.sinks import JsonlSink
+from newsrift.connectors.state import StateStore
 
 ROOT = Path(__file__).resolve().parents[3]
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://ex.example/</link>

@@ -17,12 +17,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.cli import register
-from connectors.notices import FeedNotice, sink_notifier
-from connectors.poller import PollConfig, Summary, poll_once, run_forever
-from connectors.registry import Feed
-from connectors.state import StateStore
-from pipeline.alerts.sinks import EmailSink, WebhookSink
+from newsrift.cli.ingest import register
+from newsrift.connectors.notices import FeedNotice, sink_notifier
+from newsrift.connectors.poller import PollConfig, Summary, poll_once, run_forever
+from newsrift.connectors.registry import Feed
+from newsrift.connectors.state import StateStore
+from newsrift.stages.alerts.sinks import EmailSink, WebhookSink
 from tests.unit.connectors.conftest import ListSink, RouteServer, item, rss
 from tests.unit.connectors.test_politeness import XML
 
@@ -166,7 +166,7 @@ def test_notices_go_through_the_alert_email(monkeypatch: pytest.MonkeyPatch) -> 
         def send_message(self, msg: Any) -> None:
             sent.append(msg)
 
-    monkeypatch.setattr("pipeline.alerts.sinks.smtplib.SMTP", FakeSMTP)
+    monkeypatch.setattr("newsrift.stages.alerts.sinks.smtplib.SMTP", FakeSMTP)
     sink_notifier([EmailSink("mail.invalid", 25, sender="n@ex.example", recipients=["ops@ex.example"])])(NOTICE)
     (msg,) = sent
     assert msg["Subject"] == f"[newsrift] {NOTICE.subject}" and msg["To"] == "ops@ex.example"

@@ -14,13 +14,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors import cli
-from connectors.items import FeedParseError, parse_feed
-from connectors.poller import PollConfig, poll_once
-from connectors.registry import Feed, check_feed_url, check_outlet_id, load_registry, parse_opml
-from connectors.state import FeedState, StateStore, jsonl_state_dir, kafka_state_dir, migrate_legacy_state
-from pipeline.errors import ConfigError
-from pipeline.settings import get_settings
+from newsrift.cli import ingest as cli
+from newsrift.connectors.items import FeedParseError, parse_feed
+from newsrift.connectors.poller import PollConfig, poll_once
+from newsrift.connectors.registry import Feed, check_feed_url, check_outlet_id, load_registry, parse_opml
+from newsrift.connectors.state import FeedState, StateStore, jsonl_state_dir, kafka_state_dir, migrate_legacy_state
+from newsrift.errors import ConfigError
+from newsrift.settings import get_settings
 from tests.unit.connectors.conftest import ListSink, RouteServer, rss
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -100,8 +100,8 @@ def test_legacy_state_moves_into_the_default_topic_folder_once(tmp_path: Path) -
 def test_legacy_state_goes_to_the_unprefixed_topic_the_old_versions_published_to(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connectors.cli import state_dir_for
-    from pipeline.settings import get_settings
+    from newsrift.cli.ingest import state_dir_for
+    from newsrift.settings import get_settings
 
     StateStore(tmp_path).save(FeedState("https://a.example/rss", etag="e1"))
     monkeypatch.setenv("NEWSRIFT_TOPIC_PREFIX", "dev.")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.fulltext import extract_main_text
-from connectors.poller import PollConfig, poll_once
-from connectors.registry import Feed
-from connectors.sinks import JsonlSink
-from connectors.state import StateStore
+from newsrift.connectors.fulltext import extract_main_text
+from newsrift.connectors.poller import PollConfig, poll_once
+from newsrift.connectors.registry import Feed
+from newsrift.connectors.sinks import JsonlSink
+from newsrift.connectors.state import StateStore
 
 PARAS = [
     "The port authority said on Monday that the harbour would stay closed for at least three more days while "
@@ -98,7 +98,7 @@ def test_outlets_without_the_flag_are_not_fetched(site: str, tmp_path: Path) -> 
 
 
 def test_an_extractor_crash_keeps_the_feed_content(site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import connectors.fulltext as ft
+    import newsrift.connectors.fulltext as ft
 
     def boom(html: bytes | str, url: str | None = None) -> str | None:
         raise RuntimeError("extractor bug")

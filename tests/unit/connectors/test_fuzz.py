@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.items import FeedParseError, canonical_url, entry_to_raw, parse_feed
+from newsrift.connectors.items import FeedParseError, canonical_url, entry_to_raw, parse_feed
 
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
 _XMLISH = st.lists(st.sampled_from([

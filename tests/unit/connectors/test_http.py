@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.http import (
+from newsrift.connectors.http import (
     USER_AGENT,
     FetchError,
     FetchResult,
@@ -240,7 +240,7 @@ def test_retry_after_forms() -> None:
 
 def test_the_connected_address_is_checked_too(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     # Simulates DNS rebinding: the name check passed (patched out), but the socket ends up on loopback.
-    import connectors.http as http_mod
+    import newsrift.connectors.http as http_mod
 
     async def passes(url: str) -> None:
         return None
@@ -259,10 +259,10 @@ def test_an_endless_body_stops_at_the_cap(server: Server) -> None:
 def test_entity_bombs_and_garbage_served_over_http_fail_cleanly(server: Server, tmp_path: Path) -> None:
     import resource
 
-    from connectors.poller import PollConfig, poll_once
-    from connectors.registry import Feed
-    from connectors.sinks import JsonlSink
-    from connectors.state import StateStore
+    from newsrift.connectors.poller import PollConfig, poll_once
+    from newsrift.connectors.registry import Feed
+    from newsrift.connectors.sinks import JsonlSink
+    from newsrift.connectors.state import StateStore
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     sink = JsonlSink(tmp_path / "o.jsonl")

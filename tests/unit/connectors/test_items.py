@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.items import FeedParseError, canonical_url, entry_to_raw, item_hash, parse_feed
-from pipeline.model import RawArticle, stable_id
+from newsrift.connectors.items import FeedParseError, canonical_url, entry_to_raw, item_hash, parse_feed
+from newsrift.model import RawArticle, stable_id
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "feeds"
 NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -13,10 +13,10 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.cli import register
-from connectors.poller import PollConfig, Summary, poll_once, run_forever
-from connectors.registry import Feed
-from connectors.state import FeedState, StateStore
+from newsrift.cli.ingest import register
+from newsrift.connectors.poller import PollConfig, Summary, poll_once, run_forever
+from newsrift.connectors.registry import Feed
+from newsrift.connectors.state import FeedState, StateStore
 from tests.unit.connectors.conftest import ListSink, Reply, RouteServer, item, rss
 
 CFG = PollConfig(per_host_interval=0)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors.politeness import LOCAL, HostLimiter, host_key
-from connectors.poller import PollConfig, poll_once
-from connectors.registry import Feed
-from connectors.state import StateStore
+from newsrift.connectors.politeness import LOCAL, HostLimiter, host_key
+from newsrift.connectors.poller import PollConfig, poll_once
+from newsrift.connectors.registry import Feed
+from newsrift.connectors.state import StateStore
 from tests.unit.connectors.conftest import ListSink, RouteServer, item, rss
 
 PAGE = ("<html><body><article><h1>Harbour stays closed</h1>" + "".join(

@@ -14,15 +14,23 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.cli import register
-from connectors.http import make_client
-from connectors.poller import PollConfig, Summary, backoff_delay, feed_interval, poll_feed, poll_once, run_forever
-from connectors.registry import Feed, load_registry
-from connectors.sinks import JsonlSink, PublishError, encode_raw, publish_each, read_jsonl
-from connectors.state import StateStore
-from pipeline.analyze import analyze_file
-from pipeline.errors import MessageError
-from pipeline.model import RawArticle
+from newsrift.cli.ingest import register
+from newsrift.connectors.http import make_client
+from newsrift.connectors.poller import (
+    PollConfig,
+    Summary,
+    backoff_delay,
+    feed_interval,
+    poll_feed,
+    poll_once,
+    run_forever,
+)
+from newsrift.connectors.registry import Feed, load_registry
+from newsrift.connectors.sinks import JsonlSink, PublishError, encode_raw, publish_each, read_jsonl
+from newsrift.connectors.state import StateStore
+from newsrift.errors import MessageError
+from newsrift.model import RawArticle
+from newsrift.runtime.analyze import analyze_file
 
 ROOT = Path(__file__).resolve().parents[3]
 RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><link>https://ex.example/</link><ttl>30</ttl>
@@ -295,6 +303,6 @@ def test_connectors_do_not_import_faust() -> None:
     import subprocess
     import sys
 
-    code = "import sys, connectors, connectors.cli; print('faust' in sys.modules)"
+    code = "import sys, newsrift.connectors, newsrift.cli.ingest; print('faust' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"

@@ -13,10 +13,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from connectors.http import FetchError, FetchResult, fetch, make_client, proxy_for
-from connectors.poller import PollConfig, poll_once
-from connectors.registry import Feed
-from connectors.state import StateStore
+from newsrift.connectors.http import FetchError, FetchResult, fetch, make_client, proxy_for
+from newsrift.connectors.poller import PollConfig, poll_once
+from newsrift.connectors.registry import Feed
+from newsrift.connectors.state import StateStore
 from tests.unit.connectors.conftest import ListSink, Reply, RouteServer, item, rss, send_reply
 from tests.unit.connectors.test_politeness import XML
 

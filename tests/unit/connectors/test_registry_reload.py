@@ -16,12 +16,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import connectors.cli as cli
-from connectors.poller import PollConfig, RegistryWatcher, run_forever
-from connectors.registry import Feed, load_registry
-from connectors.sinks import PublishError
-from connectors.state import FeedState, StateStore
-from pipeline.model import RawArticle
+import newsrift.cli.ingest as cli
+from newsrift.connectors.poller import PollConfig, RegistryWatcher, run_forever
+from newsrift.connectors.registry import Feed, load_registry
+from newsrift.connectors.sinks import PublishError
+from newsrift.connectors.state import FeedState, StateStore
+from newsrift.model import RawArticle
 from tests.unit.connectors.conftest import ListSink, item, rss
 
 FAST = PollConfig(default_interval=0.1, min_interval=0.05, jitter=0.0)  # no ttl in the feeds: polled every 0.1 s

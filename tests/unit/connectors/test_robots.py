@@ -16,13 +16,13 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from connectors.cli import register
-from connectors.http import USER_AGENT
-from connectors.poller import PollConfig, Summary, poll_once
-from connectors.registry import Feed
-from connectors.robots import MAX_ROBOTS_BYTES, origin_of, robots_url
-from connectors.state import StateStore
-from pipeline.settings import Settings
+from newsrift.cli.ingest import register
+from newsrift.connectors.http import USER_AGENT
+from newsrift.connectors.poller import PollConfig, Summary, poll_once
+from newsrift.connectors.registry import Feed
+from newsrift.connectors.robots import MAX_ROBOTS_BYTES, origin_of, robots_url
+from newsrift.connectors.state import StateStore
+from newsrift.settings import Settings
 from tests.unit.connectors.conftest import ListSink, RouteServer, item, rss
 from tests.unit.connectors.test_politeness import HTML, PAGE, XML
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.registry import (
+from newsrift.connectors.registry import (
     FeedEntry,
     Outlet,
     Registry,
@@ -16,8 +16,8 @@ from connectors.registry import (
     parse_opml,
     save_registry,
 )
-from connectors.state import MAX_SEEN, FeedState, StateStore
-from pipeline.errors import ConfigError
+from newsrift.connectors.state import MAX_SEEN, FeedState, StateStore
+from newsrift.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 

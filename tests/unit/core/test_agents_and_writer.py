@@ -16,10 +16,10 @@ import pytest
 from elastic_transport import ApiResponseMeta, ConnectionError, HttpHeaders, NodeConfig
 from elasticsearch import ApiError
 
-from pipeline.extract.quantities import word_number
-from pipeline.health import Check
-from pipeline.index import writer
-from pipeline.index.core import BulkAction
+from newsrift.runtime import bulk as writer
+from newsrift.runtime.health import Check
+from newsrift.stages.extract.quantities import word_number
+from newsrift.stages.index.core import BulkAction
 
 
 @dataclass
@@ -110,9 +110,9 @@ def test_overflowing_numbers_are_not_quantities() -> None:
 def test_a_400_digit_number_in_an_article_gives_no_infinity() -> None:
     from datetime import datetime, timezone
 
-    from pipeline.model import Article
-    from pipeline.normalize.pipeline import analyse_batch
-    from pipeline.streaming import encode
+    from newsrift.model import Article
+    from newsrift.stages.normalize.pipeline import analyse_batch
+    from newsrift.streaming import encode
 
     text = f"The ministry said that {'9' * 400} people were killed. Police said 99999999999 days ago 5 died."
     article = Article(article_id="big", outlet_id="o", url="u", title="t", text=text, content_hash="h",
@@ -128,7 +128,7 @@ def test_a_400_digit_number_in_an_article_gives_no_infinity() -> None:
 def test_far_times_do_not_cost_the_article() -> None:
     from datetime import datetime, timezone
 
-    from pipeline.extract.claims import normalise_times
+    from newsrift.stages.extract.claims import normalise_times
 
     edge = datetime(9999, 12, 31, tzinfo=timezone.utc)
     assert normalise_times(["next week", "tomorrow", "today"], edge) == ["9999-12-31"]
@@ -157,8 +157,8 @@ GOOD = {"type": "raw_article", "article_id": "good1", "outlet_id": "o1", "url": 
 
 def _runtime(rec: Recorder) -> Any:
     """A worker's runtime whose sends and dead letters go to ``rec`` (its Faust app is made, never started)."""
-    from pipeline.runner import Runtime
-    from pipeline.settings import Settings
+    from newsrift.runtime.runner import Runtime
+    from newsrift.settings import Settings
 
     rt = Runtime(Settings())
     rt.send = rec.send  # type: ignore[method-assign]
@@ -169,9 +169,9 @@ def _runtime(rec: Recorder) -> Any:
 def _run_analyse(batch: list[Event], analyser: Any, rec: Recorder) -> None:
     from functools import partial
 
-    from pipeline import messages
-    from pipeline.commits import Outputs
-    from pipeline.normalize.step import analyse
+    from newsrift import messages
+    from newsrift.runtime.commits import Outputs
+    from newsrift.stages.normalize.step import analyse
 
     rt = _runtime(rec)
     asyncio.run(rt.run_batch("analyse_articles", messages.RAW_ARTICLES, partial(analyse, analyser), batch, {},
@@ -179,7 +179,7 @@ def _run_analyse(batch: list[Event], analyser: Any, rec: Recorder) -> None:
 
 
 def test_the_analyse_batch_handles_every_event_whatever_it_raises() -> None:
-    from pipeline.normalize.step import Analyser
+    from newsrift.stages.normalize.step import Analyser
 
     rec = Recorder()
 
@@ -211,7 +211,7 @@ def test_the_analyse_batch_handles_every_event_whatever_it_raises() -> None:
 
 
 def test_the_analyse_batch_survives_a_batch_wide_failure() -> None:
-    from pipeline.normalize.step import Analyser
+    from newsrift.stages.normalize.step import Analyser
 
     rec = Recorder()
 
@@ -228,8 +228,8 @@ def test_the_analyse_batch_survives_a_batch_wide_failure() -> None:
 
 
 def test_a_batch_step_that_fails_as_a_whole_dead_letters_each_of_its_messages() -> None:
-    from pipeline import messages
-    from pipeline.commits import Outputs
+    from newsrift import messages
+    from newsrift.runtime.commits import Outputs
 
     rec = Recorder()
 
@@ -253,10 +253,10 @@ class Record:
 
 
 def test_the_index_batch_dead_letters_bad_messages_and_indexes_the_rest() -> None:
-    from pipeline import topics
-    from pipeline.index import indexer
-    from pipeline.index.core import IndexNames
-    from pipeline.settings import Settings
+    from newsrift import topics
+    from newsrift.runtime import indexer
+    from newsrift.settings import Settings
+    from newsrift.stages.index.core import IndexNames
 
     letters: list[tuple[bytes, str]] = []
 
@@ -308,9 +308,9 @@ def test_a_batch_that_keeps_failing_is_dead_lettered_after_five_tries_not_retrie
     fifth time the same records fail, they are dead-lettered so that indexing goes on behind them."""
     from aiokafka.errors import KafkaConnectionError
 
-    from pipeline import topics
-    from pipeline.index import indexer as agent
-    from pipeline.settings import Settings
+    from newsrift import topics
+    from newsrift.runtime import indexer as agent
+    from newsrift.settings import Settings
 
     settings = Settings()
     topic = settings.topic(topics.EVENTS)
@@ -352,8 +352,8 @@ def test_a_start_that_fails_half_way_closes_every_client(monkeypatch: pytest.Mon
     safe on a half-started client) and the Elasticsearch client closed, so restarts leak nothing."""
     from aiokafka.errors import KafkaConnectionError
 
-    from pipeline.index import indexer as agent
-    from pipeline.settings import Settings
+    from newsrift.runtime import indexer as agent
+    from newsrift.settings import Settings
 
     calls: list[str] = []
 
@@ -394,7 +394,7 @@ def test_a_start_that_fails_half_way_closes_every_client(monkeypatch: pytest.Mon
 
 
 def test_the_indexer_check_fails_only_while_the_indexer_starts_over() -> None:
-    from pipeline.health import indexer_check
+    from newsrift.runtime.health import indexer_check
 
     assert indexer_check(True, None) == Check(True, "consuming")
     assert indexer_check(False, None) == Check(False, "starting")
@@ -405,12 +405,12 @@ def test_the_indexer_check_fails_only_while_the_indexer_starts_over() -> None:
 def test_a_dispute_change_that_cannot_be_sent_leaves_the_claim_unrecorded(monkeypatch: pytest.MonkeyPatch) -> None:
     """The dispute agent encodes its changes before it writes the event's state: a change that fails (over the size
     limit, here) fails the claim with the state as it was, so a replay of the dead letter opens the dispute."""
-    from pipeline import messages
-    from pipeline.disputes import DisputeDetector
-    from pipeline.disputes.step import detect
-    from pipeline.errors import ProcessingError
-    from pipeline.messages import ClaimMessage
-    from pipeline.runner import Context
+    from newsrift import messages
+    from newsrift.errors import ProcessingError
+    from newsrift.messages import ClaimMessage
+    from newsrift.stages.context import Context
+    from newsrift.stages.disputes import DisputeDetector
+    from newsrift.stages.disputes.step import detect
     from tests.unit.disputes.helpers import claim, later, qty
 
     states: dict[str, Any] = {}

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.errors import MessageError, ProcessingError
-from pipeline.model import Article, RawArticle
-from pipeline.normalize.core import MAX_TEXT_CHARS, html_to_text, normalise
-from pipeline.streaming import (
+from newsrift.errors import MessageError, ProcessingError
+from newsrift.model import Article, RawArticle
+from newsrift.stages.normalize.core import MAX_TEXT_CHARS, html_to_text, normalise
+from newsrift.streaming import (
     MAX_ENVELOPE_BYTES,
     MAX_MESSAGE_BYTES,
     dead_letter,
@@ -185,7 +185,7 @@ def test_control_characters_and_lone_surrogates_leave_the_text() -> None:
 
 
 def _analysed_at_the_limit(text: str) -> tuple[dict[str, Any], Article]:
-    from pipeline.normalize.pipeline import analyse_batch
+    from newsrift.stages.normalize.pipeline import analyse_batch
 
     raw = RawArticle(article_id="a" * 128, outlet_id="o" * 128, url="u" * 4096, title="T " * 1000,
                      content=text[:MAX_TEXT_CHARS], language="en", published=NOW)
@@ -198,7 +198,7 @@ def _analysed_at_the_limit(text: str) -> tuple[dict[str, Any], Article]:
 def test_real_prose_at_the_limit_fits_every_kafka_message_and_table_value(seed_text: str) -> None:
     """News prose (the seed story over and over) at the longest text allowed: every derived message and table
     value well under Kafka's 1,000,000 bytes, and its dead letter whole."""
-    from pipeline.assign import Assigner
+    from newsrift.stages.events.assign import Assigner
 
     result, _ = _analysed_at_the_limit("\n".join([seed_text] * (MAX_TEXT_CHARS // len(seed_text) + 1)))
     analysed = encode_message(result, "the analysed article")
@@ -227,7 +227,7 @@ def test_reprint_record_of_one_letter_words_at_the_limit_stays_small() -> None:
     """The densest shingles: one-letter words, every 5-shingle distinct. The record keeps them all."""
     import random
 
-    from pipeline.dedupe.core import ReprintIndex
+    from newsrift.stages.dedupe.core import ReprintIndex
 
     rnd = random.Random(7)
     text = " ".join(rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(MAX_TEXT_CHARS // 2))

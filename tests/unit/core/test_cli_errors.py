@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from newsrift.cli import app
-from pipeline import lag as lag_mod
-from pipeline.analyze import analyze_file
-from pipeline.errors import ConfigError, NewsriftError
-from pipeline.settings import Settings, get_settings
+from newsrift.cli.main import app
+from newsrift.errors import ConfigError, NewsriftError
+from newsrift.runtime import lag as lag_mod
+from newsrift.runtime.analyze import analyze_file
+from newsrift.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[3]
 GOOD = (ROOT / "seeds" / "articles.jsonl").read_text(encoding="utf-8").splitlines()

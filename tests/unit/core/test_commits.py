@@ -1,6 +1,6 @@
-"""The commit rule (``pipeline.commits``): a stage acks a message, and so lets Faust commit it, only once every output
-it sent is in Kafka; an output Kafka refused dead-letters the message instead of losing it. Faust's producer is
-stood in for by futures the test resolves; the integration tests run the same rule on the real broker."""
+"""The commit rule (``newsrift.runtime.commits``): a stage acks a message, and so lets Faust commit it, only once
+every output it sent is in Kafka; an output Kafka refused dead-letters the message instead of losing it. Faust's
+producer is stood in for by futures the test resolves; the integration tests run the same rule on the real broker."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.commits import Outputs, acked_when_delivered
-from pipeline.settings import Settings
+from newsrift.runtime.commits import Outputs, acked_when_delivered
+from newsrift.settings import Settings
 
 
 class _Stream:
@@ -75,9 +75,9 @@ def test_an_output_that_fails_leaves_the_message_unacked() -> None:
 
 
 def test_the_runner_waits_for_a_steps_outputs_and_dead_letters_a_message_whose_output_kafka_refused() -> None:
-    from pipeline import messages, topics
-    from pipeline.messages import SweepTick
-    from pipeline.runner import Runtime
+    from newsrift import messages, topics
+    from newsrift.messages import SweepTick
+    from newsrift.runtime.runner import Runtime
 
     rt = Runtime(Settings())
     good = messages.encode(SweepTick(datetime(2020, 1, 1, tzinfo=timezone.utc)))

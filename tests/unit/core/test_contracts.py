@@ -9,11 +9,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from pipeline.disputes.moves import Handover
-from pipeline.disputes.state import DisputeRecord
-from pipeline.errors import MessageError
-from pipeline.index.core import IndexNames, actions_for, load_template
-from pipeline.messages import (
+from newsrift.errors import MessageError
+from newsrift.messages import (
     CLAIMS,
     AlertMessage,
     AnalysedArticle,
@@ -23,7 +20,10 @@ from pipeline.messages import (
     MoveMessage,
     SweepTick,
 )
-from pipeline.model import Article, Claim, Dispute, DisputeSide, Entity, Event, Quantity, RawArticle
+from newsrift.model import Article, Claim, Dispute, DisputeSide, Entity, Event, Quantity, RawArticle
+from newsrift.stages.disputes.moves import Handover
+from newsrift.stages.disputes.state import DisputeRecord
+from newsrift.stages.index.core import IndexNames, actions_for, load_template
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 T = datetime(2018, 2, 14, 12, tzinfo=timezone.utc)
@@ -98,8 +98,8 @@ def test_index_documents_only_use_mapped_fields(kind: str) -> None:
     assert tpl["dynamic"] == "strict"
     fields = _mapping_fields(tpl["properties"])
     names = IndexNames("x")
-    from pipeline.disputes import DisputeChange
-    from pipeline.messages import DisputeChangeMessage
+    from newsrift.messages import DisputeChangeMessage
+    from newsrift.stages.disputes import DisputeChange
 
     msg = {
         "articles": AnalysedArticle(ARTICLE, (CLAIM,)),
@@ -122,8 +122,8 @@ def test_index_documents_only_use_mapped_fields(kind: str) -> None:
 
 
 def test_alert_record_matches_schema_and_template() -> None:
-    from pipeline.alerts import alert_from_change
-    from pipeline.disputes import DisputeChange
+    from newsrift.stages.alerts import alert_from_change
+    from newsrift.stages.disputes import DisputeChange
 
     alert = alert_from_change(DisputeChange(DISPUTE, "new"))
     record = alert.to_json() | {"watchlists": ["syria"]}

@@ -9,8 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.alerts.retry import alert_dead_letter
-from pipeline.dead_letters import (
+from newsrift.dead_letters import (
     FailedAlert,
     FailedMessage,
     Redelivery,
@@ -20,8 +19,9 @@ from pipeline.dead_letters import (
     reason,
     summarise,
 )
-from pipeline.errors import MessageError
-from pipeline.streaming import dead_letter, encode
+from newsrift.errors import MessageError
+from newsrift.stages.alerts.retry import alert_dead_letter
+from newsrift.streaming import dead_letter, encode
 
 T = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from pipeline.health import Check, elasticsearch_check, health_report, kafka_check
+from newsrift.runtime.health import Check, elasticsearch_check, health_report, kafka_check
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-PACKAGES = ("pipeline", "connectors", "newsrift")
+PACKAGES = ("newsrift",)
 """Bottom first: each may import only the ones before it."""
 
 
@@ -92,9 +92,11 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_walk_sees_the_project() -> None:
     edges = graph()
-    assert {"pipeline.worker", "pipeline.runner", "connectors.poller", "newsrift.cli"} <= set(edges)
-    assert "pipeline.runner" in edges["pipeline.worker"] and "pipeline.messages" in edges["pipeline.runner"]
-    assert "pipeline.errors" in edges["pipeline.streaming"]
+    assert {"newsrift.runtime.worker", "newsrift.runtime.runner", "newsrift.connectors.poller",
+            "newsrift.cli.main"} <= set(edges)
+    assert "newsrift.runtime.runner" in edges["newsrift.runtime.worker"]
+    assert "newsrift.messages" in edges["newsrift.runtime.runner"]
+    assert "newsrift.errors" in edges["newsrift.streaming"]
 
 
 def test_no_module_imports_itself_back() -> None:
@@ -120,6 +122,6 @@ def test_the_cycle_finder_finds_cycles(edges: dict[str, set[str]], expected: lis
 
 def test_a_lazy_import_inside_a_function_counts(tmp_path: Path) -> None:
     path = tmp_path / "m.py"
-    path.write_text("def f():\n    from pipeline import app\n    from . import runner\n")
-    assert imports("pipeline.m", path, {"pipeline", "pipeline.app", "pipeline.runner"}) == {
-        "pipeline.app", "pipeline.runner"}
+    path.write_text("def f():\n    from newsrift.runtime import app\n    from . import runner\n")
+    known = {"newsrift", "newsrift.runtime", "newsrift.runtime.app", "newsrift.runtime.runner"}
+    assert imports("newsrift.runtime.m", path, known) == {"newsrift.runtime.app", "newsrift.runtime.runner"}

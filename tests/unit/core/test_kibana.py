@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from pipeline.index.core import load_template
+from newsrift.stages.index.core import load_template
 
 ROOT = Path(__file__).resolve().parents[3]
 

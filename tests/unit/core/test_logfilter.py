@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pipeline.logfilter import RepeatFilter, install_repeat_filter
+from newsrift.runtime.logfilter import RepeatFilter, install_repeat_filter
 
 
 class Clock:

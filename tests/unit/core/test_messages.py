@@ -9,14 +9,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pipeline import messages, topics
-from pipeline.alerts import alert_from_change
-from pipeline.alerts.retry import Retry
-from pipeline.disputes import DisputeChange
-from pipeline.disputes.moves import Handover
-from pipeline.disputes.state import DisputeRecord, Emitted
-from pipeline.errors import MessageError
-from pipeline.messages import (
+from newsrift import messages, topics
+from newsrift.errors import MessageError
+from newsrift.messages import (
     AlertMessage,
     AlertRetryMessage,
     AnalysedArticle,
@@ -31,7 +26,12 @@ from pipeline.messages import (
     SettleTick,
     SweepTick,
 )
-from pipeline.model import Event, RawArticle
+from newsrift.model import Event, RawArticle
+from newsrift.stages.alerts import alert_from_change
+from newsrift.stages.alerts.retry import Retry
+from newsrift.stages.disputes import DisputeChange
+from newsrift.stages.disputes.moves import Handover
+from newsrift.stages.disputes.state import DisputeRecord, Emitted
 from tests.unit.core.test_contracts import ARTICLE, CLAIM, DISPUTE, T, validate
 
 CLAIM_E = dataclasses.replace(CLAIM, event_id="e1")

@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.normalize.pipeline import split
+from newsrift.stages.normalize.pipeline import split
 
 
 def test_chunks_are_contiguous_and_nearly_equal() -> None:

@@ -2,9 +2,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline.errors import ProcessingError
-from pipeline.model import RawArticle
-from pipeline.normalize.core import MAX_TEXT_CHARS, content_hash, guess_language, html_to_text, normalise
+from newsrift.errors import ProcessingError
+from newsrift.model import RawArticle
+from newsrift.stages.normalize.core import MAX_TEXT_CHARS, content_hash, guess_language, html_to_text, normalise
 
 NOW = datetime(2018, 2, 14, 12, 0, tzinfo=timezone.utc)
 

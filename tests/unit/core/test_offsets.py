@@ -1,5 +1,5 @@
 """Offsets judged without Kafka or Faust: a group's backlog, and the holes a stage finds in its partitions' offsets
-(``pipeline.offsets.Continuity``, which ``pipeline.commits.OffsetOrder`` applies to every message)."""
+(``newsrift.runtime.offsets.Continuity``, which ``newsrift.runtime.commits.OffsetOrder`` applies to every message)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.lag import PartitionOffsets
+from newsrift.runtime.lag import PartitionOffsets
 
 P = ("raw", 0)
 
@@ -19,7 +19,7 @@ def test_partition_offsets_behind_counts_from_the_log_start() -> None:
 
 
 def test_a_message_past_the_expected_offset_reveals_a_hole_which_stays_open_until_filled() -> None:
-    from pipeline.offsets import Continuity, Gap
+    from newsrift.runtime.offsets import Continuity, Gap
 
     seen: Continuity[tuple[str, int]] = Continuity()
     assert seen.see(P, 4, first=4) is None
@@ -34,7 +34,7 @@ def test_a_message_past_the_expected_offset_reveals_a_hole_which_stays_open_unti
 
 
 def test_a_fetch_from_the_hole_that_comes_back_without_it_is_a_loss() -> None:
-    from pipeline.offsets import Continuity, Gap
+    from newsrift.runtime.offsets import Continuity, Gap
 
     seen: Continuity[tuple[str, int]] = Continuity(rounds=3)
     seen.see(P, 0, first=0)
@@ -49,7 +49,7 @@ def test_a_fetch_from_the_hole_that_comes_back_without_it_is_a_loss() -> None:
 
 
 def test_a_fetch_back_without_the_hole_then_with_it_fills_it() -> None:
-    from pipeline.offsets import Continuity, Gap
+    from newsrift.runtime.offsets import Continuity, Gap
 
     seen: Continuity[tuple[str, int]] = Continuity()
     seen.see(P, 2, first=2)
@@ -59,7 +59,7 @@ def test_a_fetch_back_without_the_hole_then_with_it_fills_it() -> None:
 
 
 def test_the_first_message_after_an_assignment_is_judged_by_the_committed_offset() -> None:
-    from pipeline.offsets import Continuity, Gap
+    from newsrift.runtime.offsets import Continuity, Gap
 
     seen: Continuity[tuple[str, int]] = Continuity()
     other = ("raw", 1)
@@ -79,7 +79,7 @@ def test_a_stage_that_meets_a_hole_fetches_again_until_it_is_filled(caplog: pyte
 
     from faust.types import TP
 
-    from pipeline.commits import OffsetOrder
+    from newsrift.runtime.commits import OffsetOrder
 
     order = OffsetOrder()
     tp = TP("claims", 1)
@@ -124,7 +124,7 @@ def test_a_check_that_fails_never_fails_the_message(caplog: pytest.LogCaptureFix
     import asyncio
     import logging
 
-    from pipeline.commits import OffsetOrder
+    from newsrift.runtime.commits import OffsetOrder
 
     with caplog.at_level(logging.WARNING, logger="newsrift.worker"):
         asyncio.run(OffsetOrder().see("route_articles", SimpleNamespace(), None))  # no message on it at all

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from newsrift import services
-from pipeline.settings import Settings
+from newsrift.cli import services
+from newsrift.settings import Settings
 
 
 def fake_jdk(root: Path, name: str, version: str) -> Path:

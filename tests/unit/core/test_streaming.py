@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pipeline.errors import MessageError
-from pipeline.model import RawArticle
-from pipeline.streaming import batches, dead_letter, decode, encode, kv
+from newsrift.errors import MessageError
+from newsrift.model import RawArticle
+from newsrift.streaming import batches, dead_letter, decode, encode, kv
 
 
 def test_decode_reports_why() -> None:
@@ -129,7 +129,7 @@ def test_batches_refuses_nonsense_sizes() -> None:
 
 
 def test_restarts_double_to_the_cap_and_reset_after_progress() -> None:
-    from pipeline.streaming import Restarts
+    from newsrift.streaming import Restarts
 
     r = Restarts(first=1.0, cap=8.0)
     assert [r.next() for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
@@ -138,7 +138,7 @@ def test_restarts_double_to_the_cap_and_reset_after_progress() -> None:
 
 
 def test_failure_counts_give_up_on_the_records_that_keep_failing() -> None:
-    from pipeline.streaming import FailureCounts
+    from newsrift.streaming import FailureCounts
 
     f: FailureCounts[str] = FailureCounts(limit=3, keep=10)
     assert not f.add(["a", "b"]) and not f.add(["a"])

@@ -1,7 +1,7 @@
 """The partition check that ``ensure_topics`` repeats until the broker's metadata has caught up, and who reads each
 topic (the lag keys)."""
 
-from pipeline.topics import partition_check
+from newsrift.topics import partition_check
 
 WANTED = [("a", 3), ("a.dlq", 1)]
 
@@ -33,8 +33,8 @@ def test_all_present_with_the_right_counts() -> None:
 
 
 def test_each_reader_of_a_topic_has_its_own_lag_key_and_group() -> None:
-    from pipeline.settings import Settings
-    from pipeline.topics import ALERT_RETRY, ALERTS, CLAIMS, EVENTS, RAW_ARTICLES, readers
+    from newsrift.settings import Settings
+    from newsrift.topics import ALERT_RETRY, ALERTS, CLAIMS, EVENTS, RAW_ARTICLES, readers
 
     s = Settings(app_id="nr", topic_prefix="p.")
     by_key = {key: (topic, group, waits) for key, topic, group, waits in readers(s)}

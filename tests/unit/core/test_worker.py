@@ -11,13 +11,13 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from pipeline.settings import Settings
+from newsrift.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_every_stage_agent_module_is_at_most_40_lines() -> None:
-    agents = sorted((ROOT / "pipeline").glob("*/agent.py"))
+    agents = sorted((ROOT / "newsrift" / "stages").glob("*/agent.py"))
     assert len(agents) == 5
     long = {p.relative_to(ROOT).as_posix(): n for p in agents if (n := len(p.read_text().splitlines())) > 40}
     assert long == {}
@@ -26,10 +26,11 @@ def test_every_stage_agent_module_is_at_most_40_lines() -> None:
 def test_importing_the_worker_makes_no_app_settings_topic_or_table() -> None:
     probe = """
 import gc, faust
-from pipeline.settings import Settings
-import pipeline.worker, pipeline.runner, pipeline.app, pipeline.commits, pipeline.web
+from newsrift.settings import Settings
+import newsrift.runtime.worker, newsrift.runtime.runner, newsrift.runtime.app
+import newsrift.runtime.commits, newsrift.runtime.web
 for name in ("normalize", "events", "disputes", "alerts", "index"):
-    __import__(f"pipeline.{name}.agent")
+    __import__(f"newsrift.stages.{name}.agent")
 made = [type(o).__name__ for o in gc.get_objects()
         if isinstance(o, (faust.App, Settings, faust.types.TopicT, faust.types.tables.CollectionT))]
 print(made)
@@ -39,7 +40,7 @@ print(made)
 
 
 def test_build_puts_each_stage_on_its_topic_with_its_tables() -> None:
-    from pipeline.worker import build
+    from newsrift.runtime.worker import build
 
     settings = Settings(topic_prefix="w.", app_id="wtest")
     rt = build(settings)
@@ -87,9 +88,9 @@ def _event(key: bytes, value: bytes, offset: int) -> Any:
 
 
 def test_the_runner_decodes_steps_and_dead_letters_each_message_on_its_own() -> None:
-    from pipeline import messages, topics
-    from pipeline.messages import SweepTick
-    from pipeline.runner import Runtime
+    from newsrift import messages, topics
+    from newsrift.messages import SweepTick
+    from newsrift.runtime.runner import Runtime
 
     rt = Runtime(Settings())
     seen: list[tuple[bytes, Any]] = []

@@ -7,9 +7,9 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipeline.dedupe.core import ReprintIndex
-from pipeline.model import Article
-from pipeline.normalize.core import content_hash
+from newsrift.model import Article
+from newsrift.stages.dedupe.core import ReprintIndex
+from newsrift.stages.normalize.core import content_hash
 
 T0 = datetime(2024, 3, 1, 8, tzinfo=timezone.utc)
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "reprints" / "pairs.jsonl"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from pipeline.dedupe.core import ReprintDecision, ReprintIndex
+from newsrift.stages.dedupe.core import ReprintDecision, ReprintIndex
 from tests.unit.dedupe.test_reprints import _feed, _fixture_articles
 from tests.unit.stores import TopLevelOnlyStore
 

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
-from pipeline.model import Claim, Polarity, Quantity
+from newsrift.model import Claim, Polarity, Quantity
 
 T0 = datetime(2018, 2, 13, 9, tzinfo=timezone.utc)
 _ids = itertools.count(1)

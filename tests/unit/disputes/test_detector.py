@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipeline.alerts.core import QUIET_CHANGES
-from pipeline.disputes import DisputeChange, DisputeDetector, EventDisputes, dispute_from_json
-from pipeline.model import Claim
+from newsrift.model import Claim
+from newsrift.stages.alerts.core import QUIET_CHANGES
+from newsrift.stages.disputes import DisputeChange, DisputeDetector, EventDisputes, dispute_from_json
 from tests.unit.disputes.helpers import T0, claim, later, qty
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from pipeline.disputes.frames import frame_of, speaker_key
-from pipeline.disputes.rules import compare
-from pipeline.model import Claim, Quantity
+from newsrift.model import Claim, Quantity
+from newsrift.stages.disputes.frames import frame_of, speaker_key
+from newsrift.stages.disputes.rules import compare
 from tests.unit.disputes.helpers import claim, qty
 
 

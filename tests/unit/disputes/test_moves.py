@@ -6,10 +6,10 @@ import dataclasses
 import json
 from datetime import timedelta
 
-from pipeline import messages
-from pipeline.disputes import DisputeDetector, EventDisputes
-from pipeline.disputes.moves import Handover, forward, move_out, redirected, take_over
-from pipeline.model import Claim
+from newsrift import messages
+from newsrift.model import Claim
+from newsrift.stages.disputes import DisputeDetector, EventDisputes
+from newsrift.stages.disputes.moves import Handover, forward, move_out, redirected, take_over
 from tests.unit.disputes.helpers import claim, later
 
 KILLED = claim("Kremlin-linked reporters", "Russian nationals had been killed", action="kill",

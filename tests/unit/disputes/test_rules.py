@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.eval_disputes import evaluate
-from pipeline.disputes import compare, frame_of
-from pipeline.disputes.frames import answers as frames_answers
-from pipeline.disputes.frames import counted_class, interval_of, normalise_unit
-from pipeline.disputes.rules import times_overlap
+from newsrift.stages.disputes import compare, frame_of
+from newsrift.stages.disputes.frames import answers as frames_answers
+from newsrift.stages.disputes.frames import counted_class, interval_of, normalise_unit
+from newsrift.stages.disputes.rules import times_overlap
 from tests.unit.disputes.helpers import claim, qty
 
 ROOT = Path(__file__).resolve().parents[3]

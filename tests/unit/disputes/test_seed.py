@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from pipeline.disputes import DisputeChange, DisputeDetector, EventDisputes
-from pipeline.model import Claim, Polarity, Quantity
+from newsrift.model import Claim, Polarity, Quantity
+from newsrift.stages.disputes import DisputeChange, DisputeDetector, EventDisputes
 from tests.unit.disputes.helpers import T0, later
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "schemas" / "dispute.v1.schema.json").read_text())

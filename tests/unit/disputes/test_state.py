@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from pipeline.disputes import DisputeDetector, EventDisputes
-from pipeline.disputes.moves import move_out
-from pipeline.disputes.state import STATE_VERSION, DisputeRecord, Emitted
+from newsrift.stages.disputes import DisputeDetector, EventDisputes
+from newsrift.stages.disputes.moves import move_out
+from newsrift.stages.disputes.state import STATE_VERSION, DisputeRecord, Emitted
 from tests.unit.disputes.helpers import claim, later, qty
 
 

@@ -7,11 +7,11 @@ import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from pipeline.assign import Assigner
-from pipeline.dedupe.core import ReprintIndex
-from pipeline.events.core import EventClusterer
-from pipeline.model import Article
-from pipeline.normalize.core import content_hash
+from newsrift.model import Article
+from newsrift.stages.dedupe.core import ReprintIndex
+from newsrift.stages.events.assign import Assigner
+from newsrift.stages.events.core import EventClusterer
+from newsrift.stages.normalize.core import content_hash
 
 T0 = datetime(2018, 2, 13, 9, tzinfo=timezone.utc)
 ECB = Path(__file__).resolve().parents[4] / "shared" / "data" / "ecbplus-dev" / "articles.jsonl"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.events.core import ClusterConfig, EventClusterer
-from pipeline.events.state import Clock, DfPage, EventState, Fragment, Group, Move, Placed, decode, encode
-from pipeline.model import Article, Entity, stable_id
+from newsrift.model import Article, Entity, stable_id
+from newsrift.stages.events.core import ClusterConfig, EventClusterer
+from newsrift.stages.events.state import Clock, DfPage, EventState, Fragment, Group, Move, Placed, decode, encode
 
 T0 = datetime(2024, 3, 1, 8, tzinfo=timezone.utc)
 CASES = Path(__file__).resolve().parents[2] / "fixtures" / "reprints" / "pairs.jsonl"
@@ -253,7 +253,7 @@ def test_a_story_about_another_year_is_another_event_of_the_same_kind() -> None:
 
 
 def test_dates_the_text_states_are_features() -> None:
-    from pipeline.events.core import features
+    from newsrift.stages.events.core import features
 
     feats = features(art("d", "Voting began on Dec. 14 and results came on December 15th. See /2008/12/ for more."))
     assert feats["d"] == {"dec-14": 1.0, "dec-15": 1.0, "2008-dec": 1.0}

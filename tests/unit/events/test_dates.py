@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from pipeline.dedupe.core import ReprintIndex
-from pipeline.events.core import EventClusterer
-from pipeline.events.dates import arrival_order, day_terms, stated_time
-from pipeline.model import Article
+from newsrift.model import Article
+from newsrift.stages.dedupe.core import ReprintIndex
+from newsrift.stages.events.core import EventClusterer
+from newsrift.stages.events.dates import arrival_order, day_terms, stated_time
 
 T0 = datetime(2018, 10, 3, 12, tzinfo=timezone.utc)
 

@@ -6,10 +6,10 @@ import copy
 import dataclasses
 from datetime import timedelta
 
-from pipeline.assign import Assigner, Placement
-from pipeline.events.core import ClusterConfig, EventClusterer, Move
-from pipeline.events.state import Placed
-from pipeline.model import Article, stable_id
+from newsrift.model import Article, stable_id
+from newsrift.stages.events.assign import Assigner, Placement
+from newsrift.stages.events.core import ClusterConfig, EventClusterer, Move
+from newsrift.stages.events.state import Placed
 from tests.unit.events.test_clusterer import (
     KLITSCHKO_1,
     KLITSCHKO_1B,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from pipeline.events.core import EventClusterer
-from pipeline.model import Event
+from newsrift.model import Event
+from newsrift.stages.events.core import EventClusterer
 from tests.unit.events.test_clusterer import _stream
 from tests.unit.stores import TopLevelOnlyStore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from spacy.language import Language
 
-from pipeline.extract import load_nlp
+from newsrift.stages.extract import load_nlp
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 from spacy.language import Language
 
-from pipeline.errors import ProcessingError
-from pipeline.extract import MAX_CHARS, ExtractError, ExtractionError, extract_claims, extract_many
-from pipeline.model import Article, stable_id
+from newsrift.errors import ProcessingError
+from newsrift.model import Article, stable_id
+from newsrift.stages.extract import MAX_CHARS, ExtractError, ExtractionError, extract_claims, extract_many
 
 PUB = datetime(2018, 2, 14, 12, tzinfo=timezone.utc)
 

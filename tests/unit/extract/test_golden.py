@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from spacy.language import Language
 
-from pipeline.extract import extract_claims, extract_many
-from pipeline.model import Claim
+from newsrift.model import Claim
+from newsrift.stages.extract import extract_claims, extract_many
 from scripts.regen_golden_extract import CASES, GOLDEN, article, golden_record
 
 HAND = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines()]

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import pytest
 from spacy.language import Language
 
-from pipeline.extract.claims import normalise_times
-from pipeline.extract.components import doc_quantities
-from pipeline.extract.quantities import COUNTED_TOLLS, VAGUE, quantities_in, word_number
-from pipeline.model import Quantity
+from newsrift.model import Quantity
+from newsrift.stages.extract.claims import normalise_times
+from newsrift.stages.extract.components import doc_quantities
+from newsrift.stages.extract.quantities import COUNTED_TOLLS, VAGUE, quantities_in, word_number
 
 
 @pytest.mark.parametrize(

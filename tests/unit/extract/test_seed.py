@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 import pytest
 from spacy.language import Language
 
-from pipeline.extract import extract_claims
-from pipeline.model import Article, Claim, Quantity, stable_id
+from newsrift.model import Article, Claim, Quantity, stable_id
+from newsrift.stages.extract import extract_claims
 
 PUB = datetime(2018, 2, 14, 12, tzinfo=timezone.utc)
 

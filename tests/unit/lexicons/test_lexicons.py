@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pipeline import lexicons
-from pipeline.disputes import frames
-from pipeline.extract import claims, quantities
-from pipeline.lexicons import actions, parties, units
+from newsrift import lexicons
+from newsrift.lexicons import actions, parties, units
+from newsrift.stages.disputes import frames
+from newsrift.stages.extract import claims, quantities
 
 
 def test_each_lemma_is_in_one_action_class_and_every_act_verb_has_a_class() -> None:
