@@ -464,9 +464,14 @@ def parties(texts: Iterable[str]) -> frozenset[str]:
     return terms(texts) & _DEMONYMS
 
 
+# Words for one death, whatever the part of speech: "no deaths of Russian nationals" is about "Russians killed".
+_DEATH_WORDS = frozenset({"killed", "kill", "killing", "dead", "death", "died", "die", "dying"})
+
+
 def _content_words(text: str) -> frozenset[str]:
     words = (_singular(w) for w in re.findall(r"[a-z]{3,}", text.lower()))
-    return frozenset(w for w in words if w not in _CONTENT_STOP and w not in _GENERIC)
+    return frozenset("death" if w in _DEATH_WORDS else w for w in words
+                     if w not in _CONTENT_STOP and w not in _GENERIC)
 
 
 _INITIAL = re.compile(r"^[a-z]\.$")
@@ -567,12 +572,12 @@ _BLAMES = re.compile(r"\b(?:accus\w*|blam\w*)\s+((?:\S+\s+){0,2}\S+)", re.IGNORE
 
 
 def _accused(text: str, named: frozenset[str], stance: str) -> frozenset[str]:
-    """Whom a claim holds responsible. A denial blames only where it says so ("did nothing wrong and accused Russia
-    of aggression"); a party named in a denial is otherwise the accuser ("rejected claims of the United States
-    blaming it")."""
+    """Whom a claim holds responsible. A denial or a non-confirmation blames only where it says so ("did nothing
+    wrong and accused Russia of aggression"); a party it names is otherwise the accuser ("rejected claims of the
+    United States blaming it") or the subject of the account ("no knowledge of Russian fighters killed")."""
     if not named or not _BLAME.search(text):
         return frozenset()
-    if stance != "denies":
+    if stance in ("asserts", "accuses"):
         return named
     return frozenset(p for m in _BLAMES.finditer(text) for p in parties([m.group(1)])) & named
 

@@ -163,3 +163,15 @@ def test_middle_initials_do_not_make_a_second_speaker() -> None:
     assert key("Dirk A. Kempthorne") == key("Dirk Kempthorne")
     assert key("J. Smith") == "j. smith"  # an initial and a surname stay as they are
     assert key("U.S. Army", "organisation") == "u.s. army"
+
+
+def test_a_non_confirmation_blames_nobody_it_names_and_deaths_are_deaths_in_any_word() -> None:
+    """"No knowledge of Russian fighters killed" names Russia as the subject of the account, not as the one to
+    blame; "no confirmations of any deaths of Russian nationals" is about "Russian fighters were killed"."""
+    mattis = frame_of(claim("James Mattis", "no knowledge of Russian fighters killed in the strike",
+                            pol="no_knowledge", stype="person"))
+    moscow = frame_of(claim("Russian government", "no confirmations of any deaths of Russian nationals",
+                            pol="no_knowledge"))
+    reporters = frame_of(claim("Kremlin-linked reporters", "the Russian fighters were killed in the strike"))
+    assert mattis.accused == frozenset()
+    assert "death" in moscow.content & reporters.content
