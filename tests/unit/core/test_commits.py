@@ -6,48 +6,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from newsrift.runtime.commits import Outputs, acked_when_delivered
 from newsrift.settings import Settings
-
-
-class _Stream:
-    def __init__(self, events: list[Any]) -> None:
-        self.items = events
-        self.acked: list[int] = []
-
-    def noack(self) -> _Stream:
-        return self
-
-    async def events(self) -> Any:
-        for event in self.items:
-            yield event
-
-    async def ack(self, event: Any) -> bool:
-        self.acked.append(event.message.offset)
-        return True
-
-
-def _event(offset: int, value: bytes = b"{}") -> Any:
-    from faust.types import TP
-
-    tp = TP("news.claims.v1", 0)
-    return SimpleNamespace(key=b"k", value=value, message=SimpleNamespace(tp=tp, topic=tp.topic, partition=0,
-                                                                           offset=offset))
+from tests.unit.core.streams import FakeStream, event
 
 
 def test_a_message_is_acked_only_once_its_outputs_are_delivered() -> None:
     async def scenario() -> list[int]:
         loop = asyncio.get_running_loop()
-        stream, outputs = _Stream([]), Outputs()
+        stream, outputs = FakeStream([]), Outputs()
         first, second = loop.create_future(), loop.create_future()
         outputs.add(first)
         outputs.add(second)
-        acking = asyncio.ensure_future(acked_when_delivered(stream, [_event(7), _event(8)], outputs))
+        acking = asyncio.ensure_future(acked_when_delivered(stream, [event(7), event(8)], outputs))
         await asyncio.sleep(0.01)
         assert stream.acked == []  # nothing acked while Kafka has not acknowledged the outputs
         first.set_result("ok")
@@ -63,12 +38,12 @@ def test_a_message_is_acked_only_once_its_outputs_are_delivered() -> None:
 def test_an_output_that_fails_leaves_the_message_unacked() -> None:
     async def scenario() -> list[int]:
         loop = asyncio.get_running_loop()
-        stream, outputs = _Stream([]), Outputs()
+        stream, outputs = FakeStream([]), Outputs()
         failed = loop.create_future()
         failed.set_exception(RuntimeError("KafkaTimeoutError"))
         outputs.add(failed)
         with pytest.raises(RuntimeError):
-            await acked_when_delivered(stream, [_event(1)], outputs)
+            await acked_when_delivered(stream, [event(1)], outputs)
         return stream.acked
 
     assert asyncio.run(scenario()) == []
@@ -104,7 +79,7 @@ def test_the_runner_waits_for_a_steps_outputs_and_dead_letters_a_message_whose_o
     rt.send = send  # type: ignore[method-assign]
     rt.reject = reject  # type: ignore[method-assign]
     rt.stage("sweeper", topics.CLAIMS, step)
-    stream = _Stream([_event(0, good), _event(1, good)])
+    stream = FakeStream([event(0, good), event(1, good)])
 
     async def scenario() -> None:
         run = asyncio.ensure_future(rt.app.agents["sweeper"].fun(stream))

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from newsrift.settings import Settings
+from tests.unit.core.streams import FakeStream, event
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -60,33 +60,6 @@ def test_build_puts_each_stage_on_its_topic_with_its_tables() -> None:
     assert other.app is not rt.app and other.dead_lettered is not rt.dead_lettered
 
 
-class _Stream:
-    """What a Faust agent is given: here, a fixed list of events, and the acks the stage made."""
-
-    def __init__(self, events: list[Any]) -> None:
-        self.items = events
-        self.acked: list[int] = []
-
-    def noack(self) -> _Stream:
-        return self
-
-    async def events(self) -> Any:
-        for event in self.items:
-            yield event
-
-    async def ack(self, event: Any) -> bool:
-        self.acked.append(event.message.offset)
-        return True
-
-
-def _event(key: bytes, value: bytes, offset: int) -> Any:
-    from faust.types import TP
-
-    tp = TP("news.claims.v1", 0)
-    return SimpleNamespace(key=key, value=value, message=SimpleNamespace(tp=tp, topic=tp.topic, partition=0,
-                                                                          offset=offset))
-
-
 def test_the_runner_decodes_steps_and_dead_letters_each_message_on_its_own() -> None:
     from newsrift import messages, topics
     from newsrift.messages import SweepTick
@@ -112,9 +85,9 @@ def test_the_runner_decodes_steps_and_dead_letters_each_message_on_its_own() -> 
     rt.stage("sweeper", topics.CLAIMS, step, every=every)
     tick = SweepTick(datetime(2020, 1, 1, tzinfo=timezone.utc))
     good = messages.encode(tick)
-    batch = [_event(b"junk", b"{no", 0), _event(b"untagged", b'{"at": "2020-01-01T00:00:00Z"}', 1),
-             _event(b"boom", good, 2), _event(b"ok", good, 3)]
-    stream = _Stream(batch)
+    batch = [event(0, b"{no", b"junk"), event(1, b'{"at": "2020-01-01T00:00:00Z"}', b"untagged"),
+             event(2, good, b"boom"), event(3, good, b"ok")]
+    stream = FakeStream(batch)
     asyncio.run(rt.app.agents["sweeper"].fun(stream))
     assert stream.acked == [0, 1, 2, 3]  # each acked once handled or dead-lettered, in order
     assert seen == [(b"ok", tick)]
