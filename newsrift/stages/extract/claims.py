@@ -698,7 +698,12 @@ class _Extractor:
                 if t.pos_ in ("VERB", "AUX") and (t.lemma_.lower() in CUES or _denounces(t) or _tallies(t))]
         for verb in cues:
             # A reporting verb inside another one's content is the inner statement: the outer subject carries it.
-            outer = next((a for a in verb.ancestors if a in cues), None)
+            # Verbs coordinated with each other are sibling statements ("denied the report and said ..."): the
+            # outer one is what encloses the first of them.
+            first = verb
+            while first.dep_ == "conj" and first.head.pos_ in ("VERB", "AUX"):
+                first = first.head
+            outer = next((a for a in first.ancestors if a in cues), None)
             subj = _subject(verb)
             if subj is None:
                 continue
