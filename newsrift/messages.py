@@ -31,10 +31,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from newsrift import topics
 from newsrift.errors import MessageError
 from newsrift.model import Article, Claim, Event, RawArticle, format_time, parse_time
-from newsrift.stages.alerts.retry import Retry
-from newsrift.stages.disputes.moves import Handover
-from newsrift.stages.disputes.records import DisputeChange
-from newsrift.stages.disputes.state import DisputeRecord
+from newsrift.records import DisputeChange, DisputeRecord, Handover, Retry
 from newsrift.streaming import decode, encode_message
 
 __all__ = [

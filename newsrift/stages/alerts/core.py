@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from newsrift.model import Dispute, stable_id
+from newsrift.records import DisputeChange
 from newsrift.stages.alerts.model import Alert
-from newsrift.stages.disputes.records import DisputeChange
 
 __all__ = ["QUIET_CHANGES", "alert_from_change", "change_label", "summarise"]
 

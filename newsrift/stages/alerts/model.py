@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from newsrift.model import Dispute, _Json, parse_time
-from newsrift.stages.disputes.records import dispute_from_json
+from newsrift.records import dispute_from_json
 
 __all__ = ["Alert"]
 

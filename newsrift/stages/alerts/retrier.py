@@ -32,9 +32,10 @@ from newsrift import messages
 from newsrift import topics as names
 from newsrift.errors import MessageError, NewsriftError
 from newsrift.messages import AlertRetryMessage
+from newsrift.records import Retry
 from newsrift.settings import Settings
 from newsrift.stages.alerts.model import Alert
-from newsrift.stages.alerts.retry import Decision, Retry, RetryPolicy, SettledAttempts, alert_dead_letter, decide
+from newsrift.stages.alerts.retry import Decision, RetryPolicy, SettledAttempts, alert_dead_letter, decide
 from newsrift.stages.alerts.runtime import deliver_all
 from newsrift.stages.alerts.sinks import AlertSink
 from newsrift.streaming import FailureCounts, Restarts, dead_letter, encode, log_event

@@ -7,7 +7,8 @@ the retrier (``newsrift/stages/alerts/retrier.py``) tries again at growing inter
 sleeps for long, so a down sink holds neither its partition nor a rebalance, and an alert is not dead-lettered by a
 short outage.
 
-Pure: no Kafka, no network. ``decide`` says what follows one retry's delivery attempt.
+Pure: no Kafka, no network. ``decide`` says what follows one retry's delivery attempt. The ``Retry`` record
+itself (and its codec) is ``newsrift.records.Retry``: ``newsrift.messages`` carries it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from newsrift.dead_letters import FailedAlert
-from newsrift.errors import MessageError
-from newsrift.model import _Json, format_time, parse_time
+from newsrift.records import Retry
 
-__all__ = ["Decision", "Retry", "RetryPolicy", "SettledAttempts", "alert_dead_letter", "decide", "hand_over"]
+__all__ = ["Decision", "RetryPolicy", "SettledAttempts", "alert_dead_letter", "decide", "hand_over"]
 
 
 @dataclass(frozen=True)
@@ -62,42 +62,6 @@ class RetryPolicy:
             return None
         return Retry(sink=retry.sink, alert=retry.alert, attempt=attempt, first_failed=retry.first_failed, due=due,
                      error=error[:1000])
-
-
-@dataclass(frozen=True)
-class Retry(_Json):
-    """One alert owed to one sink (schema ``schemas/alert_retry.v1.schema.json``). ``attempt`` numbers this retry
-    (1 = the first after the alerts agent's own tries); ``error`` is the last refusal."""
-
-    sink: str
-    alert: dict[str, Any]
-    attempt: int
-    first_failed: datetime
-    due: datetime
-    error: str
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> Retry:
-        if not isinstance(d, dict):
-            raise MessageError(f"invalid retry: expected an object, got {type(d).__name__}")
-        sink, alert, attempt, error = d["sink"], d["alert"], d["attempt"], d.get("error", "")
-        if not isinstance(sink, str) or not sink:
-            raise MessageError("invalid retry: 'sink' must be a sink name")
-        if not isinstance(alert, dict) or not isinstance(alert.get("alert_id"), str):
-            raise MessageError("invalid retry: 'alert' must be an alert object with an alert_id")
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-            raise MessageError(f"invalid retry: 'attempt' must be a positive integer, got {attempt!r}"[:200])
-        if not isinstance(error, str):
-            raise MessageError("invalid retry: 'error' must be a string")
-        first_failed, due = parse_time(d["first_failed"]), parse_time(d["due"])
-        if first_failed is None or due is None:
-            raise MessageError("invalid retry: 'first_failed' and 'due' are required times")
-        return cls(sink=sink, alert=alert, attempt=attempt, first_failed=first_failed, due=due, error=error)
-
-    def describe(self) -> str:
-        """Why it ends in the dead-letter topic, for the record's ``error``."""
-        return (f"gave up after {self.attempt} retries since {format_time(self.first_failed)}; "
-                f"last error: {self.error}")
 
 
 @dataclass(frozen=True)

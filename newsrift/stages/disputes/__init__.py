@@ -2,25 +2,21 @@
 
 ``DisputeDetector.update(state, claim, now)`` over an event's ``EventDisputes`` is what a driver needs for claims
 (``state`` has the state and its JSON codec, ``rules`` what counts as a conflict); ``moves`` moves claims and
-disputes between events when a settle regroups them.
+disputes between events when a settle regroups them. The records the stage emits and hands on (``DisputeChange``,
+``DisputeRecord``, ``Handover``, ...) are in ``newsrift.records``.
 """
 
 from newsrift.stages.disputes.detector import DisputeDetector
 from newsrift.stages.disputes.frames import Frame, NumFact, frame_of
-from newsrift.stages.disputes.records import ChangeKind, DisputeChange, PositionChange, dispute_from_json
 from newsrift.stages.disputes.rules import SlotMatch, compare
 from newsrift.stages.disputes.state import EventDisputes
 
 __all__ = [
-    "ChangeKind",
-    "DisputeChange",
     "DisputeDetector",
     "EventDisputes",
     "Frame",
     "NumFact",
-    "PositionChange",
     "SlotMatch",
     "compare",
-    "dispute_from_json",
     "frame_of",
 ]

@@ -18,10 +18,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from newsrift.model import Claim, Dispute, DisputeSide, DisputeStatus, stable_id
+from newsrift.records import ChangeKind, DisputeChange, DisputeRecord, Emitted, PositionChange
 from newsrift.stages.disputes.frames import Frame, frame_of, speaker_key
-from newsrift.stages.disputes.records import ChangeKind, DisputeChange, PositionChange
 from newsrift.stages.disputes.rules import ACCOUNT, BLAME, KIND_PRIORITY, SlotMatch, compare, stance_of
-from newsrift.stages.disputes.state import DisputeRecord, Emitted, EventDisputes, StoredClaim
+from newsrift.stages.disputes.state import EventDisputes, StoredClaim
 
 __all__ = ["DisputeDetector"]
 

@@ -1,10 +1,10 @@
 """Claims moving between events: a settle regroups articles, and their claims (and disputes) follow them.
 
-The event the claims left runs ``move_out`` and sends the ``Handover`` it returns to the event they moved to, which
-runs ``take_over`` (first ``redirected``: claims whose articles moved on again meanwhile go on). A claim still on
-its way to the old event is sent on when it arrives (``forward``). All four work on the events' typed states
-(``newsrift.stages.disputes.state``) and use the detector's primitives for conflicts; detection itself is in
-``detector``.
+The event the claims left runs ``move_out`` and sends the ``Handover`` it returns (``newsrift.records``) to the
+event they moved to, which runs ``take_over`` (first ``redirected``: claims whose articles moved on again meanwhile
+go on). A claim still on its way to the old event is sent on when it arrives (``forward``). All four work on the
+events' typed states (``newsrift.stages.disputes.state``) and use the detector's primitives for conflicts;
+detection itself is in ``detector``.
 
 A dispute all of whose claims move goes with them, id and history kept, so that a group that only grew alerts
 nobody again. Its id came from the event it was first found in (``stable_id(event, family, anchor)``): the history
@@ -16,36 +16,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
 from newsrift.model import Claim, Dispute
+from newsrift.records import DisputeChange, DisputeRecord, Handover
 from newsrift.stages.disputes.detector import DisputeDetector
 from newsrift.stages.disputes.frames import speaker_key
-from newsrift.stages.disputes.records import DisputeChange
-from newsrift.stages.disputes.state import DisputeRecord, EventDisputes, StoredClaim
+from newsrift.stages.disputes.state import EventDisputes, StoredClaim
 
-__all__ = ["MAX_REDIRECTS", "Handover", "forward", "move_out", "redirected", "take_over"]
+__all__ = ["MAX_REDIRECTS", "forward", "move_out", "redirected", "take_over"]
 
 MAX_REDIRECTS = 5000
-
-
-@dataclass(frozen=True)
-class Handover:
-    """What ``move_out`` hands to the event the claims moved to: the claims with their outlets, and the dispute
-    records that moved whole. On the wire it is ``newsrift.messages.HandoverMessage``."""
-
-    claims: list[tuple[Claim, list[str]]]
-    disputes: dict[str, DisputeRecord] = field(default_factory=dict)
-
-    def to(self, event_id: str) -> Handover:
-        """The same handover addressed to ``event_id``: its claims carry that event's id."""
-        return Handover([(dataclasses.replace(c, event_id=event_id), o) for c, o in self.claims], self.disputes)
-
-    def pieces(self, size: int) -> list[Handover]:
-        """At most ``size`` claims each (an event holds up to 500), the disputes with the first."""
-        return [Handover(self.claims[i : i + size], self.disputes if i == 0 else {})
-                for i in range(0, len(self.claims), size)]
 
 
 def move_out(detector: DisputeDetector, state: EventDisputes, claim_ids: Sequence[str], now: datetime,

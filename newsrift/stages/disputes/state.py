@@ -1,5 +1,8 @@
 """One event's dispute state: typed records and their one JSON codec.
 
+The records it holds (``DisputeRecord`` with its ``Emitted``, ``PositionChange``) live in ``newsrift.records``, at
+the bottom: a handover carries dispute records between events on ``news.claims.v1``.
+
 The detector works on an ``EventDisputes``; a driver keeps one per event. The streaming driver stores
 ``state.to_json()`` as the event's value in the ``disputes-by-event`` Faust table and reads it back with
 ``EventDisputes.from_json`` (a table value must be JSON, and a value is only seen by the changelog when it is set
@@ -29,25 +32,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from newsrift.model import Claim, DisputeKind, DisputeStatus, format_time, parse_time
-from newsrift.stages.disputes.records import PositionChange
+from newsrift.model import Claim, format_time, parse_time
+from newsrift.records import DisputeRecord, PositionChange
 
-__all__ = ["STATE_VERSION", "DisputeRecord", "Emitted", "EventDisputes", "StoredClaim"]
+__all__ = ["STATE_VERSION", "EventDisputes", "StoredClaim"]
 
 STATE_VERSION = 1
-
-
-def _time(value: str | None) -> datetime:
-    when = parse_time(value)
-    if when is None:
-        raise ValueError("a dispute record without its times")
-    return when
-
-
-def _text(when: datetime) -> str:
-    text = format_time(when)
-    assert text is not None
-    return text
 
 
 @dataclass
@@ -93,77 +83,6 @@ class StoredClaim:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> StoredClaim:
         return cls(dict(d["c"]), str(d["s"]), list(d["o"]), int(d["n"]))
-
-
-@dataclass
-class Emitted:
-    """What the last change emitted for a dispute said: the speakers and the side claims, kind, status, outlets.
-    The next refresh compares with it to name its change (``new_side``, ``status``, ``updated``, ...)."""
-
-    speakers: list[str]
-    sides: list[str]
-    kind: DisputeKind
-    status: DisputeStatus
-    outlets: list[str]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"speakers": list(self.speakers), "sides": list(self.sides), "kind": self.kind,
-                "status": self.status, "outlets": list(self.outlets)}
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> Emitted:
-        return cls(list(d["speakers"]), list(d["sides"]), d["kind"], d["status"], list(d["outlets"]))
-
-
-@dataclass
-class DisputeRecord:
-    """One question of the event (``family`` and ``anchor``) with the claims that answer it (``members``)."""
-
-    family: str
-    anchor: str
-    members: list[str]
-    kinds: list[str]
-    """Every kind of conflict seen between its members; ``kind`` is the strongest live one."""
-    kind: DisputeKind
-    status: DisputeStatus
-    confidence: float
-    first_seen: datetime
-    last_updated: datetime
-    notes: list[str] = field(default_factory=list)
-    emitted: Emitted | None = None
-    """None until the dispute was first reported."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "anchor": self.anchor,
-            "members": list(self.members),
-            "kinds": list(self.kinds),
-            "kind": self.kind,
-            "status": self.status,
-            "confidence": self.confidence,
-            "first_seen": _text(self.first_seen),
-            "last_updated": _text(self.last_updated),
-            "notes": list(self.notes),
-            "emitted": None if self.emitted is None else self.emitted.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, Any]) -> DisputeRecord:
-        emitted = d["emitted"]
-        return cls(
-            family=str(d["family"]),
-            anchor=str(d["anchor"]),
-            members=list(d["members"]),
-            kinds=list(d["kinds"]),
-            kind=d["kind"],
-            status=d["status"],
-            confidence=float(d["confidence"]),
-            first_seen=_time(d["first_seen"]),
-            last_updated=_time(d["last_updated"]),
-            notes=list(d["notes"]),
-            emitted=None if emitted is None else Emitted.from_json(emitted),
-        )
 
 
 @dataclass

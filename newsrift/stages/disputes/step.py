@@ -17,9 +17,9 @@ from typing import Any
 from newsrift import messages, topics
 from newsrift.messages import ClaimMessage, DisputeChangeMessage, HandoverMessage, MoveMessage, SweepTick
 from newsrift.model import Claim
+from newsrift.records import DisputeChange, Handover
 from newsrift.stages.context import Context, Send
-from newsrift.stages.disputes import DisputeChange, DisputeDetector, moves
-from newsrift.stages.disputes.moves import Handover
+from newsrift.stages.disputes import DisputeDetector, moves
 from newsrift.stages.disputes.state import EventDisputes
 from newsrift.streaming import log_event
 

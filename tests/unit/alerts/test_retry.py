@@ -18,10 +18,11 @@ from pydantic import ValidationError
 from newsrift import messages
 from newsrift.errors import MessageError
 from newsrift.messages import AlertRetryMessage
+from newsrift.records import Retry
 from newsrift.settings import Settings
 from newsrift.stages.alerts import Alert, AlertSink, DeliveryError
 from newsrift.stages.alerts.retrier import AlertRetrier
-from newsrift.stages.alerts.retry import Retry, RetryPolicy, SettledAttempts, decide, hand_over
+from newsrift.stages.alerts.retry import RetryPolicy, SettledAttempts, decide, hand_over
 from newsrift.stages.alerts.runtime import deliver_all, retry_policy
 from newsrift.streaming import decode, encode
 from tests.unit.core.test_contracts import validate

@@ -21,8 +21,7 @@ from newsrift.messages import (
     SweepTick,
 )
 from newsrift.model import Article, Claim, Dispute, DisputeSide, Entity, Event, Quantity, RawArticle
-from newsrift.stages.disputes.moves import Handover
-from newsrift.stages.disputes.state import DisputeRecord
+from newsrift.records import DisputeRecord, Handover
 from newsrift.stages.index.core import IndexNames, actions_for, load_template
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
@@ -99,7 +98,7 @@ def test_index_documents_only_use_mapped_fields(kind: str) -> None:
     fields = _mapping_fields(tpl["properties"])
     names = IndexNames("x")
     from newsrift.messages import DisputeChangeMessage
-    from newsrift.stages.disputes import DisputeChange
+    from newsrift.records import DisputeChange
 
     msg = {
         "articles": AnalysedArticle(ARTICLE, (CLAIM,)),
@@ -122,8 +121,8 @@ def test_index_documents_only_use_mapped_fields(kind: str) -> None:
 
 
 def test_alert_record_matches_schema_and_template() -> None:
+    from newsrift.records import DisputeChange
     from newsrift.stages.alerts import alert_from_change
-    from newsrift.stages.disputes import DisputeChange
 
     alert = alert_from_change(DisputeChange(DISPUTE, "new"))
     record = alert.to_json() | {"watchlists": ["syria"]}

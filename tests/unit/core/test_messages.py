@@ -27,11 +27,8 @@ from newsrift.messages import (
     SweepTick,
 )
 from newsrift.model import Event, RawArticle
+from newsrift.records import DisputeChange, DisputeRecord, Emitted, Handover, Retry
 from newsrift.stages.alerts import alert_from_change
-from newsrift.stages.alerts.retry import Retry
-from newsrift.stages.disputes import DisputeChange
-from newsrift.stages.disputes.moves import Handover
-from newsrift.stages.disputes.state import DisputeRecord, Emitted
 from tests.unit.core.test_contracts import ARTICLE, CLAIM, DISPUTE, T, validate
 
 CLAIM_E = dataclasses.replace(CLAIM, event_id="e1")

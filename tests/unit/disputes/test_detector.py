@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from newsrift.model import Claim
+from newsrift.records import DisputeChange, dispute_from_json
 from newsrift.stages.alerts.core import QUIET_CHANGES
-from newsrift.stages.disputes import DisputeChange, DisputeDetector, EventDisputes, dispute_from_json
+from newsrift.stages.disputes import DisputeDetector, EventDisputes
 from tests.unit.disputes.helpers import T0, claim, later, qty
 
 

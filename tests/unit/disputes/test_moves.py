@@ -8,8 +8,9 @@ from datetime import timedelta
 
 from newsrift import messages
 from newsrift.model import Claim
+from newsrift.records import Handover
 from newsrift.stages.disputes import DisputeDetector, EventDisputes
-from newsrift.stages.disputes.moves import Handover, forward, move_out, redirected, take_over
+from newsrift.stages.disputes.moves import forward, move_out, redirected, take_over
 from tests.unit.disputes.helpers import claim, later
 
 KILLED = claim("Kremlin-linked reporters", "Russian nationals had been killed", action="kill",

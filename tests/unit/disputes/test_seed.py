@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 
 from newsrift.model import Claim, Polarity, Quantity
-from newsrift.stages.disputes import DisputeChange, DisputeDetector, EventDisputes
+from newsrift.records import DisputeChange
+from newsrift.stages.disputes import DisputeDetector, EventDisputes
 from tests.unit.disputes.helpers import T0, later
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "schemas" / "dispute.v1.schema.json").read_text())

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from newsrift.records import DisputeRecord, Emitted
 from newsrift.stages.disputes import DisputeDetector, EventDisputes
 from newsrift.stages.disputes.moves import move_out
-from newsrift.stages.disputes.state import STATE_VERSION, DisputeRecord, Emitted
+from newsrift.stages.disputes.state import STATE_VERSION
 from tests.unit.disputes.helpers import claim, later, qty
 
 
