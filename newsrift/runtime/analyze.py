@@ -233,8 +233,9 @@ def _write_atomically(path: Path, lines: Iterable[str]) -> None:
 
 
 def analyze_file(infile: Path, out: Path) -> dict[str, int]:
-    """Analyse ``infile`` into ``out``; rejected lines go to ``<out>.rejected.jsonl`` with the file line number and
-    the reason. ``ConfigError`` for paths that cannot be used (missing or a directory, ``out`` the input itself)."""
+    """Analyse ``infile`` into ``out``; rejected lines go to ``<out>.rejected.jsonl`` (``type: rejected_line``) with
+    the file line number and the reason. ``ConfigError`` for paths that cannot be used (missing or a directory,
+    ``out`` the input itself)."""
     _check_paths(infile, out)
     errors: list[dict[str, Any]] = []
     counts: dict[str, int] = {"article": 0, "claim": 0, "event": 0, "dispute": 0}
@@ -250,7 +251,9 @@ def analyze_file(infile: Path, out: Path) -> dict[str, int]:
         _write_atomically(out, lines())
         if errors:
             errors.sort(key=lambda e: e.get("line", 0))
-            _write_atomically(rejected, (json.dumps(e, ensure_ascii=False, default=str) + "\n" for e in errors))
+            # Typed like every other JSONL line the project writes: what it is comes first, then where and why.
+            _write_atomically(rejected, (json.dumps({"type": "rejected_line", **e}, ensure_ascii=False, default=str)
+                                         + "\n" for e in errors))
         else:
             rejected.unlink(missing_ok=True)
     except OSError as e:

@@ -81,6 +81,7 @@ def test_a_line_that_is_not_utf8_is_rejected_with_its_file_line_number(tmp_path:
     assert [(r["line"], r["error"].split(":")[0]) for r in rejected] == [(3, "not UTF-8"), (4, "not JSON"),
                                                                          (5, "missing text")]
     assert "\\xe9" in rejected[0]["raw"]  # the bad byte is shown, not lost
+    assert {r["type"] for r in rejected} == {"rejected_line"}
     assert {json.loads(line)["id"] for line in out.read_text().splitlines()
             if json.loads(line)["type"] == "article"} == {json.loads(GOOD[0])["id"], json.loads(GOOD[1])["id"]}
 
