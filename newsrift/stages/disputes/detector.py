@@ -203,8 +203,7 @@ class DisputeDetector:
         """Re-read dispute ``did`` after its members changed (``reasons``: conflict, repeat, position, moved) and
         return the change to emit, if any."""
         d = state.disputes[did]
-        live = self.live_conflicts(state, d)
-        cur = self._current(state, d.members, d.family)
+        cur, live = self._sides(state, d)
         speakers = sorted(cur)
         if live:
             self._set_confidence(state, d, live, speakers)
@@ -247,13 +246,7 @@ class DisputeDetector:
 
     def live_conflicts(self, state: EventDisputes, d: DisputeRecord) -> list[SlotMatch]:
         """The conflicts of the dispute's question between its speakers' sides as they stand."""
-        cur = list(self._current(state, d.members, d.family).values())
-        found: list[SlotMatch] = []
-        for i, a in enumerate(cur):
-            fa = self._frame(a)
-            for b in cur[i + 1 :]:
-                found.extend(m for m in compare(fa, self._frame(b)) if m.family == d.family and m.kind)
-        return found
+        return self._sides(state, d)[1]
 
     def speakers(self, state: EventDisputes, members: Sequence[str]) -> list[str]:
         """The speakers among these claims."""
@@ -262,7 +255,7 @@ class DisputeDetector:
     def build(self, state: EventDisputes, did: str) -> Dispute:
         """Dispute ``did`` as it stands: its speakers' sides, topic line, status and times."""
         d = state.disputes[did]
-        entries = sorted(self._current(state, d.members, d.family).values(), key=self._when)
+        entries = sorted(self._sides(state, d)[0].values(), key=self._when)
         sides = []
         for entry in entries:
             c = entry.claim
@@ -484,39 +477,47 @@ class DisputeDetector:
         if m.kind is not None and m.kind not in d.kinds:
             d.kinds.append(m.kind)
 
-    def _current(self, state: EventDisputes, members: Sequence[str],
-                 family: str | None = None) -> dict[str, StoredClaim]:
-        """Each speaker's side among the members: what they say now (their latest claim), quoted where they first
-        said it (the earliest claim with the same answer: the original report rather than a later rewrite)."""
+    def _current(self, state: EventDisputes, members: Sequence[str]) -> dict[str, StoredClaim]:
+        """Each speaker's latest claim among the members."""
         latest: dict[str, StoredClaim] = {}
-        mine: dict[str, list[StoredClaim]] = {}
         for cid in members:
             entry = state.claims.get(cid)
             if entry is None:
                 continue
-            mine.setdefault(entry.speaker, []).append(entry)
             prev = latest.get(entry.speaker)
             if prev is None or self._when(entry) >= self._when(prev):
                 latest[entry.speaker] = entry
-        if family is None:
-            return latest
+        return latest
+
+    def _sides(self, state: EventDisputes, d: DisputeRecord) -> tuple[dict[str, StoredClaim], list[SlotMatch]]:
+        """The dispute's sides as they stand, and the live conflicts between them, in one pass over the pairs.
+
+        A speaker's side is what they say now (their latest claim), quoted where they first said it (the earliest
+        claim with the same answer: the original report rather than a later rewrite). A side is a side only while
+        it disagrees with another: a speaker who joined against a claim its own speaker has since moved away from
+        is no longer part of the question. A question nobody disputes any more keeps the sides it had, settled."""
+        mine: dict[str, list[StoredClaim]] = {}
+        for cid in d.members:
+            if (entry := state.claims.get(cid)) is not None:
+                mine.setdefault(entry.speaker, []).append(entry)
         cur: dict[str, StoredClaim] = {}
-        for speaker, now in latest.items():
+        for speaker, now in self._current(state, d.members).items():
             said = self._frame(now)
-            same = [e for e in mine[speaker] if e is now or _same_answer(self._frame(e), said, family)]
+            same = [e for e in mine[speaker] if e is now or _same_answer(self._frame(e), said, d.family)]
             cur[speaker] = min(same, key=self._when)
-        # A side is a side only while it disagrees with another: a speaker who joined against a claim its own
-        # speaker has since moved away from, or whose answer changed, is no longer part of this question.
-        frames = {k: self._frame(e) for k, e in cur.items()}
-        keys = sorted(cur)
+        keys = list(cur)
+        frames = [self._frame(cur[k]) for k in keys]
+        live: list[SlotMatch] = []
         opposed: set[str] = set()
         for i, a in enumerate(keys):
-            for b in keys[i + 1 :]:
-                if any(m.family == family and m.kind for m in compare(frames[a], frames[b])):
-                    opposed.update((a, b))
-        if len(opposed) < 2:
-            return cur  # nobody disagrees any more: the settled question keeps the sides it had
-        return {k: e for k, e in cur.items() if k in opposed}
+            for j in range(i + 1, len(keys)):
+                found = [m for m in compare(frames[i], frames[j]) if m.family == d.family and m.kind]
+                if found:
+                    live.extend(found)
+                    opposed.update((a, keys[j]))
+        if not live:
+            return cur, live
+        return {k: e for k, e in cur.items() if k in opposed}, live
 
     @staticmethod
     def _when(entry: StoredClaim) -> tuple[datetime, int]:

@@ -263,7 +263,12 @@ class SpeakerResolver:
             self.surnames[name.split()[-1].casefold()] = name
         canon = self.table.find(name)
         name = canon[0] if canon and canon[1] == "person" else name
-        said = role if text in role else f"{role} {text}".strip() if role not in text else text
+        if not role or role in text:
+            said = text
+        elif text in role:
+            said = role  # "Kremlin spokesman Dmitry Peskov" for "Peskov"
+        else:
+            said = f"{role} {text}"
         if len(said) > len(self.roles.get(name, name)):
             self.roles[name] = said
         sp = Speaker(name, "person", self.roles.get(name, said))
